@@ -1,0 +1,36 @@
+#include <cstdio>
+#include <cstdlib>
+
+#include "minetrace/base/assert.h"
+#include "minetrace/base/result.h"
+
+namespace minetrace {
+
+std::string_view ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "invalid argument";
+    case ErrorCode::kPermissionDenied: return "permission denied";
+    case ErrorCode::kFailedPrecondition: return "failed precondition";
+    case ErrorCode::kAlreadyExists: return "already exists";
+    case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kResourceExhausted: return "resource exhausted";
+    case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kDataLoss: return "data loss";
+    case ErrorCode::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+std::string Error::ToString() const {
+  return std::string(ErrorCodeName(code)) + ": " + message;
+}
+
+namespace detail {
+void AssertFail(const char* expr, const char* file, int line) {
+  std::fprintf(stderr, "minetrace: assertion failed: %s at %s:%d\n", expr, file, line);
+  std::fflush(stderr);
+  std::abort();
+}
+}  // namespace detail
+
+}  // namespace minetrace
