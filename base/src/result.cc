@@ -15,6 +15,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kNotFound: return "not found";
     case ErrorCode::kResourceExhausted: return "resource exhausted";
     case ErrorCode::kUnavailable: return "unavailable";
+    case ErrorCode::kDeadlineExceeded: return "deadline exceeded";
     case ErrorCode::kDataLoss: return "data loss";
     case ErrorCode::kInternal: return "internal";
   }

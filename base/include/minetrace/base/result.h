@@ -21,6 +21,7 @@ enum class ErrorCode {
   kNotFound,            // no such lot, site, member, tag, tx
   kResourceExhausted,   // a bound was hit (mempool full, request too large)
   kUnavailable,         // try again later (shutting down, not ready)
+  kDeadlineExceeded,    // a wait ended before what it waited for happened
   kDataLoss,            // stored data is corrupt or does not match what it must
   kInternal,            // a bug or an environment failure (disk, OS)
 };

@@ -1,0 +1,701 @@
+#include "app.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <exception>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "failure.h"
+#include "format.h"
+#include "minetrace/base/bytes.h"
+#include "minetrace/crypto/keys.h"
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/ledger/proof/tx.h"
+#include "node_client.h"
+#include "parse.h"
+#include "testnet.h"
+#include "tx_build.h"
+
+#ifndef MINETRACE_VERSION
+#define MINETRACE_VERSION "unknown"
+#endif
+
+namespace minetrace::cli {
+namespace {
+
+constexpr const char* kDefaultNode = "127.0.0.1:7000";
+constexpr uint32_t kDefaultTimeoutMs = 10000;
+// Following page tokens stops here even if a node keeps answering with new tokens.
+constexpr int kMaxPages = 1'000'000;
+
+constexpr const char* kKeyHelp = "64 hex characters, or a .pub or .key file";
+
+constexpr const char* kRootFooter =
+    "Exit status: 0 success; 1 refused or failed (the node said no, a FAILED receipt, a file\n"
+    "error); 2 bad command line; 3 the node could not be reached.\n"
+    "Errors are one line on stderr: minetrace: <what failed>: <code>: <message>";
+
+// A subcommand's own footer replaces the inherited one, so each keeps the exit statuses.
+std::string Footer(const std::string& text) { return text + "\n\n" + kRootFooter; }
+
+// Options shared by every `tx <action>`.
+struct TxOptions {
+  std::string key_file;
+  std::string node = kDefaultNode;
+  std::string chain_id;
+  std::optional<int64_t> created_at_ms;
+  std::optional<uint64_t> nonce;
+  bool wait = false;
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  bool json = false;
+};
+
+struct QueryOptions {
+  std::string node = kDefaultNode;
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  bool json = false;
+  // Positional argument of the chosen query (lot id, site id, key, tx id).
+  std::string subject;
+  // `lots` and `sites`.
+  std::string holder;
+  std::string site;
+  std::string status;
+  std::string country;
+  uint32_t page_size = 0;
+  std::string page_token;
+  bool all = false;
+  // `proof`.
+  std::string out_file;
+};
+
+// Prints rendered JSON and a newline.
+CommandResult<> PrintJson(std::ostream& out, const Result<std::string>& json, std::string what) {
+  if (!json) return LocalFailure(std::move(what), json.error());
+  out << *json << '\n';
+  return {};
+}
+
+// An error from a command-line value: a malformed value is a usage error (exit 2); a key file
+// that is missing or unreadable is a failed operation (exit 1), like any other file error.
+tl::unexpected<Failure> ArgumentFailure(std::string what, const Error& error) {
+  if (error.code == ErrorCode::kInvalidArgument) return UsageFailure(std::move(what), error);
+  return LocalFailure(std::move(what), error);
+}
+
+class Cli {
+ public:
+  explicit Cli(const Env& env) : env_(env) {}
+  Cli(const Cli&) = delete;
+  Cli& operator=(const Cli&) = delete;
+
+  int Run(int argc, const char* const argv[]) {
+    CLI::App app(
+        "minetrace: client of a minetrace ledger, the chain of custody of tin, "
+        "tantalum and tungsten (3T) minerals",
+        "minetrace");
+    Define(app);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e, env_.out, env_.err);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e, env_.out, env_.err);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e, env_.out, env_.err);
+    } catch (const CLI::ParseError& e) {
+      Failure f{ExitCode::kUsage, "command line", e.get_name(),
+                std::string(e.what()) + " (see --help)"};
+      env_.err << f.Line() << '\n';
+      return static_cast<int>(ExitCode::kUsage);
+    }
+    if (!command_) {
+      // require_subcommand makes this unreachable; say so rather than exit 0 silently.
+      env_.err << "minetrace: command line: RequiredError: no command given (see --help)\n";
+      return static_cast<int>(ExitCode::kUsage);
+    }
+    CommandResult<> result = command_();
+    env_.out.flush();
+    if (!result) {
+      env_.err << result.error().Line() << '\n';
+      return static_cast<int>(result.error().exit_code);
+    }
+    return static_cast<int>(ExitCode::kOk);
+  }
+
+ private:
+  void Define(CLI::App& app) {
+    app.require_subcommand(1);
+    app.footer(kRootFooter);
+    app.set_version_flag("--version", "minetrace " MINETRACE_VERSION);
+    DefineKeys(app);
+    DefineTestnet(app);
+    DefineTx(app);
+    DefineQuery(app);
+  }
+
+  // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
+  void On(CLI::App* sub, std::function<CommandResult<>()> command) {
+    sub->callback([this, command = std::move(command)] { command_ = command; });
+  }
+
+  // ---- keys ----
+
+  void DefineKeys(CLI::App& app) {
+    CLI::App* keys = app.add_subcommand("keys", "Create and show BIP340 (secp256k1) keys");
+    keys->require_subcommand(1);
+
+    CLI::App* make = keys->add_subcommand(
+        "new",
+        "Create a private key file (mode 0600) and FILE.pub (its x-only public key in hex); "
+        "print the public key. Refuses to overwrite either file.");
+    make->add_option("--out", key_out_, "Private key file to create, e.g. alice.key")->required();
+    On(make, [this] { return KeysNew(); });
+
+    CLI::App* show = keys->add_subcommand(
+        "show", "Print the public key (64 hex characters) of a .key or .pub file");
+    show->add_option("FILE", key_out_, "A private key file (.key) or public key file (.pub)")
+        ->required();
+    On(show, [this] { return KeysShow(); });
+  }
+
+  CommandResult<> KeysNew() {
+    auto pub = WriteNewKeyPair(key_out_);
+    if (!pub) return LocalFailure("keys new " + key_out_, pub.error());
+    env_.out << ToHex(*pub) << '\n';
+    return {};
+  }
+
+  CommandResult<> KeysShow() {
+    auto pub = ReadPublicKeyFromFile(key_out_);
+    if (!pub) return LocalFailure("keys show " + key_out_, pub.error());
+    env_.out << ToHex(*pub) << '\n';
+    return {};
+  }
+
+  // ---- testnet ----
+
+  void DefineTestnet(CLI::App& app) {
+    CLI::App* net = app.add_subcommand(
+        "testnet", "Create keys, genesis and node configs of a local network on 127.0.0.1");
+    net->footer(Footer(
+        "Writes DIR/genesis.toml; DIR/admin.key and admin.key.pub (the founding administrator\n"
+        "\"secretariat\"); for each validator I = 0..N-1, DIR/nodeI/node.key, node.key.pub and\n"
+        "DIR/nodeI/config.toml (gRPC 127.0.0.1:BASE+I, peers 127.0.0.1:BASE+100+I, data in\n"
+        "DIR/nodeI/data). Start node I with: minetrace-node --config DIR/nodeI/config.toml"));
+    net->add_option("--validators", testnet_.validators, "Number of validators (1..100)")
+        ->required()
+        ->check(CLI::Range(1, 100));
+    net->add_option("--out", testnet_.out_dir,
+                    "Directory to create; refused if it exists and is not empty")
+        ->required();
+    net->add_option("--chain-id", testnet_.chain_id, "Chain id written into the genesis")
+        ->capture_default_str();
+    net->add_option("--base-port", testnet_.base_port,
+                    "First gRPC port; peer ports start at BASE+100")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 65535));
+    net->add_option("--block-interval-ms", testnet_.block_interval_ms,
+                    "Cut a block this often (ms) when transactions wait")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    net->add_option("--block-max-txs", testnet_.block_max_txs,
+                    "Cut a block as soon as this many transactions wait")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    On(net, [this] { return RunTestnet(); });
+  }
+
+  CommandResult<> RunTestnet() {
+    auto net = CreateTestnet(testnet_, env_.clock.NowUnixMs());
+    if (!net) {
+      const std::string what = "testnet --out " + testnet_.out_dir.string();
+      return ArgumentFailure(what, net.error());
+    }
+    std::ostream& out = env_.out;
+    out << "testnet " << net->genesis.chain_id() << " with " << net->nodes.size() << " validator"
+        << (net->nodes.size() == 1 ? "" : "s") << " in " << net->dir.string() << "\n";
+    out << "genesis      " << net->genesis_file.string() << " (hash "
+        << ToHex(ledger::proof::GenesisHash(net->genesis)) << ")\n";
+    out << "admin key    " << net->admin_key_file.string() << " (secretariat, public key "
+        << ToHex(net->admin_key) << ")\n";
+    for (size_t i = 0; i < net->nodes.size(); ++i) {
+      const TestnetNode& node = net->nodes[i];
+      out << "node" << i << "        grpc " << node.grpc_address << "  peer " << node.peer_address
+          << "  key " << ToHex(node.key) << "\n";
+    }
+    out << "start each node with: minetrace-node --config " << (net->dir / "nodeI").string()
+        << "/config.toml\n";
+    return {};
+  }
+
+  // ---- tx ----
+
+  void DefineTx(CLI::App& app) {
+    CLI::App* tx =
+        app.add_subcommand("tx", "Sign a transaction with --key and submit it to a node");
+    tx->footer(
+        Footer("Prints the tx id (hex). With --wait, also the receipt: \"OK height H\" or\n"
+               "\"FAILED: reason (height H)\"; a FAILED receipt exits with status 1."));
+    tx->require_subcommand(1);
+    for (const TxActionInfo& info : AllTxActions()) {
+      CLI::App* sub = tx->add_subcommand(std::string(info.command), std::string(info.description));
+      AddTxActionOptions(sub, info.action);
+      AddTxCommonOptions(sub);
+      const TxActionInfo chosen = info;
+      On(sub, [this, chosen] { return RunTx(chosen); });
+    }
+  }
+
+  void AddTxCommonOptions(CLI::App* sub) {
+    sub->add_option("--key", tx_.key_file, "Signer's private key file (.key, mode 0600)")
+        ->required();
+    sub->add_option("--node", tx_.node, "Node gRPC address host:port")->capture_default_str();
+    sub->add_option("--chain-id", tx_.chain_id,
+                    "Chain id to sign for (default: the node's, from its Status)");
+    sub->add_option_function<int64_t>(
+        "--created-at-ms", [this](const int64_t& v) { tx_.created_at_ms = v; },
+        "Device time of signing, Unix ms (default: now)");
+    sub->add_option_function<uint64_t>(
+        "--nonce", [this](const uint64_t& v) { tx_.nonce = v; },
+        "Nonce making the body unique (default: random 64-bit)");
+    sub->add_flag("--wait", tx_.wait,
+                  "Wait for the commit; print the receipt status (OK / FAILED: reason) and "
+                  "height");
+    sub->add_option("--timeout-ms", tx_.timeout_ms,
+                    "Deadline of each call to the node, and how long --wait waits (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_flag("--json", tx_.json, "Print {\"txId\":hex} (and \"receipt\" with --wait) as JSON");
+  }
+
+  void AddTxActionOptions(CLI::App* sub, TxAction action) {
+    TxArgs& a = tx_args_;
+    switch (action) {
+      case TxAction::kRegisterMember:
+        sub->add_option("--member", a.member, std::string("Member's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--name", a.name, "Member's name, e.g. the company")->required();
+        sub->add_option("--role", a.roles,
+                        "Role, repeatable: administrator, regulator, agent, cooperative, "
+                        "trader, processor, exporter, certifier, smelter")
+            ->required();
+        sub->add_option("--country", a.country, "ISO 3166-1 alpha-2 country code, e.g. CD");
+        break;
+      case TxAction::kSuspendMember:
+        sub->add_option("--member", a.member, std::string("Member's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--reason", a.reason, "Why the member is suspended")->required();
+        break;
+      case TxAction::kReinstateMember:
+        sub->add_option("--member", a.member, std::string("Member's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--reason", a.reason, "Why the suspension ends");
+        break;
+      case TxAction::kRegisterSite:
+        sub->add_option("--site-id", a.site_id,
+                        "Site id, e.g. CD-SK-0042 (letters, digits, '-', '_', '.')")
+            ->required();
+        sub->add_option("--name", a.name, "Site name")->required();
+        sub->add_option("--country", a.country, "ISO 3166-1 alpha-2 country code, e.g. CD")
+            ->required();
+        sub->add_option("--lat", a.latitude,
+                        "Latitude in decimal degrees, up to 6 decimals, e.g. -1.5 (with --lon)");
+        sub->add_option("--lon", a.longitude,
+                        "Longitude in decimal degrees, up to 6 decimals (with --lat)");
+        sub->add_option("--mineral", a.minerals,
+                        "Declared mineral, repeatable: cassiterite, wolframite, coltan")
+            ->required();
+        sub->add_option("--status", a.site_status, "ICGLR status: green, yellow, red or blue")
+            ->required();
+        sub->add_option("--estimate-kg-per-month", a.estimate_kg_per_month,
+                        "Production estimate (capacity), kg per month")
+            ->required();
+        break;
+      case TxAction::kAllocateTags:
+        sub->add_option("--site-id", a.site_id, "Site the tags are for")->required();
+        sub->add_option("--agent", a.agent, std::string("Agent's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--prefix", a.prefix, "Tag id prefix; ids are PREFIX + 7 digits")
+            ->required();
+        sub->add_option("--first", a.first, "Number of the first tag")->required();
+        sub->add_option("--count", a.count, "Number of tags (1..10000)")
+            ->required()
+            ->check(CLI::Range(1u, 10000u));
+        break;
+      case TxAction::kRecordLot:
+        sub->add_option("--tag", a.tag, "Tag attached to the bag; becomes the lot id")->required();
+        sub->add_option("--site-id", a.site_id, "Mine site")->required();
+        sub->add_option("--mineral", a.mineral, "cassiterite, wolframite or coltan")->required();
+        sub->add_option("--weight-kg", a.weight_kg, "Weight in kg, up to 3 decimals, e.g. 25.3")
+            ->required();
+        sub->add_option("--grade-percent", a.grade_percent,
+                        "Grade in percent, up to 2 decimals, e.g. 45.5")
+            ->required();
+        sub->add_option(
+               "--producer", a.producer,
+               std::string("Producing cooperative's public key (the first holder): ") + kKeyHelp)
+            ->required();
+        break;
+      case TxAction::kDispatch:
+        sub->add_option("--lot", a.lots, "Lot id, repeatable")->required();
+        sub->add_option("--to", a.to, std::string("Receiver's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--note", a.note, "Delivery note");
+        break;
+      case TxAction::kReceive:
+        sub->add_option("--lot", a.lots,
+                        "LOT_ID:WEIGHT_KG as weighed on receipt (kg, up to 3 decimals), "
+                        "repeatable, e.g. T0000012:25.1")
+            ->required();
+        break;
+      case TxAction::kCancelDispatch:
+        sub->add_option("--lot", a.lots, "Lot id in transit, repeatable")->required();
+        sub->add_option("--reason", a.reason, "Why the dispatch is cancelled");
+        break;
+    }
+  }
+
+  CommandResult<> RunTx(const TxActionInfo& info) {
+    const std::string command = "tx " + std::string(info.command);
+    auto body = BuildTxAction(info.action, tx_args_);
+    if (!body) return ArgumentFailure(command, body.error());
+    auto key = crypto::ReadKeyFile(tx_.key_file);
+    if (!key) return LocalFailure(command + " --key " + tx_.key_file, key.error());
+
+    NodeClient client(tx_.node, std::chrono::milliseconds(tx_.timeout_ms));
+    std::string chain_id = tx_.chain_id;
+    if (chain_id.empty()) {
+      auto status = client.Status();
+      if (!status) return tl::unexpected(status.error());
+      chain_id = status->chain_id();
+    }
+    body->set_chain_id(chain_id);
+    body->set_nonce(tx_.nonce ? *tx_.nonce : env_.random_u64());
+    body->set_created_at_ms(tx_.created_at_ms ? *tx_.created_at_ms : env_.clock.NowUnixMs());
+
+    const v1::SignedTx tx = ledger::proof::SignTx(*body, *key);
+    const Hash32 tx_id = ledger::proof::TxId(tx);
+    const std::string id_hex = ToHex(tx_id);
+    auto submitted = client.SubmitTx(tx);
+    if (!submitted) return tl::unexpected(submitted.error());
+    if (submitted->tx_id() != ledger::proof::HashString(tx_id)) {
+      return Fail(
+          ExitCode::kFailed, "SubmitTx on " + client.address(), "INTERNAL",
+          "the node reports tx id " + HexOrDash(submitted->tx_id()) + ", expected " + id_hex);
+    }
+    if (!tx_.wait) {
+      if (tx_.json) {
+        env_.out << "{\"txId\":\"" << id_hex << "\"}\n";
+      } else {
+        env_.out << id_hex << '\n';
+      }
+      return {};
+    }
+    if (!tx_.json) env_.out << id_hex << std::endl;  // shown before a possibly long wait
+
+    auto committed = client.WaitTx(tx_id, std::chrono::milliseconds(tx_.timeout_ms));
+    if (!committed) {
+      Failure f = committed.error();
+      f.what = "wait for tx " + id_hex + ": " + f.what;
+      return tl::unexpected(std::move(f));
+    }
+    const v1::Receipt& receipt = committed->receipt();
+    if (tx_.json) {
+      auto receipt_json = ToJson(receipt);
+      if (!receipt_json) return LocalFailure(command, receipt_json.error());
+      env_.out << "{\"txId\":\"" << id_hex << "\",\"receipt\":" << *receipt_json << "}\n";
+    } else {
+      if (receipt.status() == v1::TX_STATUS_OK) {
+        env_.out << "OK height " << receipt.height() << '\n';
+      } else {
+        env_.out << "FAILED: " << receipt.reason() << " (height " << receipt.height() << ")\n";
+      }
+      for (const v1::Anomaly& a : receipt.anomalies()) {
+        env_.out << "anomaly " << a.kind() << (a.lot_id().empty() ? "" : " lot " + a.lot_id())
+                 << (a.detail().empty() ? "" : ": " + a.detail()) << '\n';
+      }
+    }
+    if (receipt.status() != v1::TX_STATUS_OK) {
+      return Fail(ExitCode::kFailed,
+                  "tx " + id_hex + " committed at height " + std::to_string(receipt.height()),
+                  receipt.error_code().empty() ? "FAILED" : receipt.error_code(),
+                  receipt.reason().empty() ? "(no reason given)" : receipt.reason());
+    }
+    return {};
+  }
+
+  // ---- query ----
+
+  void DefineQuery(CLI::App& app) {
+    CLI::App* query = app.add_subcommand(
+        "query", "Read the ledger from a node (human-readable, or protobuf JSON with --json)");
+    query->require_subcommand(1);
+    // The options may come before or after <what>.
+    query->fallthrough();
+    query->add_option("--node", query_.node, "Node gRPC address host:port")->capture_default_str();
+    query->add_option("--timeout-ms", query_.timeout_ms, "Deadline of each call (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    query->add_flag("--json", query_.json,
+                    "Print protobuf JSON (bytes fields in base64; decoded tx bodies and ledger "
+                    "infos with hex ids and keys)");
+    query->footer(Footer("Options --node, --timeout-ms and --json go before or after <what>."));
+
+    CLI::App* status = query->add_subcommand("status", "The node's chain, height and mempool");
+    On(status, [this] { return QueryStatus(); });
+
+    CLI::App* lot = query->add_subcommand("lot", "A lot's current state");
+    lot->add_option("ID", query_.subject, "Lot id")->required();
+    On(lot, [this] { return QueryLot(); });
+
+    CLI::App* history = query->add_subcommand(
+        "history",
+        "A lot and every event of it, oldest first: height, time, action, signer, status, "
+        "anomalies");
+    history->add_option("ID", query_.subject, "Lot id")->required();
+    On(history, [this] { return QueryHistory(); });
+
+    CLI::App* lots = query->add_subcommand("lots",
+                                           "List lots, filtered by at most one of "
+                                           "--holder, --site, --status");
+    CLI::Option* holder =
+        lots->add_option("--holder", query_.holder, std::string("Holder's key: ") + kKeyHelp);
+    CLI::Option* site = lots->add_option("--site", query_.site, "Mine site id");
+    CLI::Option* lot_status =
+        lots->add_option("--status", query_.status, "held, in-transit, consumed or exported");
+    holder->excludes(site)->excludes(lot_status);
+    site->excludes(lot_status);
+    AddPageOptions(lots);
+    On(lots, [this] { return QueryLots(); });
+
+    CLI::App* site_cmd = query->add_subcommand("site", "A mine site");
+    site_cmd->add_option("ID", query_.subject, "Site id")->required();
+    On(site_cmd, [this] { return QuerySite(); });
+
+    CLI::App* sites = query->add_subcommand("sites", "List mine sites");
+    sites->add_option("--country", query_.country, "Only sites in this country, e.g. CD");
+    AddPageOptions(sites);
+    On(sites, [this] { return QuerySites(); });
+
+    CLI::App* member = query->add_subcommand("member", "A member: name, roles, status");
+    member->add_option("KEY", query_.subject, std::string("Member's key: ") + kKeyHelp)->required();
+    On(member, [this] { return QueryMember(); });
+
+    CLI::App* tag = query->add_subcommand("tag", "A tag: site, agent, status, lot");
+    tag->add_option("ID", query_.subject, "Tag id, e.g. T0000012")->required();
+    On(tag, [this] { return QueryTag(); });
+
+    CLI::App* tx = query->add_subcommand("tx", "A committed transaction and its receipt");
+    tx->add_option("TXID", query_.subject, "Tx id, 64 hex characters")->required();
+    On(tx, [this] { return QueryTx(); });
+
+    CLI::App* info = query->add_subcommand(
+        "ledger-info", "The latest certified ledger info: height, accumulator root, signers");
+    On(info, [this] { return QueryLedgerInfo(); });
+
+    CLI::App* proof = query->add_subcommand(
+        "proof", "A transaction's inclusion proof: binary TxProof to --out FILE, or JSON");
+    proof->footer(Footer(
+        "The TxProof holds the tx with its receipt, the accumulator audit path and the signed\n"
+        "ledger info it leads to; --out writes it as binary protobuf (for offline checks)."));
+    proof->add_option("TXID", query_.subject, "Tx id, 64 hex characters")->required();
+    proof->add_option("--out", query_.out_file, "File to write the binary TxProof to");
+    On(proof, [this] { return QueryProof(); });
+  }
+
+  void AddPageOptions(CLI::App* sub) {
+    sub->add_option("--page-size", query_.page_size,
+                    "Items per page (the node's default is 100, at most 1000)")
+        ->check(CLI::Range(1u, 1000u));
+    CLI::Option* token =
+        sub->add_option("--page-token", query_.page_token, "Continue from this page token");
+    sub->add_flag("--all", query_.all, "Follow page tokens and print every page")->excludes(token);
+  }
+
+  // Prints a single message: JSON, or the human form.
+  template <class Message, class Human>
+  CommandResult<> Show(const CommandResult<Message>& message, Human&& human) {
+    if (!message) return tl::unexpected(message.error());
+    if (query_.json) return PrintJson(env_.out, ToJson(*message), "print JSON");
+    human(*message);
+    return {};
+  }
+
+  CommandResult<> QueryStatus() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.Status(), [&](const auto& m) { PrintStatus(env_.out, m); });
+  }
+
+  CommandResult<> QueryLot() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetLot(query_.subject), [&](const auto& m) { PrintLot(env_.out, m); });
+  }
+
+  CommandResult<> QueryHistory() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto history = client.GetLotHistory(query_.subject);
+    if (!history) return tl::unexpected(history.error());
+    if (query_.json) return PrintJson(env_.out, HistoryJson(*history), "print JSON");
+    PrintHistory(env_.out, *history);
+    return {};
+  }
+
+  // Fetches one page, or every page with --all (merged into one response), and prints it.
+  template <class Request, class Response, class Fetch, class Items, class Line>
+  CommandResult<> ListPages(Request request, Fetch&& fetch, Items&& items, Line&& line,
+                            std::string_view noun) {
+    if (query_.page_size != 0) request.set_page_size(query_.page_size);
+    request.set_page_token(query_.page_token);
+    Response all;
+    for (int page = 0;; ++page) {
+      if (page >= kMaxPages) {
+        return Fail(ExitCode::kFailed, "list " + std::string(noun), "ABORTED",
+                    "gave up after " + std::to_string(kMaxPages) + " pages");
+      }
+      CommandResult<Response> response = fetch(request);
+      if (!response) return tl::unexpected(response.error());
+      items(&all)->MergeFrom(*items(&*response));
+      all.set_next_page_token(response->next_page_token());
+      if (!query_.all || response->next_page_token().empty()) break;
+      if (response->next_page_token() == request.page_token()) {
+        return Fail(ExitCode::kFailed, "list " + std::string(noun), "INTERNAL",
+                    "the node returned the same page token twice");
+      }
+      request.set_page_token(response->next_page_token());
+    }
+    if (query_.json) return PrintJson(env_.out, ToJson(all), "print JSON");
+    if (items(&all)->empty()) env_.out << "no " << noun << '\n';
+    for (const auto& item : *items(&all)) line(env_.out, item);
+    if (!all.next_page_token().empty()) {
+      env_.out << "more: --page-token " << all.next_page_token() << '\n';
+    }
+    return {};
+  }
+
+  CommandResult<> QueryLots() {
+    v1::ListLotsRequest request;
+    if (!query_.holder.empty()) {
+      auto key = ParseKeyArgument(query_.holder, "--holder");
+      if (!key) return ArgumentFailure("query lots", key.error());
+      request.set_holder_key(std::string(key->begin(), key->end()));
+    }
+    request.set_site_id(query_.site);
+    if (!query_.status.empty()) {
+      auto status = ParseLotStatus(query_.status);
+      if (!status) return UsageFailure("query lots --status", status.error());
+      request.set_status(*status);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListLotsRequest, v1::ListLotsResponse>(
+        request, [&](const v1::ListLotsRequest& r) { return client.ListLots(r); },
+        [](v1::ListLotsResponse* r) { return r->mutable_lots(); },
+        [](std::ostream& out, const v1::Lot& lot) { PrintLotLine(out, lot); }, "lots");
+  }
+
+  CommandResult<> QuerySite() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetMineSite(query_.subject), [&](const auto& m) { PrintSite(env_.out, m); });
+  }
+
+  CommandResult<> QuerySites() {
+    v1::ListMineSitesRequest request;
+    request.set_country(query_.country);
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListMineSitesRequest, v1::ListMineSitesResponse>(
+        request, [&](const v1::ListMineSitesRequest& r) { return client.ListMineSites(r); },
+        [](v1::ListMineSitesResponse* r) { return r->mutable_sites(); },
+        [](std::ostream& out, const v1::MineSite& site) { PrintSiteLine(out, site); }, "sites");
+  }
+
+  CommandResult<> QueryMember() {
+    auto key = ParseKeyArgument(query_.subject, "KEY");
+    if (!key) return ArgumentFailure("query member", key.error());
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetMember(*key), [&](const auto& m) { PrintMember(env_.out, m); });
+  }
+
+  CommandResult<> QueryTag() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetTag(query_.subject), [&](const auto& m) { PrintTag(env_.out, m); });
+  }
+
+  CommandResult<> QueryTx() {
+    auto id = ParseHashArgument(query_.subject, "TXID");
+    if (!id) return UsageFailure("query tx", id.error());
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto tx = client.GetTx(*id);
+    if (!tx) return tl::unexpected(tx.error());
+    if (query_.json) return PrintJson(env_.out, TxWithReceiptJson(*tx), "print JSON");
+    PrintTxWithReceipt(env_.out, *tx);
+    return {};
+  }
+
+  CommandResult<> QueryLedgerInfo() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto info = client.GetLedgerInfo();
+    if (!info) return tl::unexpected(info.error());
+    if (query_.json) return PrintJson(env_.out, LedgerInfoJson(*info), "print JSON");
+    auto printed = PrintLedgerInfo(env_.out, *info);
+    if (!printed) return LocalFailure("GetLedgerInfo on " + query_.node, printed.error());
+    return {};
+  }
+
+  CommandResult<> QueryProof() {
+    auto id = ParseHashArgument(query_.subject, "TXID");
+    if (!id) return UsageFailure("query proof", id.error());
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto proof = client.GetTxProof(*id);
+    if (!proof) return tl::unexpected(proof.error());
+    if (query_.out_file.empty()) return PrintJson(env_.out, ToJson(*proof), "print JSON");
+
+    std::string bytes;
+    if (!proof->SerializeToString(&bytes)) {
+      return Fail(ExitCode::kFailed, "query proof", "INTERNAL", "cannot serialize the proof");
+    }
+    const std::string what = "write proof to " + query_.out_file;
+    std::ofstream file(query_.out_file, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail(ExitCode::kFailed, what, "INTERNAL", "cannot open the file");
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    file.close();
+    if (!file) return Fail(ExitCode::kFailed, what, "INTERNAL", "write failed");
+    if (query_.json) {
+      env_.out << "{\"txId\":\"" << ToHex(*id) << "\",\"file\":" << JsonString(query_.out_file)
+               << ",\"bytes\":" << bytes.size() << "}\n";
+    } else {
+      env_.out << "wrote proof of tx " << ToHex(*id) << " (leaf " << proof->inclusion().leaf_index()
+               << " of " << proof->inclusion().tree_size() << ", " << bytes.size() << " bytes) to "
+               << query_.out_file << '\n';
+    }
+    return {};
+  }
+
+  const Env& env_;
+  std::function<CommandResult<>()> command_;
+  std::string key_out_;
+  TestnetOptions testnet_;
+  TxOptions tx_;
+  TxArgs tx_args_;
+  QueryOptions query_;
+};
+
+}  // namespace
+
+int RunCli(int argc, const char* const argv[], const Env& env) {
+  // Nothing may escape: CLI11 reports errors by exception, and std::bad_alloc or a
+  // filesystem_error from a library must still become one line and an exit status.
+  try {
+    Cli cli(env);
+    return cli.Run(argc, argv);
+  } catch (const std::exception& e) {
+    env.err << "minetrace: internal error: INTERNAL: " << e.what() << '\n';
+  } catch (...) {
+    env.err << "minetrace: internal error: INTERNAL: unknown exception\n";
+  }
+  return static_cast<int>(ExitCode::kFailed);
+}
+
+}  // namespace minetrace::cli

@@ -1,0 +1,403 @@
+// End-to-end tests of the `minetrace` command line through RunCli: argument handling, exit
+// statuses, the one-line errors, and the tx/query paths against a fake node served by gRPC on
+// 127.0.0.1 (the real node is tested by tests/integration).
+#include "app.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "minetrace/base/bytes.h"
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/ledger/proof/tx.h"
+#include "minetrace/v1/node.grpc.pb.h"
+#include "testnet.h"
+
+namespace minetrace::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kNowMs = 1790000000000;
+
+// What the fake node has seen and will answer; shared by its three services.
+struct FakeState {
+  std::mutex mu;
+  int status_calls = 0;
+  std::vector<v1::SignedTx> submitted;
+  grpc::Status submit_status = grpc::Status::OK;
+  v1::TxStatus receipt_status = v1::TX_STATUS_OK;
+  std::string receipt_reason;
+  std::string receipt_error_code;
+  int lot_pages = 1;  // ListLots answers this many pages of two lots each
+  std::vector<std::string> page_tokens_seen;
+};
+
+class FakeNodeService final : public v1::NodeService::Service {
+ public:
+  explicit FakeNodeService(FakeState& state) : state_(state) {}
+  grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
+                      v1::StatusResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    ++state_.status_calls;
+    response->set_chain_id("fake-chain");
+    response->set_height(7);
+    return grpc::Status::OK;
+  }
+
+ private:
+  FakeState& state_;
+};
+
+class FakeTxService final : public v1::TxService::Service {
+ public:
+  explicit FakeTxService(FakeState& state) : state_(state) {}
+  grpc::Status SubmitTx(grpc::ServerContext*, const v1::SubmitTxRequest* request,
+                        v1::SubmitTxResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    if (!state_.submit_status.ok()) return state_.submit_status;
+    state_.submitted.push_back(request->tx());
+    response->set_tx_id(ledger::proof::HashString(ledger::proof::TxId(request->tx())));
+    return grpc::Status::OK;
+  }
+  grpc::Status WaitTx(grpc::ServerContext*, const v1::WaitTxRequest* request,
+                      v1::TxWithReceipt* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    if (state_.submitted.empty()) return {grpc::StatusCode::NOT_FOUND, "no such tx"};
+    *response->mutable_tx() = state_.submitted.back();
+    v1::Receipt& r = *response->mutable_receipt();
+    r.set_tx_id(request->tx_id());
+    r.set_height(8);
+    r.set_status(state_.receipt_status);
+    r.set_reason(state_.receipt_reason);
+    r.set_error_code(state_.receipt_error_code);
+    return grpc::Status::OK;
+  }
+
+ private:
+  FakeState& state_;
+};
+
+class FakeQueryService final : public v1::QueryService::Service {
+ public:
+  explicit FakeQueryService(FakeState& state) : state_(state) {}
+  grpc::Status ListLots(grpc::ServerContext*, const v1::ListLotsRequest* request,
+                        v1::ListLotsResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.page_tokens_seen.push_back(request->page_token());
+    const int page = request->page_token().empty() ? 0 : std::stoi(request->page_token());
+    for (int i = 0; i < 2; ++i) {
+      v1::Lot* lot = response->add_lots();
+      lot->set_lot_id("T" + std::to_string(1000000 + page * 2 + i));
+      lot->set_weight_grams(1500);
+      lot->set_status(v1::LOT_STATUS_HELD);
+    }
+    if (page + 1 < state_.lot_pages) response->set_next_page_token(std::to_string(page + 1));
+    return grpc::Status::OK;
+  }
+  grpc::Status GetLot(grpc::ServerContext*, const v1::GetLotRequest* request,
+                      v1::Lot* response) override {
+    if (request->lot_id() != "T0000012") {
+      return {grpc::StatusCode::NOT_FOUND, "no lot " + request->lot_id()};
+    }
+    response->set_lot_id("T0000012");
+    response->set_weight_grams(25300);
+    response->set_grade_basis_points(4550);
+    response->set_status(v1::LOT_STATUS_HELD);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetTxProof(grpc::ServerContext*, const v1::GetTxProofRequest* request,
+                          v1::TxProof* response) override {
+    response->mutable_tx()->mutable_receipt()->set_tx_id(request->tx_id());
+    response->mutable_inclusion()->set_leaf_index(3);
+    response->mutable_inclusion()->set_tree_size(9);
+    return grpc::Status::OK;
+  }
+
+ private:
+  FakeState& state_;
+};
+
+struct Output {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class AppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("minetrace_cli_app_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+    fs::remove_all(dir_);
+  }
+
+  void StartFakeNode() {
+    node_service_ = std::make_unique<FakeNodeService>(state_);
+    tx_service_ = std::make_unique<FakeTxService>(state_);
+    query_service_ = std::make_unique<FakeQueryService>(state_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(node_service_.get());
+    builder.RegisterService(tx_service_.get());
+    builder.RegisterService(query_service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_TRUE(server_);
+    ASSERT_GT(port, 0);
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+
+  Output Run(std::vector<std::string> args) {
+    args.insert(args.begin(), "minetrace");
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    std::ostringstream out;
+    std::ostringstream err;
+    ManualClock clock(kNowMs);
+    const Env env{out, err, clock, [] { return uint64_t{42}; }};
+    Output o;
+    o.code = RunCli(static_cast<int>(argv.size()), argv.data(), env);
+    o.out = out.str();
+    o.err = err.str();
+    return o;
+  }
+
+  // A signer key file for tx commands.
+  std::string SignerKey() {
+    const fs::path key = dir_ / "signer.key";
+    if (!fs::exists(key)) {
+      EXPECT_TRUE(WriteNewKeyPair(key));
+    }
+    return key.string();
+  }
+
+  std::vector<std::string> RecordLotArgs() {
+    return {"tx",          "record-lot", "--key",
+            SignerKey(),   "--node",     address_,
+            "--tag",       "T0000012",   "--site-id",
+            "CD-SK-0042",  "--mineral",  "cassiterite",
+            "--weight-kg", "25.3",       "--grade-percent",
+            "45.5",        "--producer", std::string(64, 'c')};
+  }
+
+  static void ExpectOneErrorLine(const Output& o, const std::string& prefix) {
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    EXPECT_EQ(o.err.rfind(prefix, 0), 0u) << o.err;
+  }
+
+  fs::path dir_;
+  FakeState state_;
+  std::unique_ptr<FakeNodeService> node_service_;
+  std::unique_ptr<FakeTxService> tx_service_;
+  std::unique_ptr<FakeQueryService> query_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_ = "127.0.0.1:1";
+};
+
+TEST_F(AppTest, HelpExistsForEveryCommandAndExitsZero) {
+  const std::vector<std::vector<std::string>> cases = {{"--help"},
+                                                       {"keys", "--help"},
+                                                       {"keys", "new", "--help"},
+                                                       {"testnet", "--help"},
+                                                       {"tx", "--help"},
+                                                       {"tx", "record-lot", "--help"},
+                                                       {"query", "--help"},
+                                                       {"query", "lots", "--help"}};
+  for (const std::vector<std::string>& args : cases) {
+    Output o = Run(args);
+    EXPECT_EQ(o.code, 0) << args.back() << o.err;
+    EXPECT_NE(o.out.find("Usage"), std::string::npos) << o.out;
+  }
+  Output o = Run({"tx", "record-lot", "--help"});
+  EXPECT_NE(o.out.find("--weight-kg"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("--wait"), std::string::npos) << o.out;
+}
+
+TEST_F(AppTest, UsageErrorsExitTwoWithOneLine) {
+  Output none = Run({});
+  EXPECT_EQ(none.code, 2);
+  ExpectOneErrorLine(none, "minetrace: command line: ");
+  Output unknown = Run({"query", "--bogus", "status"});
+  EXPECT_EQ(unknown.code, 2);
+  ExpectOneErrorLine(unknown, "minetrace: command line: ");
+  Output missing = Run({"tx", "dispatch", "--lot", "T1"});
+  EXPECT_EQ(missing.code, 2);
+  ExpectOneErrorLine(missing, "minetrace: command line: ");
+  Output bad_id = Run({"query", "tx", "nothex"});
+  EXPECT_EQ(bad_id.code, 2);
+  ExpectOneErrorLine(bad_id, "minetrace: query tx: INVALID_ARGUMENT: ");
+}
+
+TEST_F(AppTest, BadWeightIsAUsageErrorFoundBeforeAnyNetwork) {
+  std::vector<std::string> args = RecordLotArgs();
+  *(std::find(args.begin(), args.end(), "25.3")) = "1.2345";
+  Output o = Run(args);
+  EXPECT_EQ(o.code, 2);
+  ExpectOneErrorLine(o, "minetrace: tx record-lot: INVALID_ARGUMENT: --weight-kg");
+}
+
+TEST_F(AppTest, KeysNewWritesPairAndShowReadsBoth) {
+  const std::string key = (dir_ / "alice.key").string();
+  Output made = Run({"keys", "new", "--out", key});
+  ASSERT_EQ(made.code, 0) << made.err;
+  ASSERT_EQ(made.out.size(), 65u) << made.out;
+  Output from_key = Run({"keys", "show", key});
+  Output from_pub = Run({"keys", "show", key + ".pub"});
+  EXPECT_EQ(from_key.out, made.out);
+  EXPECT_EQ(from_pub.out, made.out);
+  Output again = Run({"keys", "new", "--out", key});
+  EXPECT_EQ(again.code, 1);
+  ExpectOneErrorLine(again, "minetrace: keys new " + key + ": ALREADY_EXISTS: ");
+}
+
+TEST_F(AppTest, TestnetCommandWritesFilesAndRefusesToRepeat) {
+  const std::string out = (dir_ / "net").string();
+  Output o = Run({"testnet", "--validators", "2", "--out", out, "--base-port", "7600"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("grpc 127.0.0.1:7601  peer 127.0.0.1:7701"), std::string::npos) << o.out;
+  auto genesis = ledger::proof::LoadGenesisFile(dir_ / "net" / "genesis.toml");
+  ASSERT_TRUE(genesis) << genesis.error().message;
+  EXPECT_EQ(genesis->genesis_time_ms(), kNowMs);
+  EXPECT_EQ(genesis->chain_id(), "minetrace-local");
+  Output again = Run({"testnet", "--validators", "2", "--out", out});
+  EXPECT_EQ(again.code, 1);
+  ExpectOneErrorLine(again, "minetrace: testnet --out " + out + ": ALREADY_EXISTS: ");
+}
+
+TEST_F(AppTest, UnreachableNodeExitsThree) {
+  Output o = Run({"query", "--node", "127.0.0.1:1", "--timeout-ms", "3000", "status"});
+  EXPECT_EQ(o.code, 3) << o.err;
+  ExpectOneErrorLine(o, "minetrace: Status on 127.0.0.1:1: UNAVAILABLE: ");
+  std::vector<std::string> args = RecordLotArgs();  // address_ is still 127.0.0.1:1
+  args.insert(args.end(), {"--chain-id", "c", "--timeout-ms", "3000"});
+  Output tx = Run(args);
+  EXPECT_EQ(tx.code, 3) << tx.err;
+  ExpectOneErrorLine(tx, "minetrace: SubmitTx on 127.0.0.1:1: UNAVAILABLE: ");
+}
+
+TEST_F(AppTest, TxSignsWithNodeChainIdClockAndNonceAndWaitsForOk) {
+  StartFakeNode();
+  std::vector<std::string> args = RecordLotArgs();
+  args.push_back("--wait");
+  Output o = Run(args);
+  ASSERT_EQ(o.code, 0) << o.err;
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  const v1::SignedTx& tx = state_.submitted[0];
+  auto body = ledger::proof::CheckTxEnvelope(tx, /*verify_signature=*/true);
+  ASSERT_TRUE(body) << body.error().message;
+  EXPECT_EQ(body->chain_id(), "fake-chain");
+  EXPECT_EQ(body->created_at_ms(), kNowMs);
+  EXPECT_EQ(body->nonce(), 42u);
+  EXPECT_EQ(body->record_mine_lot().weight_grams(), 25300u);
+  auto signer = crypto::ReadKeyFile(dir_ / "signer.key");
+  ASSERT_TRUE(signer);
+  EXPECT_EQ(tx.signer(), std::string(signer->public_key().begin(), signer->public_key().end()));
+  EXPECT_EQ(o.out, ToHex(ledger::proof::TxId(tx)) + "\nOK height 8\n");
+}
+
+TEST_F(AppTest, TxUsesGivenChainIdNonceAndTimeWithoutAskingTheNode) {
+  StartFakeNode();
+  std::vector<std::string> args = RecordLotArgs();
+  args.insert(args.end(),
+              {"--chain-id", "other", "--nonce", "7", "--created-at-ms", "5", "--json"});
+  Output o = Run(args);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(state_.status_calls, 0);
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  v1::TxBody body;
+  ASSERT_TRUE(body.ParseFromString(state_.submitted[0].body()));
+  EXPECT_EQ(body.chain_id(), "other");
+  EXPECT_EQ(body.nonce(), 7u);
+  EXPECT_EQ(body.created_at_ms(), 5);
+  EXPECT_EQ(o.out, "{\"txId\":\"" + ToHex(ledger::proof::TxId(state_.submitted[0])) + "\"}\n");
+}
+
+TEST_F(AppTest, FailedReceiptExitsOneAndSaysWhy) {
+  StartFakeNode();
+  state_.receipt_status = v1::TX_STATUS_FAILED;
+  state_.receipt_reason = "tag T0000012 is already used";
+  state_.receipt_error_code = "TAG_USED";
+  std::vector<std::string> args = RecordLotArgs();
+  args.push_back("--wait");
+  Output o = Run(args);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.out.find("FAILED: tag T0000012 is already used (height 8)"), std::string::npos)
+      << o.out;
+  ExpectOneErrorLine(o, "minetrace: tx ");
+  EXPECT_NE(o.err.find("committed at height 8: TAG_USED: tag T0000012 is already used"),
+            std::string::npos)
+      << o.err;
+}
+
+TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {
+  StartFakeNode();
+  state_.submit_status = {grpc::StatusCode::PERMISSION_DENIED, "signer is not a member"};
+  Output o = Run(RecordLotArgs());
+  EXPECT_EQ(o.code, 1);
+  ExpectOneErrorLine(
+      o, "minetrace: SubmitTx on " + address_ + ": PERMISSION_DENIED: signer is not a member");
+}
+
+TEST_F(AppTest, QueryLotsFollowsPageTokensWithAll) {
+  StartFakeNode();
+  state_.lot_pages = 3;
+  Output one = Run({"query", "--node", address_, "lots", "--status", "held"});
+  ASSERT_EQ(one.code, 0) << one.err;
+  EXPECT_NE(one.out.find("more: --page-token 1"), std::string::npos) << one.out;
+
+  Output all = Run({"query", "lots", "--all", "--node", address_, "--json"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  v1::ListLotsResponse merged;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(all.out, &merged).ok()) << all.out;
+  EXPECT_EQ(merged.lots_size(), 6);
+  EXPECT_TRUE(merged.next_page_token().empty());
+  EXPECT_EQ(merged.lots(5).lot_id(), "T1000005");
+}
+
+TEST_F(AppTest, QueryLotPrintsKgAndNotFoundExitsOne) {
+  StartFakeNode();
+  Output o = Run({"query", "--node", address_, "lot", "T0000012"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("25.300 kg"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("45.50 %"), std::string::npos) << o.out;
+  Output missing = Run({"query", "--node", address_, "lot", "T9"});
+  EXPECT_EQ(missing.code, 1);
+  ExpectOneErrorLine(missing, "minetrace: GetLot on " + address_ + ": NOT_FOUND: no lot T9");
+}
+
+TEST_F(AppTest, QueryProofWritesBinaryTxProof) {
+  StartFakeNode();
+  const std::string file = (dir_ / "p.bin").string();
+  const std::string id(64, 'e');
+  Output o = Run({"query", "--node", address_, "proof", id, "--out", file});
+  ASSERT_EQ(o.code, 0) << o.err;
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  v1::TxProof proof;
+  ASSERT_TRUE(proof.ParseFromString(buf.str()));
+  EXPECT_EQ(proof.inclusion().tree_size(), 9u);
+  EXPECT_EQ(ToHex(AsBytes(proof.tx().receipt().tx_id())), id);
+}
+
+}  // namespace
+}  // namespace minetrace::cli

@@ -1,0 +1,447 @@
+#include "format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <sstream>
+
+#include "minetrace/base/bytes.h"
+#include "minetrace/ledger/proof/tx.h"
+#include "parse.h"
+
+namespace minetrace::cli {
+namespace {
+
+std::string Hex(const std::string& bytes) { return ToHex(AsBytes(bytes)); }
+
+template <class List, class Fn>
+std::string Join(const List& items, std::string_view sep, Fn&& fn) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += fn(item);
+  }
+  return out;
+}
+
+std::string JoinIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  return Join(ids, ", ", [](const std::string& s) { return s; });
+}
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+std::string RoleList(const google::protobuf::RepeatedField<int>& roles) {
+  return Join(roles, ",", [](int r) { return std::string(RoleName(static_cast<v1::Role>(r))); });
+}
+
+std::string MineralList(const google::protobuf::RepeatedField<int>& minerals) {
+  return Join(minerals, ",",
+              [](int m) { return std::string(MineralName(static_cast<v1::Mineral>(m))); });
+}
+
+// Field rows for the detail views: a label column wide enough for "dispatched weight".
+void Row(std::ostream& out, std::string_view label, const std::string& value) {
+  out << label;
+  for (size_t i = label.size(); i < 19; ++i) out << ' ';
+  out << value << '\n';
+}
+
+void PrintAnomalies(std::ostream& out, const v1::Receipt& receipt, std::string_view indent) {
+  for (const v1::Anomaly& a : receipt.anomalies()) {
+    out << indent << "anomaly " << a.kind();
+    if (!a.lot_id().empty()) out << " (lot " << a.lot_id() << ")";
+    if (!a.detail().empty()) out << ": " << a.detail();
+    out << '\n';
+  }
+}
+
+std::string ReceiptOutcome(const v1::Receipt& r) {
+  if (r.status() == v1::TX_STATUS_OK) return "OK";
+  std::string s = std::string(TxStatusName(r.status()));
+  if (s == "?") s = "UNKNOWN";
+  if (!r.error_code().empty()) s += " [" + r.error_code() + "]";
+  if (!r.reason().empty()) s += ": " + r.reason();
+  return s;
+}
+
+// The receipt names the tx id; compute it for a tx without one.
+std::string TxIdHex(const v1::TxWithReceipt& tx) {
+  if (!tx.receipt().tx_id().empty()) return Hex(tx.receipt().tx_id());
+  return ToHex(ledger::proof::TxId(tx.tx()));
+}
+
+}  // namespace
+
+std::string FormatKg(uint64_t grams) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%" PRIu64 ".%03" PRIu64, grams / 1000, grams % 1000);
+  return buf;
+}
+
+std::string FormatPercent(uint32_t basis_points) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%u.%02u", basis_points / 100, basis_points % 100);
+  return buf;
+}
+
+std::string FormatMicrodegrees(int64_t microdeg) {
+  // Work on the magnitude as unsigned so that INT64_MIN cannot overflow.
+  const bool negative = microdeg < 0;
+  const uint64_t magnitude =
+      negative ? static_cast<uint64_t>(-(microdeg + 1)) + 1 : static_cast<uint64_t>(microdeg);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%s%" PRIu64 ".%06" PRIu64, negative ? "-" : "",
+                magnitude / 1000000, magnitude % 1000000);
+  return buf;
+}
+
+std::string FormatTimeMs(int64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  int64_t seconds = unix_ms / 1000;
+  int64_t millis = unix_ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    seconds -= 1;
+  }
+  const auto t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_ms) + " ms";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis));
+  return buf;
+}
+
+std::string HexOrDash(const std::string& bytes) { return bytes.empty() ? "-" : Hex(bytes); }
+
+std::string TagId(const std::string& prefix, uint64_t number) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%07" PRIu64, number);
+  return prefix + buf;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string SummarizeTxBody(const v1::TxBody& body) {
+  std::ostringstream s;
+  switch (body.action_case()) {
+    case v1::TxBody::kRegisterMember: {
+      const auto& a = body.register_member();
+      s << "register-member " << HexOrDash(a.member_key()) << " " << Quote(a.name()) << " roles "
+        << RoleList(a.roles());
+      if (!a.country().empty()) s << " country " << a.country();
+      break;
+    }
+    case v1::TxBody::kSuspendMember:
+      s << "suspend-member " << HexOrDash(body.suspend_member().member_key()) << ": "
+        << body.suspend_member().reason();
+      break;
+    case v1::TxBody::kReinstateMember:
+      s << "reinstate-member " << HexOrDash(body.reinstate_member().member_key());
+      if (!body.reinstate_member().reason().empty()) s << ": " << body.reinstate_member().reason();
+      break;
+    case v1::TxBody::kRegisterMineSite: {
+      const auto& a = body.register_mine_site();
+      s << "register-site " << a.site_id() << " " << Quote(a.name()) << " " << a.country() << " "
+        << SiteStatusName(a.status()) << " " << MineralList(a.minerals()) << " "
+        << a.production_estimate_kg_per_month() << " kg/month";
+      if (a.latitude_microdeg() != 0 || a.longitude_microdeg() != 0) {
+        s << " at " << FormatMicrodegrees(a.latitude_microdeg()) << ","
+          << FormatMicrodegrees(a.longitude_microdeg());
+      }
+      break;
+    }
+    case v1::TxBody::kAllocateTags: {
+      const auto& a = body.allocate_tags();
+      s << "allocate-tags " << TagId(a.prefix(), a.first());
+      if (a.count() > 1) s << ".." << TagId(a.prefix(), a.first() + a.count() - 1);
+      s << " (" << a.count() << ") site " << a.site_id() << " agent " << HexOrDash(a.agent_key());
+      break;
+    }
+    case v1::TxBody::kRecordMineLot: {
+      const auto& a = body.record_mine_lot();
+      s << "record-lot " << a.tag_id() << " site " << a.site_id() << " " << MineralName(a.mineral())
+        << " " << FormatKg(a.weight_grams()) << " kg " << FormatPercent(a.grade_basis_points())
+        << " % producer " << HexOrDash(a.producer_key());
+      break;
+    }
+    case v1::TxBody::kDispatchLots: {
+      const auto& a = body.dispatch_lots();
+      s << "dispatch " << JoinIds(a.lot_ids()) << " to " << HexOrDash(a.receiver_key());
+      if (!a.delivery_note().empty()) s << " note " << Quote(a.delivery_note());
+      break;
+    }
+    case v1::TxBody::kReceiveLots:
+      s << "receive " << Join(body.receive_lots().lots(), ", ", [](const v1::ReceivedLot& l) {
+        return l.lot_id() + " " + FormatKg(l.weight_grams()) + " kg";
+      });
+      break;
+    case v1::TxBody::kCancelDispatch:
+      s << "cancel-dispatch " << JoinIds(body.cancel_dispatch().lot_ids());
+      if (!body.cancel_dispatch().reason().empty()) s << ": " << body.cancel_dispatch().reason();
+      break;
+    case v1::TxBody::ACTION_NOT_SET:
+      s << "(no action)";
+      break;
+  }
+  return s.str();
+}
+
+void PrintStatus(std::ostream& out, const v1::StatusResponse& st) {
+  Row(out, "chain id", st.chain_id());
+  Row(out, "genesis hash", HexOrDash(st.genesis_hash()));
+  Row(out, "node key", HexOrDash(st.node_key()));
+  Row(out, "version", st.version().empty() ? "-" : st.version());
+  Row(out, "height", std::to_string(st.height()));
+  Row(out, "last block time", FormatTimeMs(st.last_block_time_ms()));
+  Row(out, "accumulator root", HexOrDash(st.accumulator_root()));
+  Row(out, "leaf count", std::to_string(st.leaf_count()));
+  Row(out, "mempool",
+      std::to_string(st.mempool_txs()) + " txs, " + std::to_string(st.mempool_bytes()) + " bytes");
+}
+
+void PrintLot(std::ostream& out, const v1::Lot& lot) {
+  Row(out, "lot", lot.lot_id());
+  Row(out, "tag", lot.tag_id().empty() ? "-" : lot.tag_id());
+  Row(out, "site", lot.site_id().empty() ? "-" : lot.site_id());
+  Row(out, "mineral", std::string(MineralName(lot.mineral())));
+  Row(out, "weight", FormatKg(lot.weight_grams()) + " kg");
+  Row(out, "grade", FormatPercent(lot.grade_basis_points()) + " %");
+  Row(out, "status", std::string(LotStatusName(lot.status())));
+  Row(out, "holder", HexOrDash(lot.holder_key()));
+  if (lot.status() == v1::LOT_STATUS_IN_TRANSIT) {
+    Row(out, "dispatched by", HexOrDash(lot.dispatched_by()));
+    Row(out, "dispatched to", HexOrDash(lot.dispatched_to()));
+    Row(out, "dispatched weight", FormatKg(lot.dispatched_weight_grams()) + " kg");
+  }
+  Row(out, "producer", HexOrDash(lot.producer_key()));
+  Row(out, "recorded by", HexOrDash(lot.recorded_by()));
+  Row(out, "created",
+      "height " + std::to_string(lot.created_height()) + ", device time " +
+          FormatTimeMs(lot.created_device_time_ms()));
+  Row(out, "last event",
+      "ledger time " + FormatTimeMs(lot.last_ledger_time_ms()) + ", device time " +
+          FormatTimeMs(lot.last_device_time_ms()));
+  Row(out, "last receipt", HexOrDash(lot.last_receipt_hash()));
+  if (!lot.parent_lot_ids().empty()) Row(out, "parent lots", JoinIds(lot.parent_lot_ids()));
+}
+
+void PrintLotLine(std::ostream& out, const v1::Lot& lot) {
+  out << lot.lot_id() << "  " << (lot.site_id().empty() ? "-" : lot.site_id()) << "  "
+      << MineralName(lot.mineral()) << "  " << FormatKg(lot.weight_grams()) << " kg  "
+      << FormatPercent(lot.grade_basis_points()) << " %  " << LotStatusName(lot.status()) << "  "
+      << HexOrDash(lot.status() == v1::LOT_STATUS_IN_TRANSIT ? lot.dispatched_to()
+                                                             : lot.holder_key())
+      << '\n';
+}
+
+void PrintSite(std::ostream& out, const v1::MineSite& site) {
+  Row(out, "site", site.site_id());
+  Row(out, "name", site.name());
+  Row(out, "country", site.country());
+  if (site.latitude_microdeg() != 0 || site.longitude_microdeg() != 0) {
+    Row(out, "position",
+        FormatMicrodegrees(site.latitude_microdeg()) + ", " +
+            FormatMicrodegrees(site.longitude_microdeg()));
+  }
+  Row(out, "minerals", MineralList(site.minerals()));
+  Row(out, "status", std::string(SiteStatusName(site.status())));
+  Row(out, "estimate", std::to_string(site.production_estimate_kg_per_month()) + " kg/month");
+  Row(out, "last inspection", FormatTimeMs(site.last_inspection_ms()));
+  Row(out, "tags withdrawn", site.tags_withdrawn() ? "yes" : "no");
+  Row(out, "registered", "height " + std::to_string(site.registered_height()));
+}
+
+void PrintSiteLine(std::ostream& out, const v1::MineSite& site) {
+  out << site.site_id() << "  " << site.country() << "  " << SiteStatusName(site.status()) << "  "
+      << MineralList(site.minerals()) << "  " << site.production_estimate_kg_per_month()
+      << " kg/month  " << Quote(site.name()) << (site.tags_withdrawn() ? "  tags-withdrawn" : "")
+      << '\n';
+}
+
+void PrintMember(std::ostream& out, const v1::Member& m) {
+  Row(out, "member", HexOrDash(m.key()));
+  Row(out, "name", m.name());
+  Row(out, "roles", RoleList(m.roles()));
+  Row(out, "country", m.country().empty() ? "-" : m.country());
+  std::string status(MemberStatusName(m.status()));
+  if (!m.status_reason().empty()) status += " (" + m.status_reason() + ")";
+  Row(out, "status", status);
+  Row(out, "registered", "height " + std::to_string(m.registered_height()));
+}
+
+void PrintTag(std::ostream& out, const v1::Tag& tag) {
+  Row(out, "tag", tag.tag_id());
+  Row(out, "site", tag.site_id());
+  Row(out, "agent", HexOrDash(tag.agent_key()));
+  Row(out, "status", std::string(TagStatusName(tag.status())));
+  Row(out, "lot", tag.lot_id().empty() ? "-" : tag.lot_id());
+  Row(out, "allocated", "height " + std::to_string(tag.allocated_height()));
+}
+
+void PrintReceipt(std::ostream& out, const v1::Receipt& r) {
+  Row(out, "status", ReceiptOutcome(r));
+  Row(out, "height",
+      std::to_string(r.height()) + " (index " + std::to_string(r.index()) + ", leaf " +
+          std::to_string(r.leaf_index()) + ")");
+  Row(out, "block time", FormatTimeMs(r.block_time_ms()));
+  for (const v1::LotLink& link : r.lot_links()) {
+    Row(out, "lot link", link.lot_id() + " <- " + HexOrDash(link.previous_receipt_hash()));
+  }
+  PrintAnomalies(out, r, "");
+}
+
+void PrintTxWithReceipt(std::ostream& out, const v1::TxWithReceipt& tx) {
+  v1::TxBody body;
+  const bool parsed = body.ParseFromString(tx.tx().body());
+  Row(out, "tx", TxIdHex(tx));
+  Row(out, "signer", HexOrDash(tx.tx().signer()));
+  if (parsed) {
+    Row(out, "action", SummarizeTxBody(body));
+    Row(out, "chain id", body.chain_id());
+    Row(out, "nonce", std::to_string(body.nonce()));
+    Row(out, "device time", FormatTimeMs(body.created_at_ms()));
+  } else {
+    Row(out, "action", "(the body does not parse as a TxBody)");
+  }
+  if (tx.has_receipt()) {
+    PrintReceipt(out, tx.receipt());
+    Row(out, "receipt hash", HexOrDash(tx.receipt_hash()));
+  } else {
+    Row(out, "status", "not committed");
+  }
+}
+
+void PrintHistory(std::ostream& out, const v1::LotHistory& history) {
+  PrintLot(out, history.lot());
+  out << "\nevents (" << history.events_size() << ", oldest first):\n";
+  for (const v1::TxWithReceipt& event : history.events()) {
+    const v1::Receipt& r = event.receipt();
+    v1::TxBody body;
+    const std::string action = body.ParseFromString(event.tx().body())
+                                   ? SummarizeTxBody(body)
+                                   : "(the body does not parse as a TxBody)";
+    out << "height " << r.height() << "  " << FormatTimeMs(r.block_time_ms()) << "  "
+        << ReceiptOutcome(r) << "\n";
+    out << "  " << action << "\n";
+    out << "  signer " << HexOrDash(event.tx().signer()) << "  device time "
+        << FormatTimeMs(body.created_at_ms()) << "\n";
+    out << "  tx " << TxIdHex(event) << "\n";
+    PrintAnomalies(out, r, "  ");
+  }
+}
+
+Result<void> PrintLedgerInfo(std::ostream& out, const v1::SignedLedgerInfo& signed_info) {
+  v1::LedgerInfo info;
+  if (!info.ParseFromString(signed_info.ledger_info())) {
+    return MakeError(ErrorCode::kDataLoss, "the node sent ledger info bytes that do not parse");
+  }
+  Row(out, "chain id", info.chain_id());
+  Row(out, "height", std::to_string(info.height()));
+  Row(out, "block id", HexOrDash(info.block_id()));
+  Row(out, "block time", FormatTimeMs(info.block_time_ms()));
+  Row(out, "accumulator root", HexOrDash(info.accumulator_root()));
+  Row(out, "leaf count", std::to_string(info.leaf_count()));
+  Row(out, "signatures", std::to_string(signed_info.signatures_size()));
+  for (const v1::ValidatorSignature& sig : signed_info.signatures()) {
+    Row(out, "  signed by", HexOrDash(sig.validator_key()));
+  }
+  return {};
+}
+
+Result<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return MakeError(ErrorCode::kInternal, "cannot print " + message.GetTypeName() +
+                                               " as JSON: " + std::string(status.message()));
+  }
+  return json;
+}
+
+Result<std::string> TxWithReceiptJson(const v1::TxWithReceipt& tx) {
+  v1::TxBody body;
+  if (!body.ParseFromString(tx.tx().body())) {
+    return MakeError(ErrorCode::kDataLoss, "the node sent a tx body that does not parse");
+  }
+  auto body_json = ToJson(body);
+  if (!body_json) return body_json;
+  std::string json = "{\"txId\":\"" + TxIdHex(tx) + "\",\"signer\":\"" + Hex(tx.tx().signer()) +
+                     "\",\"signature\":\"" + Hex(tx.tx().signature()) + "\",\"receiptHash\":\"" +
+                     Hex(tx.receipt_hash()) + "\",\"body\":" + *body_json;
+  if (tx.has_receipt()) {
+    auto receipt_json = ToJson(tx.receipt());
+    if (!receipt_json) return receipt_json;
+    json += ",\"receipt\":" + *receipt_json;
+  } else {
+    json += ",\"receipt\":null";
+  }
+  return json + "}";
+}
+
+Result<std::string> HistoryJson(const v1::LotHistory& history) {
+  auto lot_json = ToJson(history.lot());
+  if (!lot_json) return lot_json;
+  std::string json = "{\"lot\":" + *lot_json + ",\"events\":[";
+  for (int i = 0; i < history.events_size(); ++i) {
+    auto event_json = TxWithReceiptJson(history.events(i));
+    if (!event_json) return event_json;
+    if (i > 0) json += ",";
+    json += *event_json;
+  }
+  return json + "]}";
+}
+
+Result<std::string> LedgerInfoJson(const v1::SignedLedgerInfo& signed_info) {
+  v1::LedgerInfo info;
+  if (!info.ParseFromString(signed_info.ledger_info())) {
+    return MakeError(ErrorCode::kDataLoss, "the node sent ledger info bytes that do not parse");
+  }
+  auto info_json = ToJson(info);
+  if (!info_json) return info_json;
+  std::string json = "{\"ledgerInfo\":" + *info_json + ",\"signatures\":[";
+  for (int i = 0; i < signed_info.signatures_size(); ++i) {
+    const v1::ValidatorSignature& sig = signed_info.signatures(i);
+    if (i > 0) json += ",";
+    json += "{\"validatorKey\":\"" + Hex(sig.validator_key()) + "\",\"signature\":\"" +
+            Hex(sig.signature()) + "\"}";
+  }
+  return json + "]}";
+}
+
+}  // namespace minetrace::cli

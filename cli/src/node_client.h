@@ -1,0 +1,59 @@
+// NodeClient is the CLI's connection to one minetrace node over gRPC: one channel, the three
+// service stubs, and a deadline on every call. Errors come back as a Failure whose exit code
+// tells "could not reach the node" (3) from "the node answered no" (1).
+// Not thread-safe: the CLI makes one call at a time.
+#pragma once
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "failure.h"
+#include "minetrace/base/bytes.h"
+#include "minetrace/v1/node.grpc.pb.h"
+
+namespace minetrace::cli {
+
+class NodeClient {
+ public:
+  // address is host:port; timeout bounds each call (a WaitTx call gets its wait on top).
+  NodeClient(std::string address, std::chrono::milliseconds timeout);
+  NodeClient(const NodeClient&) = delete;
+  NodeClient& operator=(const NodeClient&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  CommandResult<v1::StatusResponse> Status();
+  CommandResult<v1::SubmitTxResponse> SubmitTx(const v1::SignedTx& tx);
+  // Waits up to `wait` for the tx to commit (the node's DEADLINE_EXCEEDED if it does not).
+  CommandResult<v1::TxWithReceipt> WaitTx(const Hash32& tx_id, std::chrono::milliseconds wait);
+  CommandResult<v1::TxWithReceipt> GetTx(const Hash32& tx_id);
+  CommandResult<v1::Lot> GetLot(const std::string& lot_id);
+  CommandResult<v1::LotHistory> GetLotHistory(const std::string& lot_id);
+  CommandResult<v1::ListLotsResponse> ListLots(const v1::ListLotsRequest& request);
+  CommandResult<v1::MineSite> GetMineSite(const std::string& site_id);
+  CommandResult<v1::ListMineSitesResponse> ListMineSites(const v1::ListMineSitesRequest& request);
+  CommandResult<v1::Member> GetMember(const Hash32& member_key);
+  CommandResult<v1::Tag> GetTag(const std::string& tag_id);
+  CommandResult<v1::TxProof> GetTxProof(const Hash32& tx_id);
+  CommandResult<v1::SignedLedgerInfo> GetLedgerInfo();
+
+ private:
+  // Runs one unary call with a deadline of `timeout` from now and maps its status.
+  template <class Response, class Fn>
+  CommandResult<Response> Call(std::string_view method, std::chrono::milliseconds timeout, Fn&& fn);
+
+  std::string address_;
+  std::chrono::milliseconds timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TxService::Stub> tx_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+  std::unique_ptr<v1::NodeService::Stub> node_;
+  bool answered_once_ = false;  // some call succeeded: the node is reachable
+};
+
+}  // namespace minetrace::cli

@@ -1,0 +1,77 @@
+// StateView is the layered view of ledger state that execution works on: a block's changes
+// sit in one layer over the committed Store, each transaction's in a layer over the block's,
+// so a failed transaction is discarded whole and a successful one merges into its block.
+// The typed accessors keep secondary indexes in step with the records they index.
+// Thread-safety: one thread at a time; the Store underneath may be read concurrently.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "minetrace/base/bytes.h"
+#include "minetrace/base/result.h"
+#include "minetrace/ledger/store.h"
+#include "minetrace/v1/ledger.pb.h"
+
+namespace minetrace::ledger {
+
+// Storage keys: typed prefixes, one meaning each (docs/OPERATIONS.md lists them).
+namespace keys {
+std::string Member(std::string_view member_key);
+std::string Site(std::string_view site_id);
+std::string Tag(std::string_view tag_id);
+std::string Lot(std::string_view lot_id);
+std::string SiteMonthVolume(std::string_view site_id, int64_t block_time_ms);
+// Index keys. The lot id comes last so a prefix scan lists lots in id order.
+std::string LotsByHolderPrefix(std::string_view holder_key);
+std::string LotsBySitePrefix(std::string_view site_id);
+std::string LotsByStatusPrefix(v1::LotStatus status);
+std::string AllLotsPrefix();
+std::string LotHistoryPrefix(std::string_view lot_id);
+std::string LotHistory(std::string_view lot_id, uint64_t leaf_index);
+std::string SitesByCountryPrefix(std::string_view country);
+std::string AllSitesPrefix();
+std::string Be64(uint64_t v);
+}  // namespace keys
+
+class StateView {
+ public:
+  // Reads fall through to `parent` when given, else to `store`. Both must outlive this view.
+  explicit StateView(const Store& store) : store_(store) {}
+  explicit StateView(StateView& parent) : store_(parent.store_), parent_(&parent) {}
+  StateView(const StateView&) = delete;
+  StateView& operator=(const StateView&) = delete;
+
+  Result<std::optional<std::string>> Get(Column column, const std::string& key) const;
+  void Put(Column column, std::string key, std::string value);
+  void Delete(Column column, std::string key);
+
+  Result<std::optional<v1::Member>> GetMember(std::string_view key) const;
+  Result<std::optional<v1::MineSite>> GetSite(std::string_view site_id) const;
+  Result<std::optional<v1::Tag>> GetTag(std::string_view tag_id) const;
+  Result<std::optional<v1::Lot>> GetLot(std::string_view lot_id) const;
+  void PutMember(const v1::Member& member);
+  void PutSite(const v1::MineSite& site);
+  void PutTag(const v1::Tag& tag);
+  // `previous` is the record as it was before (nullopt for a new lot): its index entries are
+  // replaced by the new record's.
+  void PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lot);
+
+  // Moves this layer's writes into the parent layer. Only for a view with a parent.
+  void MergeIntoParent();
+  // The writes of this layer, for a commit batch.
+  std::vector<StoreWrite> TakeWrites();
+  void Clear() { writes_.clear(); }
+
+ private:
+  template <class Msg>
+  Result<std::optional<Msg>> GetRecord(const std::string& key) const;
+
+  const Store& store_;
+  StateView* parent_ = nullptr;
+  std::map<std::pair<Column, std::string>, std::optional<std::string>> writes_;
+};
+
+}  // namespace minetrace::ledger

@@ -1,0 +1,73 @@
+// Store is the node's one RocksDB database, split into column families by what they hold.
+// Every committed block goes in as one WriteBatch with sync on (Commit), so a crash leaves
+// either all of a block (its receipts, state changes, indexes and accumulator nodes) or none.
+// Thread-safety: reads may run on any thread concurrently with one writer (RocksDB's
+// guarantee); Commit is called by the single executing thread.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minetrace/base/result.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace minetrace::ledger {
+
+enum class Column : int {
+  kMeta = 0,     // head ledger info, genesis hash, latest signed ledger info
+  kBlocks,       // be64 height -> block header bytes
+  kBlockIds,     // block id -> be64 height
+  kTxs,          // be64 leaf index -> SignedTx bytes
+  kTxIndex,      // tx id -> be64 leaf index
+  kReceipts,     // be64 leaf index -> Receipt bytes (hashed as stored)
+  kState,        // typed key -> state record (protobuf)
+  kIndex,        // secondary indexes: typed key -> empty
+  kAccumulator,  // be32 level + be64 index -> 32-byte node hash
+  kConsensus,    // consensus safety data (issue 3)
+  kCount,
+};
+
+// One change to apply in a commit. value == nullopt deletes the key.
+struct StoreWrite {
+  Column column;
+  std::string key;
+  std::optional<std::string> value;
+};
+
+class Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  Result<std::optional<std::string>> Get(Column column, std::string_view key) const;
+
+  // Visits keys starting with `prefix`, in key order, beginning strictly after `start_after`
+  // when it is non-empty. The visitor returns false to stop. At most `limit` entries.
+  Result<void> Scan(Column column, std::string_view prefix, std::string_view start_after,
+                    size_t limit,
+                    const std::function<bool(std::string_view key, std::string_view value)>&
+                        visit) const;
+
+  // Applies all writes atomically, synced to disk before returning.
+  Result<void> Commit(const std::vector<StoreWrite>& writes);
+
+ private:
+  Store() = default;
+  rocksdb::ColumnFamilyHandle* Handle(Column c) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+}  // namespace minetrace::ledger

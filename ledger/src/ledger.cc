@@ -1,0 +1,517 @@
+#include "minetrace/ledger/ledger.h"
+
+#include <set>
+
+#include "minetrace/base/assert.h"
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/ledger/proof/merkle.h"
+#include "minetrace/ledger/proof/tx.h"
+#include "minetrace/ledger/rules.h"
+
+namespace minetrace::ledger {
+namespace {
+
+constexpr std::string_view kMetaGenesisHash = "genesis_hash";
+constexpr std::string_view kMetaHead = "head";  // LedgerInfo bytes
+constexpr std::string_view kMetaSignedLedgerInfo = "signed_ledger_info";
+
+std::string AccumulatorKey(uint32_t level, uint64_t index) {
+  std::string k;
+  k.push_back(static_cast<char>(level >> 24));
+  k.push_back(static_cast<char>(level >> 16));
+  k.push_back(static_cast<char>(level >> 8));
+  k.push_back(static_cast<char>(level));
+  AppendBigEndian64(k, index);
+  return k;
+}
+
+// Frozen accumulator nodes, read from the store's accumulator column.
+class StoreAccumulatorReader final : public AccumulatorReader {
+ public:
+  // `store` must outlive this reader.
+  explicit StoreAccumulatorReader(const Store& store) : store_(store) {}
+  std::optional<Hash32> GetNode(uint32_t level, uint64_t index) const override {
+    auto v = store_.Get(Column::kAccumulator, AccumulatorKey(level, index));
+    if (!v || !v->has_value() || (*v)->size() != 32) return std::nullopt;
+    Hash32 h;
+    std::copy((*v)->begin(), (*v)->end(), h.begin());
+    return h;
+  }
+
+ private:
+  const Store& store_;
+};
+
+std::string HashStr(const Hash32& h) { return std::string(h.begin(), h.end()); }
+
+template <class Msg>
+Result<Msg> ParseStored(const std::string& bytes, std::string_view what) {
+  Msg m;
+  if (!m.ParseFromString(bytes)) {
+    return MakeError(ErrorCode::kDataLoss, "stored " + std::string(what) + " does not parse");
+  }
+  return m;
+}
+
+std::string ErrorCodeToken(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
+    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case ErrorCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case ErrorCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case ErrorCode::kNotFound: return "NOT_FOUND";
+    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case ErrorCode::kUnavailable: return "UNAVAILABLE";
+    case ErrorCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case ErrorCode::kDataLoss: return "DATA_LOSS";
+    case ErrorCode::kInternal: return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
+}  // namespace
+
+Ledger::Ledger(std::unique_ptr<Store> store, v1::Genesis genesis)
+    : store_(std::move(store)), genesis_(std::move(genesis)) {
+  genesis_hash_ = proof::GenesisHash(genesis_);
+  accumulator_reader_ = std::make_unique<StoreAccumulatorReader>(*store_);
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::filesystem::path& dir,
+                                             const v1::Genesis& genesis) {
+  auto store = Store::Open(dir);
+  if (!store) return tl::unexpected(store.error());
+  std::unique_ptr<Ledger> ledger(new Ledger(std::move(*store), genesis));
+  MT_TRY(ledger->InitOrCheckGenesis());
+  MT_TRY(ledger->LoadHead());
+  return ledger;
+}
+
+Result<void> Ledger::InitOrCheckGenesis() {
+  auto stored = store_->Get(Column::kMeta, kMetaGenesisHash);
+  if (!stored) return tl::unexpected(stored.error());
+  if (stored->has_value()) {
+    if (**stored != HashStr(genesis_hash_)) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the data directory belongs to another network: its genesis hash is " +
+                           ToHex(AsBytes(**stored)) + " but the genesis file hashes to " +
+                           ToHex(genesis_hash_) +
+                           "; use the matching genesis file or a fresh data directory");
+    }
+    return {};
+  }
+  // First start: the founding administrators are members at height 0.
+  StateView state(*store_);
+  for (const auto& admin : genesis_.administrators()) {
+    v1::Member m;
+    m.set_key(admin.key());
+    m.set_name(admin.name());
+    m.add_roles(v1::ROLE_ADMINISTRATOR);
+    m.set_status(v1::MEMBER_STATUS_ACTIVE);
+    state.PutMember(m);
+  }
+  v1::LedgerInfo info;
+  info.set_chain_id(genesis_.chain_id());
+  info.set_height(0);
+  info.set_block_id(HashStr(genesis_hash_));  // block 1's parent is the genesis
+  info.set_accumulator_root(HashStr(proof::EmptyRoot()));
+  info.set_leaf_count(0);
+  info.set_block_time_ms(genesis_.genesis_time_ms());
+  std::vector<StoreWrite> writes = state.TakeWrites();
+  writes.push_back({Column::kMeta, std::string(kMetaHead), info.SerializeAsString()});
+  writes.push_back({Column::kMeta, std::string(kMetaGenesisHash), HashStr(genesis_hash_)});
+  return store_->Commit(writes);
+}
+
+Result<void> Ledger::LoadHead() {
+  auto raw = store_->Get(Column::kMeta, kMetaHead);
+  if (!raw) return tl::unexpected(raw.error());
+  if (!raw->has_value()) return MakeError(ErrorCode::kDataLoss, "ledger head is missing");
+  auto info = ParseStored<v1::LedgerInfo>(**raw, "ledger head");
+  if (!info) return tl::unexpected(info.error());
+  accumulator_ = std::make_unique<Accumulator>(*accumulator_reader_, info->leaf_count());
+  MT_TRY(accumulator_->status());
+  std::optional<v1::SignedLedgerInfo> signed_info;
+  auto raw_signed = store_->Get(Column::kMeta, kMetaSignedLedgerInfo);
+  if (!raw_signed) return tl::unexpected(raw_signed.error());
+  if (raw_signed->has_value()) {
+    auto parsed = ParseStored<v1::SignedLedgerInfo>(**raw_signed, "signed ledger info");
+    if (!parsed) return tl::unexpected(parsed.error());
+    signed_info = std::move(*parsed);
+  }
+  // Pair assertion around disk: the stored nodes must give back the stored root.
+  if (HashStr(accumulator_->Root()) != info->accumulator_root()) {
+    return MakeError(ErrorCode::kDataLoss,
+                     "accumulator nodes do not match the stored ledger root at height " +
+                         std::to_string(info->height()));
+  }
+  PublishHead(*info, std::move(signed_info));
+  return {};
+}
+
+void Ledger::PublishHead(const v1::LedgerInfo& info,
+                         std::optional<v1::SignedLedgerInfo> signed_info) {
+  std::lock_guard lock(head_mu_);
+  MT_ASSERT(info.height() >= head_.height());
+  head_ = info;
+  head_signed_ = std::move(signed_info);
+}
+
+v1::LedgerInfo Ledger::head() const {
+  std::lock_guard lock(head_mu_);
+  return head_;
+}
+
+std::unique_ptr<StateView> Ledger::NewPendingState() const {
+  return std::make_unique<StateView>(*store_);
+}
+
+Result<void> Ledger::CheckTx(StateView& pending, const v1::TxBody& body, std::string_view signer,
+                             int64_t now_ms) const {
+  v1::LedgerInfo h = head();
+  BlockContext ctx{genesis_.chain_id(), h.height() + 1, std::max(now_ms, h.block_time_ms())};
+  StateView layer(pending);
+  auto effects = ExecuteTx(layer, ctx, body, signer);
+  if (!effects) return tl::unexpected(effects.error());
+  layer.MergeIntoParent();
+  return {};
+}
+
+Result<CommittedBlock> Ledger::ExecuteAndCommit(
+    const std::vector<v1::SignedTx>& txs, int64_t time_ms, const crypto::PrivateKey& proposer,
+    const std::function<bool(const Hash32&)>& signature_checked) {
+  const v1::LedgerInfo parent = head();
+  MT_ASSERT(accumulator_->leaf_count() == parent.leaf_count());
+  BlockContext ctx{genesis_.chain_id(), parent.height() + 1,
+                   std::max(time_ms, parent.block_time_ms())};
+
+  CommittedBlock out;
+  std::vector<Hash32> tx_leaves;
+  std::set<Hash32> ids_in_block;
+  for (const auto& tx : txs) {
+    Hash32 id = proof::TxId(tx);
+    if (!ids_in_block.insert(id).second) {
+      return MakeError(ErrorCode::kInvalidArgument, "block repeats tx " + ToHex(id));
+    }
+    auto seen = HasTx(id);
+    if (!seen) return tl::unexpected(seen.error());
+    if (*seen) return MakeError(ErrorCode::kAlreadyExists, "tx " + ToHex(id) + " is committed");
+    tx_leaves.push_back(proof::TxRootLeaf(tx));
+  }
+
+  StateView block_state(*store_);
+  std::vector<StoreWrite> writes;
+  std::vector<Hash32> receipt_leaves;
+  uint64_t leaf = parent.leaf_count();
+  for (size_t i = 0; i < txs.size(); ++i, ++leaf) {
+    const v1::SignedTx& tx = txs[i];
+    Hash32 id = proof::TxId(tx);
+    auto body = proof::CheckTxEnvelope(tx, !signature_checked(id));
+    if (!body) {
+      return MakeError(body.error().code, "block tx " + ToHex(id) + ": " + body.error().message);
+    }
+    v1::Receipt receipt;
+    receipt.set_tx_id(HashStr(id));
+    receipt.set_signer(tx.signer());
+    receipt.set_height(ctx.height);
+    receipt.set_index(static_cast<uint32_t>(i));
+    receipt.set_block_time_ms(ctx.block_time_ms);
+    receipt.set_leaf_index(leaf);
+
+    StateView tx_state(block_state);
+    auto effects = ExecuteTx(tx_state, ctx, *body, tx.signer());
+    if (!effects && (effects.error().code == ErrorCode::kInternal ||
+                     effects.error().code == ErrorCode::kDataLoss)) {
+      // Our disk failed, not the tx: abort the block rather than commit a wrong verdict.
+      return tl::unexpected(effects.error());
+    }
+    std::vector<v1::LotLink> links;
+    if (effects) {
+      receipt.set_status(v1::TX_STATUS_OK);
+      for (const auto& link : effects->lot_links) *receipt.add_lot_links() = link;
+      for (const auto& a : effects->anomalies) *receipt.add_anomalies() = a;
+    } else {
+      receipt.set_status(v1::TX_STATUS_FAILED);
+      receipt.set_reason(effects.error().message);
+      receipt.set_error_code(ErrorCodeToken(effects.error().code));
+    }
+    std::string receipt_bytes = receipt.SerializeAsString();
+    Hash32 receipt_hash = proof::ReceiptHash(AsBytes(receipt_bytes));
+    if (effects) {
+      // Each touched lot now points at this receipt: the backward hash chain of its history.
+      for (const auto& link : effects->lot_links) {
+        auto lot = tx_state.GetLot(link.lot_id());
+        if (!lot) return tl::unexpected(lot.error());
+        MT_ASSERT(lot->has_value());
+        v1::Lot updated = **lot;
+        updated.set_last_receipt_hash(HashStr(receipt_hash));
+        tx_state.PutLot(**lot, updated);
+        tx_state.Put(Column::kIndex, keys::LotHistory(link.lot_id(), leaf), "");
+      }
+      tx_state.MergeIntoParent();
+    }
+    writes.push_back({Column::kTxs, keys::Be64(leaf), tx.SerializeAsString()});
+    writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
+    writes.push_back({Column::kReceipts, keys::Be64(leaf), receipt_bytes});
+    receipt_leaves.push_back(receipt_hash);
+    out.txs.push_back(TxRecord{tx, std::move(receipt_bytes), std::move(receipt), receipt_hash});
+  }
+
+  accumulator_->Append(receipt_leaves);
+  for (const auto& node : accumulator_->PendingNodes()) {
+    writes.push_back({Column::kAccumulator, AccumulatorKey(node.level, node.index),
+                      HashStr(node.hash)});
+  }
+  for (auto& w : block_state.TakeWrites()) writes.push_back(std::move(w));
+
+  v1::BlockHeader header;
+  header.set_chain_id(genesis_.chain_id());
+  header.set_height(ctx.height);
+  header.set_parent_id(parent.block_id());
+  header.set_timestamp_ms(ctx.block_time_ms);
+  header.set_proposer(HashStr(proposer.public_key()));
+  header.set_tx_root(HashStr(proof::MerkleRootOfLeafHashes(tx_leaves)));
+  header.set_tx_count(static_cast<uint32_t>(txs.size()));
+  header.set_parent_accumulator_root(parent.accumulator_root());
+  header.set_parent_leaf_count(parent.leaf_count());
+  std::string header_bytes = header.SerializeAsString();
+  out.block_id = proof::BlockId(AsBytes(header_bytes));
+  out.block.set_header(header_bytes);
+  for (const auto& tx : txs) *out.block.add_txs() = tx;
+
+  v1::LedgerInfo& info = out.ledger_info;
+  info.set_chain_id(genesis_.chain_id());
+  info.set_height(ctx.height);
+  info.set_block_id(HashStr(out.block_id));
+  info.set_accumulator_root(HashStr(accumulator_->Root()));
+  info.set_leaf_count(accumulator_->leaf_count());
+  info.set_block_time_ms(ctx.block_time_ms);
+  std::string info_bytes = info.SerializeAsString();
+  v1::SignedLedgerInfo signed_info;
+  signed_info.set_ledger_info(info_bytes);
+  auto* sig = signed_info.add_signatures();
+  sig->set_validator_key(HashStr(proposer.public_key()));
+  crypto::Signature s = proposer.Sign(proof::LedgerInfoSigningHash(AsBytes(info_bytes)));
+  sig->set_signature(std::string(s.begin(), s.end()));
+
+  writes.push_back({Column::kBlocks, keys::Be64(ctx.height), header_bytes});
+  writes.push_back({Column::kBlockIds, HashStr(out.block_id), keys::Be64(ctx.height)});
+  writes.push_back({Column::kMeta, std::string(kMetaHead), info_bytes});
+  writes.push_back(
+      {Column::kMeta, std::string(kMetaSignedLedgerInfo), signed_info.SerializeAsString()});
+
+  auto committed = store_->Commit(writes);
+  if (!committed) {
+    accumulator_->DiscardPending();
+    return tl::unexpected(committed.error());
+  }
+  accumulator_->MarkCommitted();
+  PublishHead(info, std::move(signed_info));
+  return out;
+}
+
+// ---- queries ----
+
+Result<bool> Ledger::HasTx(const Hash32& tx_id) const {
+  auto v = store_->Get(Column::kTxIndex, HashStr(tx_id));
+  if (!v) return tl::unexpected(v.error());
+  return v->has_value();
+}
+
+Result<TxRecord> Ledger::GetTxAtLeaf(uint64_t leaf) const {
+  auto tx_bytes = store_->Get(Column::kTxs, keys::Be64(leaf));
+  if (!tx_bytes) return tl::unexpected(tx_bytes.error());
+  auto receipt_bytes = store_->Get(Column::kReceipts, keys::Be64(leaf));
+  if (!receipt_bytes) return tl::unexpected(receipt_bytes.error());
+  if (!tx_bytes->has_value() || !receipt_bytes->has_value()) {
+    return MakeError(ErrorCode::kNotFound, "no transaction at leaf " + std::to_string(leaf));
+  }
+  TxRecord rec;
+  auto tx = ParseStored<v1::SignedTx>(**tx_bytes, "transaction");
+  if (!tx) return tl::unexpected(tx.error());
+  auto receipt = ParseStored<v1::Receipt>(**receipt_bytes, "receipt");
+  if (!receipt) return tl::unexpected(receipt.error());
+  rec.tx = std::move(*tx);
+  rec.receipt = std::move(*receipt);
+  rec.receipt_bytes = std::move(**receipt_bytes);
+  rec.receipt_hash = proof::ReceiptHash(AsBytes(rec.receipt_bytes));
+  return rec;
+}
+
+Result<std::optional<TxRecord>> Ledger::GetTx(const Hash32& tx_id) const {
+  auto leaf = store_->Get(Column::kTxIndex, HashStr(tx_id));
+  if (!leaf) return tl::unexpected(leaf.error());
+  if (!leaf->has_value()) return std::optional<TxRecord>();
+  auto rec = GetTxAtLeaf(ReadBigEndian64(**leaf));
+  if (!rec) return tl::unexpected(rec.error());
+  return std::optional<TxRecord>(std::move(*rec));
+}
+
+Result<std::optional<v1::Lot>> Ledger::GetLot(std::string_view lot_id) const {
+  return StateView(*store_).GetLot(lot_id);
+}
+
+Result<std::vector<TxRecord>> Ledger::GetLotHistory(std::string_view lot_id, size_t limit) const {
+  std::vector<uint64_t> leaves;
+  std::string prefix = keys::LotHistoryPrefix(lot_id);
+  MT_TRY(store_->Scan(Column::kIndex, prefix, "", limit, [&](std::string_view k, std::string_view) {
+    leaves.push_back(ReadBigEndian64(k.substr(prefix.size())));
+    return true;
+  }));
+  std::vector<TxRecord> out;
+  for (uint64_t leaf : leaves) {
+    auto rec = GetTxAtLeaf(leaf);
+    if (!rec) return tl::unexpected(rec.error());
+    out.push_back(std::move(*rec));
+  }
+  return out;
+}
+
+Result<Page<v1::Lot>> Ledger::ListLots(const LotFilter& filter, std::string_view page_token,
+                                       size_t page_size) const {
+  Column column = Column::kIndex;
+  std::string prefix;
+  if (!filter.holder_key.empty()) {
+    prefix = keys::LotsByHolderPrefix(filter.holder_key);
+  } else if (!filter.site_id.empty()) {
+    prefix = keys::LotsBySitePrefix(filter.site_id);
+  } else if (filter.status != v1::LOT_STATUS_UNSPECIFIED) {
+    prefix = keys::LotsByStatusPrefix(filter.status);
+  } else {
+    column = Column::kState;
+    prefix = keys::AllLotsPrefix();
+  }
+  std::string start_after;
+  if (!page_token.empty()) {
+    auto last = FromHex(page_token);
+    if (!last) return MakeError(ErrorCode::kInvalidArgument, "page_token is not valid");
+    start_after = prefix + ToString(*last);
+  }
+  std::vector<std::string> ids;
+  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
+                      [&](std::string_view k, std::string_view) {
+                        ids.emplace_back(k.substr(prefix.size()));
+                        return true;
+                      }));
+  Page<v1::Lot> page;
+  bool more = ids.size() > page_size;
+  if (more) ids.pop_back();
+  StateView state(*store_);
+  for (const auto& id : ids) {
+    auto lot = state.GetLot(id);
+    if (!lot) return tl::unexpected(lot.error());
+    if (lot->has_value()) page.items.push_back(std::move(**lot));
+  }
+  if (more && !ids.empty()) page.next_page_token = ToHex(AsBytes(ids.back()));
+  return page;
+}
+
+Result<std::optional<v1::MineSite>> Ledger::GetMineSite(std::string_view site_id) const {
+  auto site = StateView(*store_).GetSite(site_id);
+  if (!site) return tl::unexpected(site.error());
+  if (site->has_value()) (*site)->set_status(EffectiveSiteStatus(**site, head().block_time_ms()));
+  return site;
+}
+
+Result<Page<v1::MineSite>> Ledger::ListMineSites(std::string_view country,
+                                                 std::string_view page_token,
+                                                 size_t page_size) const {
+  Column column = country.empty() ? Column::kState : Column::kIndex;
+  std::string prefix =
+      country.empty() ? keys::AllSitesPrefix() : keys::SitesByCountryPrefix(country);
+  std::string start_after;
+  if (!page_token.empty()) {
+    auto last = FromHex(page_token);
+    if (!last) return MakeError(ErrorCode::kInvalidArgument, "page_token is not valid");
+    start_after = prefix + ToString(*last);
+  }
+  std::vector<std::string> ids;
+  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
+                      [&](std::string_view k, std::string_view) {
+                        ids.emplace_back(k.substr(prefix.size()));
+                        return true;
+                      }));
+  Page<v1::MineSite> page;
+  bool more = ids.size() > page_size;
+  if (more) ids.pop_back();
+  for (const auto& id : ids) {
+    auto site = GetMineSite(id);
+    if (!site) return tl::unexpected(site.error());
+    if (site->has_value()) page.items.push_back(std::move(**site));
+  }
+  if (more && !ids.empty()) page.next_page_token = ToHex(AsBytes(ids.back()));
+  return page;
+}
+
+Result<std::optional<v1::Member>> Ledger::GetMember(std::string_view key) const {
+  return StateView(*store_).GetMember(key);
+}
+
+Result<std::optional<v1::Tag>> Ledger::GetTag(std::string_view tag_id) const {
+  return StateView(*store_).GetTag(tag_id);
+}
+
+Result<std::optional<v1::Block>> Ledger::GetBlock(uint64_t height) const {
+  auto header = store_->Get(Column::kBlocks, keys::Be64(height));
+  if (!header) return tl::unexpected(header.error());
+  if (!header->has_value()) return std::optional<v1::Block>();
+  auto h = ParseStored<v1::BlockHeader>(**header, "block header");
+  if (!h) return tl::unexpected(h.error());
+  v1::Block block;
+  block.set_header(**header);
+  for (uint64_t i = 0; i < h->tx_count(); ++i) {
+    auto rec = GetTxAtLeaf(h->parent_leaf_count() + i);
+    if (!rec) return tl::unexpected(rec.error());
+    *block.add_txs() = rec->tx;
+  }
+  return std::optional<v1::Block>(std::move(block));
+}
+
+Result<std::vector<Hash32>> Ledger::InclusionProof(uint64_t leaf_index, uint64_t tree_size) const {
+  // A fresh accumulator over committed nodes: safe beside the executor's appends, because
+  // frozen nodes never change once written.
+  Accumulator committed(*accumulator_reader_, head().leaf_count());
+  MT_TRY(committed.status());
+  return committed.InclusionProof(leaf_index, tree_size);
+}
+
+Result<std::vector<Hash32>> Ledger::ConsistencyProof(uint64_t first, uint64_t second) const {
+  Accumulator committed(*accumulator_reader_, head().leaf_count());
+  MT_TRY(committed.status());
+  return committed.ConsistencyProof(first, second);
+}
+
+Result<v1::SignedLedgerInfo> Ledger::LatestSignedLedgerInfo() const {
+  std::lock_guard lock(head_mu_);
+  if (!head_signed_) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "no block committed yet: there is no signed ledger info to serve");
+  }
+  return *head_signed_;
+}
+
+Result<std::optional<Ledger::TxProof>> Ledger::GetTxProof(const Hash32& tx_id) const {
+  v1::LedgerInfo info;
+  std::optional<v1::SignedLedgerInfo> signed_info;
+  {
+    std::lock_guard lock(head_mu_);
+    info = head_;
+    signed_info = head_signed_;
+  }
+  auto rec = GetTx(tx_id);
+  if (!rec) return tl::unexpected(rec.error());
+  if (!rec->has_value()) return std::optional<TxProof>();
+  uint64_t leaf = (*rec)->receipt.leaf_index();
+  if (!signed_info || leaf >= info.leaf_count()) {
+    // Committed after the head we read was published: a moment later it is covered.
+    return MakeError(ErrorCode::kUnavailable, "tx committed a moment ago; retry for its proof");
+  }
+  Accumulator committed(*accumulator_reader_, info.leaf_count());
+  MT_TRY(committed.status());
+  auto path = committed.InclusionProof(leaf, info.leaf_count());
+  if (!path) return tl::unexpected(path.error());
+  TxProof out{std::move(**rec), std::move(*path), info.leaf_count(), std::move(*signed_info)};
+  return std::optional<TxProof>(std::move(out));
+}
+
+}  // namespace minetrace::ledger

@@ -1,0 +1,154 @@
+// The Ledger as a whole: durability across reopen, genesis checks, replay refusal,
+// admission against pending state, queries with pages, and proofs against the head.
+#include "minetrace/ledger/ledger.h"
+
+#include "minetrace/ledger/proof/merkle.h"
+#include "test_fixture.h"
+
+namespace minetrace::ledger::testing {
+namespace {
+
+using LedgerTest = LedgerFixture;
+
+TEST_F(LedgerTest, ReopenGivesSameHeadRootAndState) {
+  SetUpFlow();
+  ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
+  v1::LedgerInfo before = ledger_->head();
+  EXPECT_EQ(before.height(), 6u);
+  EXPECT_EQ(before.leaf_count(), 6u);
+  Reopen();
+  v1::LedgerInfo after = ledger_->head();
+  EXPECT_EQ(before.SerializeAsString(), after.SerializeAsString());
+  auto lot = ledger_->GetLot("T0000001");
+  ASSERT_TRUE(lot && lot->has_value());
+  EXPECT_EQ((*lot)->weight_grams(), 50000u);
+  // And the chain goes on from there.
+  ExpectOk(Dispatch(coop_, {"T0000001"}, trader_));
+  EXPECT_EQ(ledger_->head().height(), 7u);
+}
+
+TEST_F(LedgerTest, RefusesDataDirectoryOfAnotherGenesis) {
+  ledger_.reset();
+  v1::Genesis other = genesis_;
+  other.set_chain_id("other-chain");
+  auto l = Ledger::Open(dir_, other);
+  ASSERT_FALSE(l);
+  EXPECT_EQ(l.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(l.error().message.find("another network"), std::string::npos);
+}
+
+TEST_F(LedgerTest, RefusesReplayAndRepeatedTxInBlock) {
+  ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
+  auto b = Body();
+  b.mutable_suspend_member()->set_member_key(KeyStr(agent_));
+  auto tx = proof::SignTx(b, admin_);
+  auto twice = ledger_->ExecuteAndCommit({tx, tx}, now_ms_, validator_,
+                                         [](const Hash32&) { return false; });
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().code, ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
+                                        [](const Hash32&) { return false; }));
+  auto replay = ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
+                                          [](const Hash32&) { return false; });
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(LedgerTest, RefusesBlockWithBadSignature) {
+  auto b = Body();
+  b.mutable_suspend_member()->set_member_key(KeyStr(agent_));
+  auto tx = proof::SignTx(b, admin_);
+  tx.mutable_signature()->at(5) ^= 1;
+  v1::LedgerInfo before = ledger_->head();
+  auto r = ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
+                                     [](const Hash32&) { return false; });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ledger_->head().SerializeAsString(), before.SerializeAsString());
+}
+
+TEST_F(LedgerTest, AdmissionSeesEffectsOfEarlierAdmittedTxs) {
+  auto pending = ledger_->NewPendingState();
+  auto reg = Body();
+  auto* a = reg.mutable_register_member();
+  a->set_member_key(KeyStr(agent_));
+  a->set_name("agent");
+  a->add_roles(v1::ROLE_AGENT);
+  ASSERT_TRUE(ledger_->CheckTx(*pending, reg, KeyStr(admin_), now_ms_));
+  // The agent is not committed, but the pending layer knows it: registering again is refused.
+  auto again = ledger_->CheckTx(*pending, reg, KeyStr(admin_), now_ms_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  // Committed state is untouched.
+  EXPECT_FALSE(ledger_->GetMember(KeyStr(agent_))->has_value());
+}
+
+TEST_F(LedgerTest, ListsLotsByHolderSiteStatusInPages) {
+  SetUpFlow();
+  for (int i = 1; i <= 5; ++i) {
+    ExpectOk(RecordLot(agent_, "T000000" + std::to_string(i), "CD-1", 1000 * i));
+  }
+  ExpectOk(Dispatch(coop_, {"T0000002", "T0000004"}, trader_));
+  std::vector<std::string> seen;
+  std::string token;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = ledger_->ListLots({}, token, 2);
+    ASSERT_TRUE(page);
+    for (const auto& l : page->items) seen.push_back(l.lot_id());
+    token = page->next_page_token;
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"T0000001", "T0000002", "T0000003", "T0000004",
+                                            "T0000005"}));
+  auto held = ledger_->ListLots({KeyStr(coop_), "", v1::LOT_STATUS_UNSPECIFIED}, "", 100);
+  ASSERT_TRUE(held);
+  EXPECT_EQ(held->items.size(), 3u);
+  auto transit = ledger_->ListLots({"", "", v1::LOT_STATUS_IN_TRANSIT}, "", 100);
+  ASSERT_TRUE(transit);
+  ASSERT_EQ(transit->items.size(), 2u);
+  EXPECT_EQ(transit->items[0].lot_id(), "T0000002");
+  auto by_site = ledger_->ListLots({"", "CD-1", v1::LOT_STATUS_UNSPECIFIED}, "", 100);
+  EXPECT_EQ(by_site->items.size(), 5u);
+  auto none = ledger_->ListLots({"", "CD", v1::LOT_STATUS_UNSPECIFIED}, "", 100);
+  EXPECT_EQ(none->items.size(), 0u);  // "CD" is not a prefix match of "CD-1"
+  EXPECT_FALSE(ledger_->ListLots({}, "zz-not-hex", 10));
+}
+
+TEST_F(LedgerTest, InclusionProofsVerifyAgainstSignedLedgerInfo) {
+  SetUpFlow();
+  auto signed_info = ledger_->LatestSignedLedgerInfo();
+  ASSERT_TRUE(signed_info);
+  v1::LedgerInfo info;
+  ASSERT_TRUE(info.ParseFromString(signed_info->ledger_info()));
+  ASSERT_EQ(signed_info->signatures_size(), 1);
+  EXPECT_TRUE(crypto::VerifySchnorr(AsBytes(signed_info->signatures(0).validator_key()),
+                                    proof::LedgerInfoSigningHash(AsBytes(signed_info->ledger_info())),
+                                    AsBytes(signed_info->signatures(0).signature())));
+  auto root = Hash32FromBytes(AsBytes(info.accumulator_root()));
+  ASSERT_TRUE(root);
+  for (uint64_t leaf = 0; leaf < info.leaf_count(); ++leaf) {
+    auto rec = ledger_->GetTxAtLeaf(leaf);
+    ASSERT_TRUE(rec);
+    auto path = ledger_->InclusionProof(leaf, info.leaf_count());
+    ASSERT_TRUE(path);
+    EXPECT_TRUE(proof::VerifyInclusion(leaf, info.leaf_count(), rec->receipt_hash, *path, *root));
+  }
+}
+
+TEST_F(LedgerTest, BlocksChainByParentIdAndCarryTxRoot) {
+  SetUpFlow();
+  auto b1 = ledger_->GetBlock(1);
+  auto b2 = ledger_->GetBlock(2);
+  ASSERT_TRUE(b1 && b1->has_value() && b2 && b2->has_value());
+  v1::BlockHeader h1, h2;
+  ASSERT_TRUE(h1.ParseFromString((*b1)->header()));
+  ASSERT_TRUE(h2.ParseFromString((*b2)->header()));
+  EXPECT_EQ(h1.parent_id(), proof::HashString(ledger_->genesis_hash()));
+  EXPECT_EQ(h2.parent_id(), proof::HashString(proof::BlockId(AsBytes((*b1)->header()))));
+  ASSERT_EQ((*b2)->txs_size(), 1);
+  Hash32 leaf = proof::TxRootLeaf((*b2)->txs(0));
+  EXPECT_EQ(h2.tx_root(), proof::HashString(proof::MerkleRootOfLeafHashes({&leaf, 1})));
+}
+
+}  // namespace
+}  // namespace minetrace::ledger::testing

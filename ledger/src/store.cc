@@ -1,0 +1,115 @@
+#include "minetrace/ledger/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "minetrace/base/assert.h"
+
+namespace minetrace::ledger {
+namespace {
+
+constexpr const char* kColumnNames[] = {"default",  "blocks",   "block_ids", "txs",
+                                        "tx_index", "receipts", "state",     "index",
+                                        "accumulator", "consensus"};
+static_assert(std::size(kColumnNames) == static_cast<size_t>(Column::kCount));
+
+Error FromRocks(const rocksdb::Status& s, const std::string& what) {
+  ErrorCode code = s.IsCorruption() ? ErrorCode::kDataLoss : ErrorCode::kInternal;
+  return Error{code, what + ": " + s.ToString()};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kInternal,
+                     "cannot create data directory " + dir.string() + ": " + ec.message());
+  }
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_open_files = 512;
+  options.keep_log_file_num = 4;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> columns;
+  for (const char* name : kColumnNames) {
+    columns.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::unique_ptr<Store> store(new Store());
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), columns, &store->handles_, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "data directory " + dir.string() +
+                           " is in use by another process (is a node already running?)");
+    }
+    return tl::unexpected(FromRocks(s, "cannot open RocksDB at " + dir.string()));
+  }
+  store->db_.reset(raw);
+  MT_ASSERT(store->handles_.size() == static_cast<size_t>(Column::kCount));
+  return store;
+}
+
+Store::~Store() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+rocksdb::ColumnFamilyHandle* Store::Handle(Column c) const {
+  auto i = static_cast<size_t>(c);
+  MT_ASSERT(i < handles_.size());
+  return handles_[i];
+}
+
+Result<std::optional<std::string>> Store::Get(Column column, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Handle(column), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return tl::unexpected(FromRocks(s, "read failed"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<void> Store::Scan(
+    Column column, std::string_view prefix, std::string_view start_after, size_t limit,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(column)));
+  if (start_after.empty() || start_after < prefix) {
+    it->Seek(prefix);
+  } else {
+    it->Seek(start_after);
+    if (it->Valid() && it->key() == rocksdb::Slice(start_after)) it->Next();
+  }
+  size_t visited = 0;
+  for (; it->Valid() && visited < limit; it->Next(), ++visited) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(rocksdb::Slice(prefix.data(), prefix.size()))) break;
+    if (!visit(std::string_view(k.data(), k.size()),
+               std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  if (!it->status().ok()) return tl::unexpected(FromRocks(it->status(), "scan failed"));
+  return {};
+}
+
+Result<void> Store::Commit(const std::vector<StoreWrite>& writes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& w : writes) {
+    rocksdb::Status s = w.value ? batch.Put(Handle(w.column), w.key, *w.value)
+                                : batch.Delete(Handle(w.column), w.key);
+    if (!s.ok()) return tl::unexpected(FromRocks(s, "cannot build write batch"));
+  }
+  rocksdb::WriteOptions options;
+  options.sync = true;  // a committed block survives power loss
+  rocksdb::Status s = db_->Write(options, &batch);
+  if (!s.ok()) return tl::unexpected(FromRocks(s, "commit write failed"));
+  return {};
+}
+
+}  // namespace minetrace::ledger

@@ -1,0 +1,42 @@
+// NodeConfig is what `minetrace-node --config FILE` reads: where the genesis, key and data
+// live, where to listen, and the block and mempool bounds. Written by `minetrace testnet`;
+// docs/OPERATIONS.md documents every field. Relative paths are taken from the config file's
+// folder.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "minetrace/base/result.h"
+
+namespace minetrace::node {
+
+struct NodeConfig {
+  std::filesystem::path genesis_file;
+  std::filesystem::path key_file;
+  std::filesystem::path data_dir;
+  std::string grpc_listen = "127.0.0.1:7000";
+  std::string peer_listen = "127.0.0.1:7100";  // used by the BFT network (issue 4)
+
+  // A block is cut every block_interval, or as soon as block_max_txs are waiting.
+  std::chrono::milliseconds block_interval{200};
+  uint32_t block_max_txs = 1000;
+
+  uint32_t mempool_max_txs = 50000;
+  uint64_t mempool_max_bytes = 64ull << 20;
+  uint32_t max_tx_bytes = 64 * 1024;
+  uint32_t max_request_bytes = 8 << 20;
+  uint32_t verify_threads = 0;  // 0 = one per core
+
+  std::string log_level = "info";
+  std::string log_file;  // empty = stderr
+};
+
+// Refuses unknown levels, zero bounds and missing paths with a message naming the field.
+Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
+                                   const std::filesystem::path& base_dir);
+Result<NodeConfig> LoadNodeConfig(const std::filesystem::path& path);
+
+}  // namespace minetrace::node

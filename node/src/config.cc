@@ -1,0 +1,101 @@
+#include "minetrace/node/config.h"
+
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace minetrace::node {
+namespace {
+
+std::filesystem::path Resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  return path.is_absolute() ? path : base / path;
+}
+
+template <class T>
+Result<void> ReadPositive(const toml::table& t, std::string_view table, std::string_view key,
+                          T& out) {
+  const toml::node* n = t.at_path(std::string(table) + "." + std::string(key)).node();
+  if (n == nullptr) return {};
+  auto v = n->value<int64_t>();
+  // At most INT32_MAX for every field: gRPC takes sizes as int.
+  if (!v || *v <= 0 || *v > std::numeric_limits<int32_t>::max() ||
+      static_cast<uint64_t>(*v) > std::numeric_limits<T>::max()) {
+    return MakeError(ErrorCode::kInvalidArgument, "config: [" + std::string(table) + "] " +
+                                                      std::string(key) +
+                                                      " must be an integer from 1 to 2147483647");
+  }
+  out = static_cast<T>(*v);
+  return {};
+}
+
+}  // namespace
+
+Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
+                                   const std::filesystem::path& base_dir) {
+  // toml++ (as Debian builds it) reports parse errors by exception; it stops here.
+  toml::table t;
+  try {
+    t = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config is not valid TOML: " << e.description() << " at line "
+        << e.source().begin.line;
+    return MakeError(ErrorCode::kInvalidArgument, msg.str());
+  }
+  NodeConfig c;
+  for (const char* key : {"genesis_file", "key_file", "data_dir"}) {
+    auto v = t[key].value<std::string>();
+    if (!v || v->empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string("config: ") + key + " is missing (a path)");
+    }
+  }
+  c.genesis_file = Resolve(base_dir, *t["genesis_file"].value<std::string>());
+  c.key_file = Resolve(base_dir, *t["key_file"].value<std::string>());
+  c.data_dir = Resolve(base_dir, *t["data_dir"].value<std::string>());
+  c.grpc_listen = t["grpc_listen"].value_or(c.grpc_listen);
+  c.peer_listen = t["peer_listen"].value_or(c.peer_listen);
+
+  int64_t interval_ms = c.block_interval.count();
+  MT_TRY(ReadPositive(t, "block", "interval_ms", interval_ms));
+  c.block_interval = std::chrono::milliseconds(interval_ms);
+  MT_TRY(ReadPositive(t, "block", "max_txs", c.block_max_txs));
+  MT_TRY(ReadPositive(t, "mempool", "max_txs", c.mempool_max_txs));
+  MT_TRY(ReadPositive(t, "mempool", "max_bytes", c.mempool_max_bytes));
+  MT_TRY(ReadPositive(t, "mempool", "max_tx_bytes", c.max_tx_bytes));
+  MT_TRY(ReadPositive(t, "grpc", "max_request_bytes", c.max_request_bytes));
+  MT_TRY(ReadPositive(t, "verify", "threads", c.verify_threads));
+
+  if (c.max_tx_bytes > c.max_request_bytes || c.max_tx_bytes > c.mempool_max_bytes) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config: [mempool] max_tx_bytes must not exceed [grpc] max_request_bytes "
+                     "or [mempool] max_bytes");
+  }
+  c.log_level = t.at_path("log.level").value_or(c.log_level);
+  static const std::set<std::string> kLevels = {"trace", "debug", "info",
+                                                "warn",  "error", "critical"};
+  if (!kLevels.count(c.log_level)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config: [log] level must be trace, debug, info, warn, error or critical");
+  }
+  if (auto f = t.at_path("log.file").value<std::string>(); f && !f->empty()) {
+    c.log_file = Resolve(base_dir, *f).string();
+  }
+  return c;
+}
+
+Result<NodeConfig> LoadNodeConfig(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot read config file " + path.string());
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto c = ParseNodeConfig(buf.str(), std::filesystem::absolute(path).parent_path());
+  if (!c) return MakeError(c.error().code, path.string() + ": " + c.error().message);
+  return c;
+}
+
+}  // namespace minetrace::node
