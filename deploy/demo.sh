@@ -49,7 +49,7 @@ done
 
 ADMIN="$WORK/net/admin.key"
 for who in agent coop trader; do "$MT" keys new --out "$WORK/$who.key" >/dev/null; done
-tx() { "$MT" tx --node "$NODE_ADDR" --wait "$@"; }
+tx() { local action="$1"; shift; "$MT" tx "$action" --node "$NODE_ADDR" --wait "$@"; }
 
 step "administrator registers the mine agent, the cooperative and the trader"
 tx register-member --key "$ADMIN" --member "$WORK/agent.key.pub" --name "SAEMAPE agent Kalimbi" --role agent --country CD

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "minetrace/base/bytes.h"
+#include "format.h"
 #include "minetrace/ledger/proof/genesis.h"
 
 namespace minetrace::cli {
@@ -121,35 +122,8 @@ Result<Testnet> WriteTestnet(const TestnetOptions& options, const fs::path& dir,
 }  // namespace
 
 std::string TomlString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  // A JSON string with every control character escaped is also a TOML basic string.
+  return JsonString(s);
 }
 
 std::string NodeConfigToml(const fs::path& genesis_file, const fs::path& key_file,

@@ -367,6 +367,30 @@ Result<std::vector<TxRecord>> Ledger::GetLotHistory(std::string_view lot_id, siz
   return out;
 }
 
+Result<Page<std::string>> Ledger::ScanIdPage(Column column, const std::string& prefix,
+                                            std::string_view page_token,
+                                            size_t page_size) const {
+  MT_ASSERT(page_size > 0);
+  // The token is the hex of the last id returned: the next page starts strictly after it.
+  std::string start_after;
+  if (!page_token.empty()) {
+    auto last = FromHex(page_token);
+    if (!last) return MakeError(ErrorCode::kInvalidArgument, "page_token is not valid");
+    start_after = prefix + ToString(*last);
+  }
+  Page<std::string> page;
+  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
+                      [&](std::string_view k, std::string_view) {
+                        page.items.emplace_back(k.substr(prefix.size()));
+                        return true;
+                      }));
+  if (page.items.size() > page_size) {
+    page.items.pop_back();
+    page.next_page_token = ToHex(AsBytes(page.items.back()));
+  }
+  return page;
+}
+
 Result<Page<v1::Lot>> Ledger::ListLots(const LotFilter& filter, std::string_view page_token,
                                        size_t page_size) const {
   Column column = Column::kIndex;
@@ -381,28 +405,16 @@ Result<Page<v1::Lot>> Ledger::ListLots(const LotFilter& filter, std::string_view
     column = Column::kState;
     prefix = keys::AllLotsPrefix();
   }
-  std::string start_after;
-  if (!page_token.empty()) {
-    auto last = FromHex(page_token);
-    if (!last) return MakeError(ErrorCode::kInvalidArgument, "page_token is not valid");
-    start_after = prefix + ToString(*last);
-  }
-  std::vector<std::string> ids;
-  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
-                      [&](std::string_view k, std::string_view) {
-                        ids.emplace_back(k.substr(prefix.size()));
-                        return true;
-                      }));
+  auto ids = ScanIdPage(column, prefix, page_token, page_size);
+  if (!ids) return tl::unexpected(ids.error());
   Page<v1::Lot> page;
-  bool more = ids.size() > page_size;
-  if (more) ids.pop_back();
+  page.next_page_token = std::move(ids->next_page_token);
   StateView state(*store_);
-  for (const auto& id : ids) {
+  for (const auto& id : ids->items) {
     auto lot = state.GetLot(id);
     if (!lot) return tl::unexpected(lot.error());
     if (lot->has_value()) page.items.push_back(std::move(**lot));
   }
-  if (more && !ids.empty()) page.next_page_token = ToHex(AsBytes(ids.back()));
   return page;
 }
 
@@ -419,27 +431,15 @@ Result<Page<v1::MineSite>> Ledger::ListMineSites(std::string_view country,
   Column column = country.empty() ? Column::kState : Column::kIndex;
   std::string prefix =
       country.empty() ? keys::AllSitesPrefix() : keys::SitesByCountryPrefix(country);
-  std::string start_after;
-  if (!page_token.empty()) {
-    auto last = FromHex(page_token);
-    if (!last) return MakeError(ErrorCode::kInvalidArgument, "page_token is not valid");
-    start_after = prefix + ToString(*last);
-  }
-  std::vector<std::string> ids;
-  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
-                      [&](std::string_view k, std::string_view) {
-                        ids.emplace_back(k.substr(prefix.size()));
-                        return true;
-                      }));
+  auto ids = ScanIdPage(column, prefix, page_token, page_size);
+  if (!ids) return tl::unexpected(ids.error());
   Page<v1::MineSite> page;
-  bool more = ids.size() > page_size;
-  if (more) ids.pop_back();
-  for (const auto& id : ids) {
+  page.next_page_token = std::move(ids->next_page_token);
+  for (const auto& id : ids->items) {
     auto site = GetMineSite(id);
     if (!site) return tl::unexpected(site.error());
     if (site->has_value()) page.items.push_back(std::move(**site));
   }
-  if (more && !ids.empty()) page.next_page_token = ToHex(AsBytes(ids.back()));
   return page;
 }
 

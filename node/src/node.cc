@@ -22,6 +22,14 @@ Result<std::unique_ptr<Node>> Node::Create(const NodeConfig& config, const Clock
   if (!key) return tl::unexpected(key.error());
   auto ledger = ledger::Ledger::Open(config.data_dir, *genesis);
   if (!ledger) return tl::unexpected(ledger.error());
+  if (genesis->validators_size() != 1) {
+    // Until the BFT network (issue 4), each validator would cut blocks alone and the ledgers
+    // would diverge: refuse rather than fork.
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "genesis names " + std::to_string(genesis->validators_size()) +
+                         " validators; this release runs exactly one (the BFT network is not "
+                         "there yet): create the network with `minetrace testnet --validators 1`");
+  }
   bool is_validator = false;
   for (const auto& v : genesis->validators()) {
     if (v.key() == std::string(key->public_key().begin(), key->public_key().end())) {
@@ -125,8 +133,7 @@ void Node::StartShutdownThread() {
   });
 }
 
-Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx,
-                                                     bool verify_signature) {
+Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx) {
   if (stopping_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
   size_t size = tx.ByteSizeLong();
   if (size > config_.max_tx_bytes) {
@@ -134,7 +141,7 @@ Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx,
                      "transaction is " + std::to_string(size) + " bytes; the limit is " +
                          std::to_string(config_.max_tx_bytes));
   }
-  auto body = ledger::proof::CheckTxEnvelope(tx, verify_signature);
+  auto body = ledger::proof::CheckTxEnvelope(tx, /*verify_signature=*/false);
   if (!body) return tl::unexpected(body.error());
   Hash32 id = ledger::proof::TxId(tx);
   auto committed = ledger_->HasTx(id);
@@ -147,9 +154,9 @@ Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx,
 }
 
 Result<Hash32> Node::Submit(const v1::SignedTx& tx) {
-  auto checked = Precheck(tx, /*verify_signature=*/true);
-  if (!checked) return tl::unexpected(checked.error());
-  return AdmitOnIo(checked->first, std::move(checked->second), tx);
+  auto results = SubmitMany({tx});
+  MT_ASSERT(results.size() == 1);
+  return std::move(results[0]);
 }
 
 std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& txs) {
@@ -158,7 +165,7 @@ std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& tx
   std::vector<crypto::VerifyJob> jobs;
   std::vector<size_t> job_of;
   for (size_t i = 0; i < txs.size(); ++i) {
-    checked.push_back(Precheck(txs[i], /*verify_signature=*/false));
+    checked.push_back(Precheck(txs[i]));
     if (!checked.back()) continue;
     crypto::VerifyJob job;
     std::copy(txs[i].signer().begin(), txs[i].signer().end(), job.public_key.begin());

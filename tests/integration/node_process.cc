@@ -64,17 +64,7 @@ NodeProcess::NodeProcess(NodeOptions options)
   std::filesystem::create_directories(dir_);
   address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
 
-  v1::Genesis g;
-  g.set_chain_id(chain_id_);
-  g.set_genesis_time_ms(1'790'000'000'000);
-  auto* v = g.add_validators();
-  v->set_key(std::string(validator_.public_key().begin(), validator_.public_key().end()));
-  v->set_name("validator-0");
-  v->set_address("127.0.0.1:1");
-  auto* a = g.add_administrators();
-  a->set_key(std::string(admin_.public_key().begin(), admin_.public_key().end()));
-  a->set_name("secretariat");
-  std::ofstream(dir_ / "genesis.toml") << ledger::proof::GenesisToToml(g);
+  WriteGenesis();
   EXPECT_TRUE(crypto::WriteKeyFile(dir_ / "node.key", validator_));
   std::ofstream(dir_ / "config.toml")
       << "genesis_file = \"genesis.toml\"\nkey_file = \"node.key\"\ndata_dir = \"data\"\n"
@@ -88,6 +78,28 @@ NodeProcess::NodeProcess(NodeOptions options)
   channel_ = NewChannel(address_);
 }
 
+void NodeProcess::WriteGenesis() {
+  v1::Genesis g;
+  g.set_chain_id(chain_id_);
+  g.set_genesis_time_ms(1'790'000'000'000);
+  for (uint32_t i = 0; i < options_.validators; ++i) {
+    crypto::PrivateKey key = i == 0 ? validator_ : Key(static_cast<uint8_t>(100 + i));
+    auto* v = g.add_validators();
+    v->set_key(std::string(key.public_key().begin(), key.public_key().end()));
+    v->set_name("validator-" + std::to_string(i));
+    v->set_address("127.0.0.1:1");
+  }
+  auto* a = g.add_administrators();
+  a->set_key(std::string(admin_.public_key().begin(), admin_.public_key().end()));
+  a->set_name("secretariat");
+  std::ofstream(dir_ / "genesis.toml", std::ios::trunc) << ledger::proof::GenesisToToml(g);
+}
+
+void NodeProcess::RewriteGenesis(const std::string& chain_id) {
+  chain_id_ = chain_id;
+  WriteGenesis();
+}
+
 NodeProcess::~NodeProcess() {
   if (pid_ > 0) Kill();
   std::error_code ec;
@@ -96,18 +108,8 @@ NodeProcess::~NodeProcess() {
 
 void NodeProcess::Start() {
   ASSERT_LT(pid_, 0) << "node already running";
-  std::string config = (dir_ / "config.toml").string();
-  std::string log = (dir_ / "node.log").string();
-  pid_ = ::fork();
-  ASSERT_GE(pid_, 0);
-  if (pid_ == 0) {
-    // Only async-signal-safe calls between fork and exec: the test process has threads.
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
-    ::execl(MINETRACE_NODE_BIN, "minetrace-node", "--config", config.c_str(),
-            static_cast<char*>(nullptr));
-    std::_Exit(127);
-  }
+  Spawn();
+  if (pid_ <= 0) return;
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < until) {
     v1::StatusResponse resp;
@@ -125,6 +127,38 @@ void NodeProcess::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   FAIL() << "minetrace-node did not answer Status within 30 s; log:\n" << Log();
+}
+
+void NodeProcess::Spawn() {
+  std::string config = (dir_ / "config.toml").string();
+  std::string log = (dir_ / "node.log").string();
+  pid_ = ::fork();
+  ASSERT_GE(pid_, 0);
+  if (pid_ == 0) {
+    // Only async-signal-safe calls between fork and exec: the test process has threads.
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) ::dup2(fd, STDERR_FILENO);
+    ::execl(MINETRACE_NODE_BIN, "minetrace-node", "--config", config.c_str(),
+            static_cast<char*>(nullptr));
+    std::_Exit(127);
+  }
+}
+
+int NodeProcess::RunExpectingExit() {
+  EXPECT_LT(pid_, 0) << "node already running";
+  Spawn();
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "node did not refuse to start; log:\n" << Log();
+  Kill();
+  return -1;
 }
 
 void NodeProcess::Kill() {

@@ -23,6 +23,7 @@ struct NodeOptions {
   uint32_t mempool_max_txs = 10000;
   uint32_t max_tx_bytes = 16 * 1024;
   uint32_t max_request_bytes = 1 << 20;
+  uint32_t validators = 1;  // validator 0 is this node; others are named only in the genesis
 };
 
 class NodeProcess {
@@ -36,6 +37,11 @@ class NodeProcess {
   void Start();
   void Kill();             // SIGKILL, then reap
   int Stop();              // SIGTERM, wait; returns the exit status
+  // Runs the node expecting it to refuse to start; returns its exit status (fails the test
+  // if it is still running after 30 s).
+  int RunExpectingExit();
+  // Rewrites genesis.toml with another chain id (a different network).
+  void RewriteGenesis(const std::string& chain_id);
   bool running() const { return pid_ > 0; }
 
   const std::string& address() const { return address_; }
@@ -57,6 +63,8 @@ class NodeProcess {
   crypto::PrivateKey admin_;
   crypto::PrivateKey validator_;
   pid_t pid_ = -1;
+  void Spawn();
+  void WriteGenesis();
   std::shared_ptr<grpc::Channel> channel_;
 };
 

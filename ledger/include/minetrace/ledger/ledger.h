@@ -3,9 +3,10 @@
 // accumulator nodes, header, ledger info) in one synced write, and answers queries.
 //
 // Threading: one thread (the node's executor) calls CheckTx and ExecuteAndCommit; queries
-// (the const Get*/List* methods) may run on any thread at the same time, and always see a
-// whole committed block or none of it, because they read only what a Commit made durable
-// and the head is published after the write.
+// (the const Get*/List* methods) may run on any thread at the same time. Each read sees a
+// whole committed block or none of it (one synced write batch per block); a query that makes
+// several reads may see the blocks before and after a commit that lands between them (a list
+// page may show a lot its filter no longer matches). Proofs come from one published head.
 #pragma once
 
 #include <atomic>
@@ -119,6 +120,9 @@ class Ledger {
  private:
   Ledger(std::unique_ptr<Store> store, v1::Genesis genesis);
   Result<void> InitOrCheckGenesis();
+  // Ids under `prefix` in key order, one page after `page_token`.
+  Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
+                                       std::string_view page_token, size_t page_size) const;
   Result<void> LoadHead();
   void PublishHead(const v1::LedgerInfo& info, std::optional<v1::SignedLedgerInfo> signed_info);
 

@@ -68,8 +68,9 @@ class Node {
   Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
        crypto::PrivateKey key, std::unique_ptr<ledger::Ledger> ledger);
 
-  // Stateless checks and the signature, on the calling thread and the verify pool.
-  Result<std::pair<Hash32, v1::TxBody>> Precheck(const v1::SignedTx& tx, bool verify_signature);
+  // Stateless checks and replay, on the calling thread; the signature is checked after, on
+  // the verify pool.
+  Result<std::pair<Hash32, v1::TxBody>> Precheck(const v1::SignedTx& tx);
   // Runs on the io_context: dedupe, rule check against committed + pending state, admit.
   Result<void> Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::SignedTx& tx);
   Result<Hash32> AdmitOnIo(const Hash32& tx_id, v1::TxBody body, const v1::SignedTx& tx);
