@@ -93,8 +93,7 @@ Result<void> Node::Run() {
   });
   ScheduleBlockTimer();
   work_.emplace(io_.get_executor());
-  if (stopping_) StartShutdownThread();  // a stop requested before Run
-  io_.run();
+  io_.run();  // a stop requested before Run is already posted and runs first
 
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   server_->Shutdown();  // no-op when the shutdown thread did it
@@ -270,9 +269,13 @@ void Node::CutBlock() {
     failed += rec.receipt.status() != v1::TX_STATUS_OK;
   }
   // The admission layer already holds the effects of every tx that committed OK; it needs a
-  // rebuild only when a block outcome differs from admission (a FAILED receipt), and is
-  // dropped when nothing is pending so that it never grows without bound.
-  if (failed > 0 || mempool_.size() == 0) RebuildPendingState();
+  // rebuild only when a block outcome differs from admission (a FAILED receipt). It is also
+  // rebuilt when nothing is pending, and every kRebuildEveryBlocks under steady load, so that
+  // it never grows without bound.
+  constexpr uint32_t kRebuildEveryBlocks = 64;
+  if (failed > 0 || mempool_.size() == 0 || ++blocks_since_rebuild_ >= kRebuildEveryBlocks) {
+    RebuildPendingState();
+  }
   {
     std::lock_guard lock(commit_mu_);
     for (const auto& rec : committed->txs) pending_ids_.erase(ledger::proof::TxId(rec.tx));
@@ -291,6 +294,7 @@ void Node::RebuildPendingState() {
   // later admissions see their effects. One that no longer passes stays pending: it will
   // commit with a failed receipt that tells its sender why, instead of vanishing.
   pending_state_ = ledger_->NewPendingState();
+  blocks_since_rebuild_ = 0;
   for (const auto& [id, tx] : mempool_.pending()) {
     v1::TxBody body;
     if (!body.ParseFromString(tx.body())) continue;

@@ -101,6 +101,7 @@ class Node {
   // io thread only.
   Mempool mempool_;
   std::unique_ptr<ledger::StateView> pending_state_;
+  uint32_t blocks_since_rebuild_ = 0;
 
   // Commit notification for WaitTx; pending_ids_ mirrors the mempool's ids for other threads.
   std::mutex commit_mu_;
