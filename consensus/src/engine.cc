@@ -152,6 +152,12 @@ class Engine::Impl {
 
   void Handle(const TimerEvent& e) {
     if (e.round != current_round_) return;  // stale timer
+    TimeOutCurrentRound();
+  }
+
+  // Gives up on the current round: persists that, then broadcasts a signed Timeout (again,
+  // if this round was already given up on and the first broadcast may have been lost).
+  void TimeOutCurrentRound() {
     auto mine = my_timeouts_.find(current_round_);
     if (mine != my_timeouts_.end()) {
       // The timer fired again in a round we already gave up on: re-broadcast, because the
@@ -698,6 +704,16 @@ class Engine::Impl {
     if (t.round < current_round_) return;
     auto& round_timeouts = timeouts_[t.round];
     if (!round_timeouts.emplace(t.sender, t).second) return;
+    // Amplification (the DiemBFT v4 pacemaker): f+1 timeouts for a later round mean at least
+    // one honest replica gave up on it. Join that round and time out too, so replicas left
+    // scattered over rounds by a partition or a crash converge on one TC. Safe: timing out
+    // only forbids voting in the round.
+    if (t.round > current_round_ &&
+        round_timeouts.size() >= config_.validators.max_faulty() + 1) {
+      AdvanceRound(t.round, /*by_tc=*/true);
+      TimeOutCurrentRound();  // adds our own timeout to this round, maybe forming its TC
+      return;                 // round_timeouts may be gone: a TC prunes its round
+    }
     if (high_tc_ && high_tc_->round >= t.round) return;
     if (round_timeouts.size() < config_.validators.quorum()) return;
     TimeoutCertificate tc;
