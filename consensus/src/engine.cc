@@ -389,7 +389,9 @@ class Engine::Impl {
   std::optional<std::string> CheckQc(const QuorumCertificate& qc) const {
     if (qc.round == 0) {
       if (!qc.signatures.empty() || qc.height != 0) return "malformed genesis QC";
-      if (genesis_id_ && qc.block_id != *genesis_id_) return "genesis QC for another block";
+      // Only the genesis block has a signature-free QC, and only while it is the committed
+      // root: after a restart from a later root no round-0 QC is needed or accepted.
+      if (!genesis_id_ || qc.block_id != *genesis_id_) return "genesis QC for another block";
       if (qc.epoch != config_.validators.epoch) return "wrong epoch";
       return std::nullopt;
     }
@@ -488,7 +490,11 @@ class Engine::Impl {
 
   // Adds a block whose parent is in the tree; emits PersistBlockAction. False when full.
   bool InsertBlock(const Block& b) {
-    MT_ASSERT(blocks_.contains(b.header.parent_id));
+    auto parent = blocks_.find(b.header.parent_id);
+    MT_ASSERT(parent != blocks_.end());
+    // Defence in depth: a block must extend its parent by one height and a later round.
+    if (parent->second.header.height + 1 != b.header.height) return false;
+    if (parent->second.header.round >= b.header.round) return false;
     if (blocks_.size() > config_.max_pending_blocks) return false;
     Hash32 id = BlockId(b.header);
     auto [it, inserted] = blocks_.emplace(id, b);
@@ -505,6 +511,7 @@ class Engine::Impl {
     while (!queue.empty() && budget-- > 0) {
       Hash32 id = queue.front();
       queue.pop_front();
+      if (!blocks_.contains(id)) continue;  // pruned by a commit earlier in this loop
       std::vector<Hash32> children;
       for (const auto& [oid, ob] : orphans_) {
         if (ob.header.parent_id == id) children.push_back(oid);
@@ -611,7 +618,9 @@ class Engine::Impl {
     std::erase_if(qcs_, [this](const auto& kv) {
       return kv.first != root_id_ && kv.second.round <= root_round_;
     });
-    qcs_[root_id_] = root_qc;
+    // Only the root's own QC: a commit QC certifies a descendant and would mislead a peer
+    // that asks for the root with its certificate.
+    if (root_qc.block_id == root_id_) qcs_[root_id_] = root_qc;
     std::erase_if(orphans_,
                   [this](const auto& kv) { return kv.second.header.round <= root_round_; });
     std::erase_if(proposals_by_round_, [this](const auto& kv) { return kv.first <= root_round_; });
