@@ -832,6 +832,30 @@ TEST_F(SingleEngine, RestartedLeaderResendsItsOwnProposal) {
   EXPECT_EQ(VotesIn(start_actions_).size(), 1u);
 }
 
+// After a restart from a committed root above genesis, a signature-free round-0 "genesis
+// QC" naming some other block must not pass as a certificate (it would let a Byzantine
+// leader plant blocks of wrong height in the tree and the store).
+TEST_F(SingleEngine, RefusesAForgedGenesisQcAfterRestartFromALaterRoot) {
+  Block one = SignedRoundOneBlock("a");
+  RecoveryData r;
+  r.committed_root = one;
+  r.committed_root_qc = QcFor(one);
+  r.safety.epoch = kEpoch;
+  r.safety.high_qc = r.committed_root_qc;
+  Make(std::move(r));
+  EXPECT_EQ(engine_->current_round(), 2u);
+  QuorumCertificate fake;
+  fake.epoch = kEpoch;
+  fake.round = 0;
+  fake.block_id = BlockId(one.header);
+  fake.height = 0;
+  Block b = SignedBlock(3, fake, TcFor(2, QcFor(one)));
+  auto actions = Receive(3, Proposal{b});
+  EXPECT_FALSE(IndicesOf<PeerMisbehavedAction>(actions).empty());
+  EXPECT_TRUE(IndicesOf<PersistBlockAction>(actions).empty());
+  EXPECT_TRUE(VotesIn(actions).empty());
+}
+
 TEST_F(SingleEngine, AnswersABlockRequestFromItsTree) {
   Make(FreshStart());
   Block a = SignedRoundOneBlock("a");
