@@ -22,6 +22,22 @@ std::string_view ErrorCodeName(ErrorCode code) {
   return "unknown";
 }
 
+std::string_view ErrorCodeId(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
+    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
+    case ErrorCode::kFailedPrecondition: return "FAILED_PRECONDITION";
+    case ErrorCode::kAlreadyExists: return "ALREADY_EXISTS";
+    case ErrorCode::kNotFound: return "NOT_FOUND";
+    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
+    case ErrorCode::kUnavailable: return "UNAVAILABLE";
+    case ErrorCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
+    case ErrorCode::kDataLoss: return "DATA_LOSS";
+    case ErrorCode::kInternal: return "INTERNAL";
+  }
+  return "UNKNOWN";
+}
+
 std::string Error::ToString() const {
   return std::string(ErrorCodeName(code)) + ": " + message;
 }

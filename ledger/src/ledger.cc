@@ -53,22 +53,6 @@ Result<Msg> ParseStored(const std::string& bytes, std::string_view what) {
   return m;
 }
 
-std::string ErrorCodeToken(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case ErrorCode::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case ErrorCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case ErrorCode::kNotFound: return "NOT_FOUND";
-    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case ErrorCode::kUnavailable: return "UNAVAILABLE";
-    case ErrorCode::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-    case ErrorCode::kDataLoss: return "DATA_LOSS";
-    case ErrorCode::kInternal: return "INTERNAL";
-  }
-  return "UNKNOWN";
-}
-
 }  // namespace
 
 Ledger::Ledger(std::unique_ptr<Store> store, v1::Genesis genesis)
@@ -187,9 +171,11 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
 
   CommittedBlock out;
   std::vector<Hash32> tx_leaves;
+  std::vector<Hash32> tx_ids;
   std::set<Hash32> ids_in_block;
   for (const auto& tx : txs) {
     Hash32 id = proof::TxId(tx);
+    tx_ids.push_back(id);
     if (!ids_in_block.insert(id).second) {
       return MakeError(ErrorCode::kInvalidArgument, "block repeats tx " + ToHex(id));
     }
@@ -205,7 +191,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
   uint64_t leaf = parent.leaf_count();
   for (size_t i = 0; i < txs.size(); ++i, ++leaf) {
     const v1::SignedTx& tx = txs[i];
-    Hash32 id = proof::TxId(tx);
+    const Hash32& id = tx_ids[i];
     auto body = proof::CheckTxEnvelope(tx, !signature_checked(id));
     if (!body) {
       return MakeError(body.error().code, "block tx " + ToHex(id) + ": " + body.error().message);
@@ -233,7 +219,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     } else {
       receipt.set_status(v1::TX_STATUS_FAILED);
       receipt.set_reason(effects.error().message);
-      receipt.set_error_code(ErrorCodeToken(effects.error().code));
+      receipt.set_error_code(std::string(ErrorCodeId(effects.error().code)));
     }
     std::string receipt_bytes = receipt.SerializeAsString();
     Hash32 receipt_hash = proof::ReceiptHash(AsBytes(receipt_bytes));
@@ -254,7 +240,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
     writes.push_back({Column::kReceipts, keys::Be64(leaf), receipt_bytes});
     receipt_leaves.push_back(receipt_hash);
-    out.txs.push_back(TxRecord{tx, std::move(receipt_bytes), std::move(receipt), receipt_hash});
+    out.txs.push_back(
+        TxRecord{tx, id, std::move(receipt_bytes), std::move(receipt), receipt_hash});
   }
 
   accumulator_->Append(receipt_leaves);
@@ -333,6 +320,9 @@ Result<TxRecord> Ledger::GetTxAtLeaf(uint64_t leaf) const {
   if (!receipt) return tl::unexpected(receipt.error());
   rec.tx = std::move(*tx);
   rec.receipt = std::move(*receipt);
+  auto id = Hash32FromBytes(AsBytes(rec.receipt.tx_id()));
+  if (!id) return MakeError(ErrorCode::kDataLoss, "stored receipt has no valid tx id");
+  rec.tx_id = *id;
   rec.receipt_bytes = std::move(**receipt_bytes);
   rec.receipt_hash = proof::ReceiptHash(AsBytes(rec.receipt_bytes));
   return rec;

@@ -265,7 +265,7 @@ void Node::CutBlock() {
   }
   size_t failed = 0;
   for (const auto& rec : committed->txs) {
-    mempool_.Forget(ledger::proof::TxId(rec.tx));
+    mempool_.Forget(rec.tx_id);
     failed += rec.receipt.status() != v1::TX_STATUS_OK;
   }
   // The admission layer already holds the effects of every tx that committed OK; it needs a
@@ -278,7 +278,7 @@ void Node::CutBlock() {
   }
   {
     std::lock_guard lock(commit_mu_);
-    for (const auto& rec : committed->txs) pending_ids_.erase(ledger::proof::TxId(rec.tx));
+    for (const auto& rec : committed->txs) pending_ids_.erase(rec.tx_id);
     ++commits_;
   }
   commit_cv_.notify_all();

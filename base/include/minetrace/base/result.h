@@ -26,7 +26,9 @@ enum class ErrorCode {
   kInternal,            // a bug or an environment failure (disk, OS)
 };
 
-std::string_view ErrorCodeName(ErrorCode code);
+std::string_view ErrorCodeName(ErrorCode code);  // for people: "failed precondition"
+// The gRPC status code name, e.g. "FAILED_PRECONDITION": recorded in failed receipts.
+std::string_view ErrorCodeId(ErrorCode code);
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

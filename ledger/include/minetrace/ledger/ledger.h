@@ -31,6 +31,7 @@ namespace minetrace::ledger {
 // A committed transaction with its receipt, as stored.
 struct TxRecord {
   v1::SignedTx tx;
+  Hash32 tx_id{};
   std::string receipt_bytes;  // hashed as stored: never re-serialized
   v1::Receipt receipt;
   Hash32 receipt_hash{};
