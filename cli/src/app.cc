@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <iomanip>
 #include <optional>
 #include <string>
 #include <utility>
@@ -184,11 +185,18 @@ class Cli {
     net->footer(Footer(
         "Writes DIR/genesis.toml; DIR/admin.key and admin.key.pub (the founding administrator\n"
         "\"secretariat\"); for each validator I = 0..N-1, DIR/nodeI/node.key, node.key.pub and\n"
-        "DIR/nodeI/config.toml (gRPC 127.0.0.1:BASE+I, peers 127.0.0.1:BASE+100+I, data in\n"
-        "DIR/nodeI/data). Start node I with: minetrace-node --config DIR/nodeI/config.toml"));
+        "DIR/nodeI/config.toml; for each observer J = 0..M-1 the same under DIR/observerJ.\n"
+        "Node K (validators first) serves gRPC on 127.0.0.1:BASE+K and peers on\n"
+        "127.0.0.1:BASE+100+K, with its data in its folder's data/. Validators connect to each\n"
+        "other and admit the observers; observers connect to the validators.\n"
+        "Start a node with: minetrace-node --config DIR/nodeI/config.toml"));
     net->add_option("--validators", testnet_.validators, "Number of validators (1..100)")
         ->required()
         ->check(CLI::Range(1, 100));
+    net->add_option("--observers", testnet_.observers,
+                    "Number of observer nodes (0..100): follow and verify, never vote")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 100));
     net->add_option("--out", testnet_.out_dir,
                     "Directory to create; refused if it exists and is not empty")
         ->required();
@@ -199,11 +207,14 @@ class Cli {
         ->capture_default_str()
         ->check(CLI::Range(1, 65535));
     net->add_option("--block-interval-ms", testnet_.block_interval_ms,
-                    "Cut a block this often (ms) when transactions wait")
+                    "How long an idle leader waits (ms) before proposing an empty block")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    net->add_option("--block-max-txs", testnet_.block_max_txs,
-                    "Cut a block as soon as this many transactions wait")
+    net->add_option("--block-max-txs", testnet_.block_max_txs, "At most this many txs per block")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    net->add_option("--round-timeout-ms", testnet_.round_timeout_ms,
+                    "First consensus round timeout (ms); must exceed --block-interval-ms")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     On(net, [this] { return RunTestnet(); });
@@ -216,18 +227,21 @@ class Cli {
       return ArgumentFailure(what, net.error());
     }
     std::ostream& out = env_.out;
-    out << "testnet " << net->genesis.chain_id() << " with " << net->nodes.size() << " validator"
-        << (net->nodes.size() == 1 ? "" : "s") << " in " << net->dir.string() << "\n";
+    out << "testnet " << net->genesis.chain_id() << " with " << testnet_.validators
+        << " validator" << (testnet_.validators == 1 ? "" : "s") << " and " << testnet_.observers
+        << " observer" << (testnet_.observers == 1 ? "" : "s") << " in " << net->dir.string()
+        << "\n";
     out << "genesis      " << net->genesis_file.string() << " (hash "
         << ToHex(ledger::proof::GenesisHash(net->genesis)) << ")\n";
     out << "admin key    " << net->admin_key_file.string() << " (secretariat, public key "
         << ToHex(net->admin_key) << ")\n";
     for (size_t i = 0; i < net->nodes.size(); ++i) {
       const TestnetNode& node = net->nodes[i];
-      out << "node" << i << "        grpc " << node.grpc_address << "  peer " << node.peer_address
-          << "  key " << ToHex(node.key) << "\n";
+      out << std::left << std::setw(13) << node.dir.filename().string() << "grpc "
+          << node.grpc_address << "  peer " << node.peer_address << "  key " << ToHex(node.key)
+          << "\n";
     }
-    out << "start each node with: minetrace-node --config " << (net->dir / "nodeI").string()
+    out << "start each node with: minetrace-node --config " << (net->dir / "<node>").string()
         << "/config.toml\n";
     return {};
   }

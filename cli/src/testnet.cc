@@ -81,27 +81,42 @@ Result<Testnet> WriteTestnet(const TestnetOptions& options, const fs::path& dir,
   admin_entry->set_key(std::string(admin->begin(), admin->end()));
   admin_entry->set_name("secretariat");
 
-  for (int i = 0; i < options.validators; ++i) {
+  // Keys first: every config names the other nodes.
+  const int total = options.validators + options.observers;
+  for (int i = 0; i < total; ++i) {
     TestnetNode node;
     const auto index = static_cast<uint32_t>(i);
-    node.dir = dir / ("node" + std::to_string(i));
+    node.validator = i < options.validators;
+    node.dir = dir / (node.validator ? "node" + std::to_string(i)
+                                     : "observer" + std::to_string(i - options.validators));
     node.config_file = node.dir / "config.toml";
     node.grpc_address = "127.0.0.1:" + std::to_string(options.base_port + index);
     node.peer_address = "127.0.0.1:" + std::to_string(options.base_port + 100 + index);
     MT_TRY(MakeDirectory(node.dir));
-    const fs::path key_file = node.dir / "node.key";
-    auto key = WriteNewKeyPair(key_file);
+    auto key = WriteNewKeyPair(node.dir / "node.key");
     if (!key) return tl::unexpected(key.error());
     node.key = *key;
-    MT_TRY(WriteNewFile(node.config_file,
-                        NodeConfigToml(net.genesis_file, key_file, node.dir / "data",
-                                       node.grpc_address, node.peer_address, options),
-                        0644));
-    v1::GenesisValidator* v = genesis.add_validators();
-    v->set_key(std::string(key->begin(), key->end()));
-    v->set_name("validator-" + std::to_string(i));
-    v->set_address(node.peer_address);
+    if (node.validator) {
+      v1::GenesisValidator* v = genesis.add_validators();
+      v->set_key(std::string(key->begin(), key->end()));
+      v->set_name("validator-" + std::to_string(i));
+      v->set_address(node.peer_address);
+    }
     net.nodes.push_back(std::move(node));
+  }
+  for (const TestnetNode& node : net.nodes) {
+    std::vector<TestnetPeer> peers;
+    std::vector<crypto::PublicKey> observers;
+    for (const TestnetNode& other : net.nodes) {
+      if (!other.validator) observers.push_back(other.key);
+      if (other.validator && other.key != node.key) peers.push_back({other.key, other.peer_address});
+    }
+    if (!node.validator) observers.clear();  // only validators admit observers
+    MT_TRY(WriteNewFile(node.config_file,
+                        NodeConfigToml(net.genesis_file, node.dir / "node.key", node.dir / "data",
+                                       node.grpc_address, node.peer_address, peers, observers,
+                                       options),
+                        0644));
   }
 
   const std::string toml = ledger::proof::GenesisToToml(genesis);
@@ -128,7 +143,9 @@ std::string TomlString(std::string_view s) {
 
 std::string NodeConfigToml(const fs::path& genesis_file, const fs::path& key_file,
                            const fs::path& data_dir, const std::string& grpc_listen,
-                           const std::string& peer_listen, const TestnetOptions& options) {
+                           const std::string& peer_listen, const std::vector<TestnetPeer>& peers,
+                           const std::vector<crypto::PublicKey>& observers,
+                           const TestnetOptions& options) {
   std::string t;
   t += "# node config written by `minetrace testnet`\n";
   t += "genesis_file = " + TomlString(genesis_file.string()) + "\n";
@@ -139,6 +156,19 @@ std::string NodeConfigToml(const fs::path& genesis_file, const fs::path& key_fil
   t += "\n[block]\n";
   t += "max_txs = " + std::to_string(options.block_max_txs) + "\n";
   t += "interval_ms = " + std::to_string(options.block_interval_ms) + "\n";
+  t += "\n[consensus]\n";
+  t += "round_timeout_ms = " + std::to_string(options.round_timeout_ms) + "\n";
+  t += "\n[network]\n";
+  t += "observers = [";
+  for (size_t i = 0; i < observers.size(); ++i) {
+    t += (i ? ", " : "") + TomlString(ToHex(observers[i]));
+  }
+  t += "]\n";
+  for (const TestnetPeer& peer : peers) {
+    t += "\n[[peers]]\n";
+    t += "key = " + TomlString(ToHex(peer.key)) + "\n";
+    t += "address = " + TomlString(peer.address) + "\n";
+  }
   t += "\n[mempool]\n";
   t += "max_txs = 50000\n";
   t += "max_bytes = 67108864\n";
@@ -172,12 +202,15 @@ Result<Testnet> CreateTestnet(const TestnetOptions& options, int64_t genesis_tim
   if (options.validators < 1 || options.validators > 100) {
     return MakeError(ErrorCode::kInvalidArgument, "--validators must be between 1 and 100");
   }
-  const uint64_t top_port =
-      uint64_t{options.base_port} + 100 + static_cast<uint64_t>(options.validators) - 1;
+  if (options.observers < 0 || options.observers > 100) {
+    return MakeError(ErrorCode::kInvalidArgument, "--observers must be between 0 and 100");
+  }
+  const uint64_t top_port = uint64_t{options.base_port} + 100 +
+                            static_cast<uint64_t>(options.validators + options.observers) - 1;
   if (options.base_port == 0 || top_port > 65535) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "--base-port: ports base..base+N-1 and base+100..base+100+N-1 must lie in "
-                     "1..65535");
+                     "--base-port: ports base..base+N-1 and base+100..base+100+N-1 (N nodes, "
+                     "validators and observers) must lie in 1..65535");
   }
   if (options.chain_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "--chain-id must not be empty");
@@ -185,6 +218,10 @@ Result<Testnet> CreateTestnet(const TestnetOptions& options, int64_t genesis_tim
   if (options.block_interval_ms == 0 || options.block_max_txs == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "--block-interval-ms and --block-max-txs must be positive");
+  }
+  if (options.round_timeout_ms <= options.block_interval_ms) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "--round-timeout-ms must exceed --block-interval-ms");
   }
 
   std::error_code ec;

@@ -1,11 +1,14 @@
-// `minetrace testnet`: everything needed to run a local network of N validators on 127.0.0.1:
-// one key per node, the founding administrator's key, a genesis naming them, and one node
-// config per validator. Layout of DIR (all paths written into files are absolute):
+// `minetrace testnet`: everything needed to run a local network of N validators and M
+// observers on 127.0.0.1: one key per node, the founding administrator's key, a genesis
+// naming the validators, and one node config per node. Layout of DIR (all paths written into
+// files are absolute); node K (validators first, then observers) listens on
+// grpc 127.0.0.1:(base+K) and peers 127.0.0.1:(base+100+K):
 //   DIR/genesis.toml                    chain id, validators, administrators
 //   DIR/admin.key, DIR/admin.key.pub    the "secretariat" administrator
 //   DIR/nodeI/node.key, node.key.pub    validator I's key (I = 0..N-1)
-//   DIR/nodeI/config.toml               grpc 127.0.0.1:(base+I), peers 127.0.0.1:(base+100+I),
-//                                       data_dir DIR/nodeI/data (created by the node)
+//   DIR/nodeI/config.toml               peers: the other validators; admits the observers
+//   DIR/observerJ/...                   observer J (J = 0..M-1); peers: the validators
+// data_dir is DIR/<node>/data (created by the node).
 // Thread-safety: CreateTestnet writes files; one call per directory at a time.
 #pragma once
 
@@ -22,11 +25,13 @@ namespace minetrace::cli {
 
 struct TestnetOptions {
   int validators = 4;
+  int observers = 0;
   std::filesystem::path out_dir;
   std::string chain_id = "minetrace-local";
   uint32_t base_port = 7000;
   uint32_t block_interval_ms = 200;
   uint32_t block_max_txs = 1000;
+  uint32_t round_timeout_ms = 2000;
 };
 
 struct TestnetNode {
@@ -35,6 +40,12 @@ struct TestnetNode {
   std::string grpc_address;
   std::string peer_address;
   crypto::PublicKey key{};
+  bool validator = true;
+};
+
+struct TestnetPeer {
+  crypto::PublicKey key{};
+  std::string address;
 };
 
 struct Testnet {
@@ -43,14 +54,17 @@ struct Testnet {
   std::filesystem::path admin_key_file;
   crypto::PublicKey admin_key{};
   v1::Genesis genesis;
-  std::vector<TestnetNode> nodes;
+  std::vector<TestnetNode> nodes;  // validators first, then observers
 };
 
-// The node config TOML for one validator (see the format in node/include/.../config.h).
+// The node config TOML for one node (see the format in node/include/.../config.h): `peers`
+// to connect to, and the `observers` a validator admits.
 std::string NodeConfigToml(const std::filesystem::path& genesis_file,
                            const std::filesystem::path& key_file,
                            const std::filesystem::path& data_dir, const std::string& grpc_listen,
-                           const std::string& peer_listen, const TestnetOptions& options);
+                           const std::string& peer_listen, const std::vector<TestnetPeer>& peers,
+                           const std::vector<crypto::PublicKey>& observers,
+                           const TestnetOptions& options);
 
 // A TOML basic string: quoted, with backslash, quote and control characters escaped, so that
 // any path can be written.

@@ -400,16 +400,7 @@ class Engine::Impl {
     if (qc == safety_.high_qc) return std::nullopt;
     auto known = qcs_.find(qc.block_id);
     if (known != qcs_.end() && known->second == qc) return std::nullopt;
-    if (qc.signatures.size() < config_.validators.quorum()) return "fewer than a quorum";
-    if (qc.signatures.size() > config_.validators.size()) return "more signatures than validators";
-    Hash32 digest = VoteDigest(qc.epoch, qc.round, qc.block_id, qc.height);
-    std::set<ValidatorIndex> signers;
-    for (const ValidatorSignature& s : qc.signatures) {
-      if (s.signer >= config_.validators.size()) return "signer index out of range";
-      if (!signers.insert(s.signer).second) return "duplicate signer";
-      if (!crypto::VerifySchnorr(Key(s.signer), digest, s.signature)) return "invalid signature";
-    }
-    return std::nullopt;
+    return QcSignatureProblem(config_.validators, qc);
   }
 
   std::optional<std::string> CheckTc(const TimeoutCertificate& tc) const {
@@ -577,6 +568,9 @@ class Engine::Impl {
     }
     CommitAction action;
     action.commit_qc = commit_qc;
+    auto child = blocks_.find(commit_qc.block_id);
+    MT_ASSERT(child != blocks_.end());  // TryCommit found it
+    action.certified_child = child->second;
     for (auto c = chain.rbegin(); c != chain.rend(); ++c) {
       action.blocks.push_back(blocks_.at(*c));
       Archive(blocks_.at(*c));

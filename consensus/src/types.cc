@@ -4,6 +4,8 @@
 // which the golden vectors in types_test.cc catch.
 #include "minetrace/consensus/types.h"
 
+#include <set>
+
 #include "minetrace/crypto/sha256.h"
 
 namespace minetrace::consensus {
@@ -69,6 +71,22 @@ Hash32 TimeoutDigest(uint64_t epoch, Round round, Round high_qc_round) {
   PutU64(out, round);
   PutU64(out, high_qc_round);
   return crypto::DomainHash(kTimeoutDomain, out);
+}
+
+std::optional<std::string> QcSignatureProblem(const ValidatorSet& validators,
+                                              const QuorumCertificate& qc) {
+  if (qc.signatures.size() < validators.quorum()) return "fewer than a quorum";
+  if (qc.signatures.size() > validators.size()) return "more signatures than validators";
+  Hash32 digest = VoteDigest(qc.epoch, qc.round, qc.block_id, qc.height);
+  std::set<ValidatorIndex> signers;
+  for (const ValidatorSignature& s : qc.signatures) {
+    if (s.signer >= validators.size()) return "signer index out of range";
+    if (!signers.insert(s.signer).second) return "duplicate signer";
+    if (!crypto::VerifySchnorr(validators.keys[s.signer], digest, s.signature)) {
+      return "invalid signature";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace minetrace::consensus

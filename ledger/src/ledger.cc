@@ -103,6 +103,7 @@ Result<void> Ledger::InitOrCheckGenesis() {
   info.set_block_time_ms(genesis_.genesis_time_ms());
   std::vector<StoreWrite> writes = state.TakeWrites();
   writes.push_back({Column::kMeta, std::string(kMetaHead), info.SerializeAsString()});
+  writes.push_back({Column::kLedgerInfos, keys::Be64(0), info.SerializeAsString()});
   writes.push_back({Column::kMeta, std::string(kMetaGenesisHash), HashStr(genesis_hash_)});
   return store_->Commit(writes);
 }
@@ -162,26 +163,45 @@ Result<void> Ledger::CheckTx(StateView& pending, const v1::TxBody& body, std::st
 }
 
 Result<CommittedBlock> Ledger::ExecuteAndCommit(
-    const std::vector<v1::SignedTx>& txs, int64_t time_ms, const crypto::PrivateKey& proposer,
-    const std::function<bool(const Hash32&)>& signature_checked) {
+    const BlockToExecute& block, const crypto::PrivateKey& signer,
+    const std::function<bool(const Hash32&, const v1::SignedTx&)>& signature_checked) {
   const v1::LedgerInfo parent = head();
   MT_ASSERT(accumulator_->leaf_count() == parent.leaf_count());
-  BlockContext ctx{genesis_.chain_id(), parent.height() + 1,
-                   std::max(time_ms, parent.block_time_ms())};
+  if (block.height != parent.height() + 1) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "block height " + std::to_string(block.height) +
+                         " does not follow the ledger head " + std::to_string(parent.height()));
+  }
+  BlockContext ctx{genesis_.chain_id(), block.height,
+                   std::max(block.time_ms, parent.block_time_ms())};
 
   CommittedBlock out;
-  std::vector<Hash32> tx_leaves;
+  // Which txs run: deterministic from the block and the committed ledger alone.
+  std::vector<const v1::SignedTx*> txs;
   std::vector<Hash32> tx_ids;
+  std::vector<v1::TxBody> bodies;
+  std::vector<Hash32> tx_leaves;
   std::set<Hash32> ids_in_block;
-  for (const auto& tx : txs) {
+  for (const auto& tx : block.txs) {
     Hash32 id = proof::TxId(tx);
-    tx_ids.push_back(id);
     if (!ids_in_block.insert(id).second) {
-      return MakeError(ErrorCode::kInvalidArgument, "block repeats tx " + ToHex(id));
+      out.skipped.push_back({id, "repeats a tx earlier in the block"});
+      continue;
     }
     auto seen = HasTx(id);
     if (!seen) return tl::unexpected(seen.error());
-    if (*seen) return MakeError(ErrorCode::kAlreadyExists, "tx " + ToHex(id) + " is committed");
+    if (*seen) {
+      out.skipped.push_back({id, "already committed"});
+      continue;
+    }
+    auto body = proof::CheckTxEnvelope(tx, !signature_checked(id, tx));
+    if (!body) {
+      out.skipped.push_back({id, body.error().message});
+      continue;
+    }
+    txs.push_back(&tx);
+    tx_ids.push_back(id);
+    bodies.push_back(std::move(*body));
     tx_leaves.push_back(proof::TxRootLeaf(tx));
   }
 
@@ -190,12 +210,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
   std::vector<Hash32> receipt_leaves;
   uint64_t leaf = parent.leaf_count();
   for (size_t i = 0; i < txs.size(); ++i, ++leaf) {
-    const v1::SignedTx& tx = txs[i];
+    const v1::SignedTx& tx = *txs[i];
     const Hash32& id = tx_ids[i];
-    auto body = proof::CheckTxEnvelope(tx, !signature_checked(id));
-    if (!body) {
-      return MakeError(body.error().code, "block tx " + ToHex(id) + ": " + body.error().message);
-    }
     v1::Receipt receipt;
     receipt.set_tx_id(HashStr(id));
     receipt.set_signer(tx.signer());
@@ -205,7 +221,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     receipt.set_leaf_index(leaf);
 
     StateView tx_state(block_state);
-    auto effects = ExecuteTx(tx_state, ctx, *body, tx.signer());
+    auto effects = ExecuteTx(tx_state, ctx, bodies[i], tx.signer());
     if (!effects && (effects.error().code == ErrorCode::kInternal ||
                      effects.error().code == ErrorCode::kDataLoss)) {
       // Our disk failed, not the tx: abort the block rather than commit a wrong verdict.
@@ -256,7 +272,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
   header.set_height(ctx.height);
   header.set_parent_id(parent.block_id());
   header.set_timestamp_ms(ctx.block_time_ms);
-  header.set_proposer(HashStr(proposer.public_key()));
+  header.set_proposer(block.proposer_key);
+  header.set_round(block.round);
   header.set_tx_root(HashStr(proof::MerkleRootOfLeafHashes(tx_leaves)));
   header.set_tx_count(static_cast<uint32_t>(txs.size()));
   header.set_parent_accumulator_root(parent.accumulator_root());
@@ -264,7 +281,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
   std::string header_bytes = header.SerializeAsString();
   out.block_id = proof::BlockId(AsBytes(header_bytes));
   out.block.set_header(header_bytes);
-  for (const auto& tx : txs) *out.block.add_txs() = tx;
+  for (const auto* tx : txs) *out.block.add_txs() = *tx;
 
   v1::LedgerInfo& info = out.ledger_info;
   info.set_chain_id(genesis_.chain_id());
@@ -277,15 +294,21 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
   v1::SignedLedgerInfo signed_info;
   signed_info.set_ledger_info(info_bytes);
   auto* sig = signed_info.add_signatures();
-  sig->set_validator_key(HashStr(proposer.public_key()));
-  crypto::Signature s = proposer.Sign(proof::LedgerInfoSigningHash(AsBytes(info_bytes)));
+  sig->set_validator_key(HashStr(signer.public_key()));
+  crypto::Signature s = signer.Sign(proof::LedgerInfoSigningHash(AsBytes(info_bytes)));
   sig->set_signature(std::string(s.begin(), s.end()));
 
   writes.push_back({Column::kBlocks, keys::Be64(ctx.height), header_bytes});
   writes.push_back({Column::kBlockIds, HashStr(out.block_id), keys::Be64(ctx.height)});
+  writes.push_back({Column::kLedgerInfos, keys::Be64(ctx.height), info_bytes});
+  writes.push_back({Column::kCertificates, keys::Be64(ctx.height), block.certificate});
   writes.push_back({Column::kMeta, std::string(kMetaHead), info_bytes});
   writes.push_back(
       {Column::kMeta, std::string(kMetaSignedLedgerInfo), signed_info.SerializeAsString()});
+  for (const auto& w : block.consensus_writes) {
+    MT_ASSERT(w.column == Column::kConsensus);
+    writes.push_back(w);
+  }
 
   auto committed = store_->Commit(writes);
   if (!committed) {
@@ -455,6 +478,37 @@ Result<std::optional<v1::Block>> Ledger::GetBlock(uint64_t height) const {
     *block.add_txs() = rec->tx;
   }
   return std::optional<v1::Block>(std::move(block));
+}
+
+Result<std::optional<v1::LedgerInfo>> Ledger::GetLedgerInfo(uint64_t height) const {
+  auto raw = store_->Get(Column::kLedgerInfos, keys::Be64(height));
+  if (!raw) return tl::unexpected(raw.error());
+  if (!raw->has_value()) return std::optional<v1::LedgerInfo>();
+  auto info = ParseStored<v1::LedgerInfo>(**raw, "ledger info");
+  if (!info) return tl::unexpected(info.error());
+  MT_ASSERT(info->height() == height);
+  return std::optional<v1::LedgerInfo>(std::move(*info));
+}
+
+Result<std::optional<std::string>> Ledger::GetCertificate(uint64_t height) const {
+  return store_->Get(Column::kCertificates, keys::Be64(height));
+}
+
+Result<void> Ledger::WriteConsensusRecords(const std::vector<StoreWrite>& writes) {
+  for (const auto& w : writes) MT_ASSERT(w.column == Column::kConsensus);
+  return store_->Commit(writes);
+}
+
+Result<std::optional<std::string>> Ledger::GetConsensusRecord(std::string_view key) const {
+  return store_->Get(Column::kConsensus, key);
+}
+
+Result<void> Ledger::ScanConsensusRecords(
+    std::string_view prefix,
+    const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  // The node keeps at most its bounded set of uncommitted blocks here.
+  constexpr size_t kMaxRecords = 1'000'000;
+  return store_->Scan(Column::kConsensus, prefix, "", kMaxRecords, visit);
 }
 
 Result<std::vector<Hash32>> Ledger::InclusionProof(uint64_t leaf_index, uint64_t tree_size) const {

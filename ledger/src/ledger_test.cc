@@ -37,34 +37,71 @@ TEST_F(LedgerTest, RefusesDataDirectoryOfAnotherGenesis) {
   EXPECT_NE(l.error().message.find("another network"), std::string::npos);
 }
 
-TEST_F(LedgerTest, RefusesReplayAndRepeatedTxInBlock) {
+TEST_F(LedgerTest, SkipsReplayAndRepeatedTxInBlock) {
   ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
   auto b = Body();
   b.mutable_suspend_member()->set_member_key(KeyStr(agent_));
   auto tx = proof::SignTx(b, admin_);
-  auto twice = ledger_->ExecuteAndCommit({tx, tx}, now_ms_, validator_,
-                                         [](const Hash32&) { return false; });
-  ASSERT_FALSE(twice);
-  EXPECT_EQ(twice.error().code, ErrorCode::kInvalidArgument);
-  ASSERT_TRUE(ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
-                                        [](const Hash32&) { return false; }));
-  auto replay = ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
-                                          [](const Hash32&) { return false; });
-  ASSERT_FALSE(replay);
-  EXPECT_EQ(replay.error().code, ErrorCode::kAlreadyExists);
+  auto twice = Execute({tx, tx});
+  ASSERT_TRUE(twice) << twice.error().ToString();
+  ASSERT_EQ(twice->txs.size(), 1u);
+  ASSERT_EQ(twice->skipped.size(), 1u);
+  EXPECT_EQ(twice->skipped[0].reason, "repeats a tx earlier in the block");
+  uint64_t leaves = ledger_->head().leaf_count();
+  auto replay = Execute({tx});
+  ASSERT_TRUE(replay) << replay.error().ToString();
+  EXPECT_TRUE(replay->txs.empty());
+  ASSERT_EQ(replay->skipped.size(), 1u);
+  EXPECT_EQ(replay->skipped[0].reason, "already committed");
+  EXPECT_EQ(ledger_->head().leaf_count(), leaves);  // the block commits, the tx does not
+  EXPECT_EQ(ledger_->head().height(), replay->ledger_info.height());
 }
 
-TEST_F(LedgerTest, RefusesBlockWithBadSignature) {
+TEST_F(LedgerTest, SkipsTxWithBadSignature) {
   auto b = Body();
   b.mutable_suspend_member()->set_member_key(KeyStr(agent_));
   auto tx = proof::SignTx(b, admin_);
   tx.mutable_signature()->at(5) ^= 1;
   v1::LedgerInfo before = ledger_->head();
-  auto r = ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
-                                     [](const Hash32&) { return false; });
+  auto r = Execute({tx});
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->txs.empty());
+  ASSERT_EQ(r->skipped.size(), 1u);
+  EXPECT_NE(r->skipped[0].reason.find("signature"), std::string::npos) << r->skipped[0].reason;
+  EXPECT_EQ(ledger_->head().leaf_count(), before.leaf_count());
+  EXPECT_EQ(ledger_->head().height(), before.height() + 1);
+}
+
+TEST_F(LedgerTest, RefusesAHeightThatDoesNotFollowTheHead) {
+  BlockToExecute block;
+  block.height = ledger_->head().height() + 2;
+  auto r = ledger_->ExecuteAndCommit(block, validator_, [](const Hash32&, const v1::SignedTx&) { return false; });
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(ledger_->head().SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(LedgerTest, KeepsLedgerInfoAndCertificatePerHeight) {
+  BlockToExecute block;
+  block.height = 1;
+  block.certificate = "proof of commit";
+  block.consensus_writes.push_back({Column::kConsensus, "k", "v"});
+  auto r = ledger_->ExecuteAndCommit(block, validator_, [](const Hash32&, const v1::SignedTx&) { return false; });
+  ASSERT_TRUE(r) << r.error().ToString();
+  auto genesis_info = ledger_->GetLedgerInfo(0);
+  ASSERT_TRUE(genesis_info && genesis_info->has_value());
+  EXPECT_EQ((*genesis_info)->leaf_count(), 0u);
+  auto info = ledger_->GetLedgerInfo(1);
+  ASSERT_TRUE(info && info->has_value());
+  EXPECT_EQ((*info)->SerializeAsString(), r->ledger_info.SerializeAsString());
+  auto cert = ledger_->GetCertificate(1);
+  ASSERT_TRUE(cert && cert->has_value());
+  EXPECT_EQ(**cert, "proof of commit");
+  auto record = ledger_->GetConsensusRecord("k");
+  ASSERT_TRUE(record && record->has_value());
+  EXPECT_EQ(**record, "v");
+  auto missing = ledger_->GetLedgerInfo(2);
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
 }
 
 TEST_F(LedgerTest, AdmissionSeesEffectsOfEarlierAdmittedTxs) {

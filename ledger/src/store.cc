@@ -11,7 +11,7 @@ namespace {
 
 constexpr const char* kColumnNames[] = {"default",  "blocks",   "block_ids", "txs",
                                         "tx_index", "receipts", "state",     "index",
-                                        "accumulator", "consensus"};
+                                        "accumulator", "consensus", "ledger_infos", "certificates"};
 static_assert(std::size(kColumnNames) == static_cast<size_t>(Column::kCount));
 
 Error FromRocks(const rocksdb::Status& s, const std::string& what) {

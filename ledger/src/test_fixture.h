@@ -69,12 +69,22 @@ class LedgerFixture : public ::testing::Test {
   // Signs and commits `body` as one block at now_ms_; returns its receipt.
   v1::Receipt Commit(const v1::TxBody& body, const crypto::PrivateKey& signer) {
     auto tx = proof::SignTx(body, signer);
-    auto block = ledger_->ExecuteAndCommit({tx}, now_ms_, validator_,
-                                           [](const Hash32&) { return false; });
+    auto block = Execute({tx});
     EXPECT_TRUE(block) << block.error().ToString();
     if (!block) return {};
     now_ms_ += 1000;
     return block->txs.at(0).receipt;
+  }
+
+  // Executes `txs` as the next block at now_ms_, verifying every signature.
+  Result<CommittedBlock> Execute(std::vector<v1::SignedTx> txs) {
+    BlockToExecute block;
+    block.height = ledger_->head().height() + 1;
+    block.round = block.height;
+    block.time_ms = now_ms_;
+    block.proposer_key = KeyStr(validator_);
+    block.txs = std::move(txs);
+    return ledger_->ExecuteAndCommit(block, validator_, [](const Hash32&, const v1::SignedTx&) { return false; });
   }
 
   void ExpectOk(const v1::Receipt& r) {

@@ -64,6 +64,37 @@ Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
   MT_TRY(ReadPositive(t, "block", "interval_ms", interval_ms));
   c.block_interval = std::chrono::milliseconds(interval_ms);
   MT_TRY(ReadPositive(t, "block", "max_txs", c.block_max_txs));
+  int64_t round_timeout_ms = c.round_timeout.count();
+  MT_TRY(ReadPositive(t, "consensus", "round_timeout_ms", round_timeout_ms));
+  c.round_timeout = std::chrono::milliseconds(round_timeout_ms);
+  if (c.round_timeout <= c.block_interval) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config: [consensus] round_timeout_ms must exceed [block] interval_ms, or "
+                     "every idle round would time out");
+  }
+  if (const toml::array* peers = t["peers"].as_array()) {
+    for (const toml::node& n : *peers) {
+      const toml::table* p = n.as_table();
+      auto key = p ? (*p)["key"].value<std::string>() : std::nullopt;
+      auto address = p ? (*p)["address"].value<std::string>() : std::nullopt;
+      if (!key || !address || key->size() != 64 || address->empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "config: each [[peers]] entry needs key (64 hex digits) and address "
+                         "(host:port)");
+      }
+      c.peers.push_back({*key, *address});
+    }
+  }
+  if (const toml::array* observers = t.at_path("network.observers").as_array()) {
+    for (const toml::node& n : *observers) {
+      auto key = n.value<std::string>();
+      if (!key || key->size() != 64) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "config: [network] observers must be keys of 64 hex digits");
+      }
+      c.observer_keys_hex.push_back(*key);
+    }
+  }
   MT_TRY(ReadPositive(t, "mempool", "max_txs", c.mempool_max_txs));
   MT_TRY(ReadPositive(t, "mempool", "max_bytes", c.mempool_max_bytes));
   MT_TRY(ReadPositive(t, "mempool", "max_tx_bytes", c.max_tx_bytes));

@@ -251,6 +251,9 @@ class NodeServiceImpl final : public v1::NodeService::Service {
 
   grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
                       v1::StatusResponse* resp) override {
+    auto network = node_.NetworkStatus();
+    if (!network) return ToGrpcStatus(network.error());
+    *resp = std::move(*network);
     const auto& ledger = node_.ledger();
     v1::LedgerInfo head = ledger.head();
     resp->set_chain_id(ledger.genesis().chain_id());

@@ -4,8 +4,15 @@
 
 namespace minetrace::node {
 
+bool Mempool::SignatureChecked(const Hash32& tx_id, const v1::SignedTx& tx) const {
+  auto it = by_id_.find(tx_id);
+  if (it == by_id_.end()) return false;
+  const v1::SignedTx& pending = queue_.at(it->second).second;
+  return pending.signer() == tx.signer() && pending.signature() == tx.signature();
+}
+
 Result<void> Mempool::Add(const Hash32& tx_id, v1::SignedTx tx) {
-  if (ids_.count(tx_id)) {
+  if (by_id_.contains(tx_id)) {
     return MakeError(ErrorCode::kAlreadyExists,
                      "tx " + ToHex(tx_id) + " is already pending; it will commit once");
   }
@@ -15,23 +22,40 @@ Result<void> Mempool::Add(const Hash32& tx_id, v1::SignedTx tx) {
                      "mempool is full (" + std::to_string(queue_.size()) + " txs, " +
                          std::to_string(bytes_) + " bytes); retry after the next block");
   }
-  ids_.insert(tx_id);
+  uint64_t seq = next_seq_++;
+  by_id_.emplace(tx_id, seq);
   bytes_ += size;
-  queue_.emplace_back(tx_id, std::move(tx));
+  queue_.emplace(seq, std::make_pair(tx_id, std::move(tx)));
   return {};
 }
 
-std::vector<v1::SignedTx> Mempool::Take(size_t max) {
+std::vector<v1::SignedTx> Mempool::Select(
+    size_t max_txs, uint64_t max_bytes,
+    const std::function<bool(const Hash32&)>& exclude) const {
   std::vector<v1::SignedTx> out;
-  while (!queue_.empty() && out.size() < max) {
-    uint64_t size = queue_.front().second.ByteSizeLong();
-    MT_ASSERT(bytes_ >= size);
-    bytes_ -= size;
-    out.push_back(std::move(queue_.front().second));
-    queue_.pop_front();
+  uint64_t bytes = 0;
+  for (const auto& [seq, entry] : queue_) {
+    if (out.size() >= max_txs) break;
+    if (exclude(entry.first)) continue;
+    uint64_t size = entry.second.ByteSizeLong();
+    if (bytes + size > max_bytes) break;
+    bytes += size;
+    out.push_back(entry.second);
   }
-  MT_ASSERT(!queue_.empty() || bytes_ == 0);
   return out;
+}
+
+void Mempool::Remove(const Hash32& tx_id) {
+  auto it = by_id_.find(tx_id);
+  if (it == by_id_.end()) return;
+  auto entry = queue_.find(it->second);
+  MT_ASSERT(entry != queue_.end());
+  uint64_t size = entry->second.second.ByteSizeLong();
+  MT_ASSERT(bytes_ >= size);
+  bytes_ -= size;
+  queue_.erase(entry);
+  by_id_.erase(it);
+  MT_ASSERT(!queue_.empty() || bytes_ == 0);
 }
 
 }  // namespace minetrace::node

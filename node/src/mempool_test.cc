@@ -17,17 +17,30 @@ Hash32 Id(uint8_t n) {
   return h;
 }
 
-TEST(Mempool, DedupesByTxIdUntilForgotten) {
+TEST(Mempool, DedupesByTxIdUntilRemoved) {
   Mempool pool(10, 1 << 20);
   ASSERT_TRUE(pool.Add(Id(1), Tx(10)));
   auto again = pool.Add(Id(1), Tx(10));
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
-  EXPECT_EQ(pool.Take(10).size(), 1u);
-  // Taken into a block but not yet committed: still a duplicate.
+  // Selected into a block that has not committed: still pending, still a duplicate.
+  EXPECT_EQ(pool.Select(10, 1 << 20, [](const Hash32&) { return false; }).size(), 1u);
   EXPECT_FALSE(pool.Add(Id(1), Tx(10)));
-  pool.Forget(Id(1));
+  pool.Remove(Id(1));
+  EXPECT_EQ(pool.size(), 0u);
   EXPECT_TRUE(pool.Add(Id(1), Tx(10)));
+}
+
+TEST(Mempool, SignatureCheckedOnlyForTheSameBytes) {
+  Mempool pool(10, 1 << 20);
+  v1::SignedTx tx = Tx(10);
+  tx.set_signature(std::string(64, 'a'));
+  ASSERT_TRUE(pool.Add(Id(1), tx));
+  EXPECT_TRUE(pool.SignatureChecked(Id(1), tx));
+  v1::SignedTx other = tx;
+  other.set_signature(std::string(64, 'b'));  // same id (body), another signature
+  EXPECT_FALSE(pool.SignatureChecked(Id(1), other));
+  EXPECT_FALSE(pool.SignatureChecked(Id(2), tx));
 }
 
 TEST(Mempool, RefusesWhenFullByCountOrBytes) {
@@ -43,17 +56,19 @@ TEST(Mempool, RefusesWhenFullByCountOrBytes) {
   EXPECT_EQ(by_bytes.Add(Id(2), Tx(100)).error().code, ErrorCode::kResourceExhausted);
 }
 
-TEST(Mempool, TakesOldestFirstAndTracksBytes) {
+TEST(Mempool, SelectsOldestFirstWithinBoundsSkippingExcluded) {
   Mempool pool(10, 1 << 20);
   for (uint8_t i = 1; i <= 5; ++i) ASSERT_TRUE(pool.Add(Id(i), Tx(i)));
-  auto first = pool.Take(2);
+  auto first = pool.Select(2, 1 << 20, [](const Hash32& id) { return id == Id(1); });
   ASSERT_EQ(first.size(), 2u);
-  EXPECT_EQ(first[0].body().size(), 1u);
-  EXPECT_EQ(first[1].body().size(), 2u);
-  EXPECT_EQ(pool.size(), 3u);
-  EXPECT_GT(pool.bytes(), 0u);
-  pool.Take(10);
+  EXPECT_EQ(first[0].body().size(), 2u);
+  EXPECT_EQ(first[1].body().size(), 3u);
+  EXPECT_EQ(pool.size(), 5u);  // selecting does not remove
+  auto small = pool.Select(10, 7, [](const Hash32&) { return false; });
+  EXPECT_EQ(small.size(), 2u);  // 3 + 4 encoded bytes fit, + 5 would not
+  for (uint8_t i = 1; i <= 5; ++i) pool.Remove(Id(i));
   EXPECT_EQ(pool.bytes(), 0u);
+  EXPECT_EQ(pool.size(), 0u);
 }
 
 }  // namespace

@@ -7,12 +7,20 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
+#include "consensus_codec.h"
+#include "consensus_driver.h"
 #include "grpc_services.h"
+#include "peer_transport.h"
 #include "minetrace/base/assert.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 
 namespace minetrace::node {
+namespace {
+
+constexpr uint32_t kSyncBatchBlocks = 64;
+
+}  // namespace
 
 Result<std::unique_ptr<Node>> Node::Create(const NodeConfig& config, const Clock& clock,
                                            std::shared_ptr<spdlog::logger> log) {
@@ -22,32 +30,27 @@ Result<std::unique_ptr<Node>> Node::Create(const NodeConfig& config, const Clock
   if (!key) return tl::unexpected(key.error());
   auto ledger = ledger::Ledger::Open(config.data_dir, *genesis);
   if (!ledger) return tl::unexpected(ledger.error());
-  if (genesis->validators_size() != 1) {
-    // Until the BFT network (issue 4), each validator would cut blocks alone and the ledgers
-    // would diverge: refuse rather than fork.
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "genesis names " + std::to_string(genesis->validators_size()) +
-                         " validators; this release runs exactly one (the BFT network is not "
-                         "there yet): create the network with `minetrace testnet --validators 1`");
-  }
-  bool is_validator = false;
+  consensus::ValidatorSet validators;
+  std::optional<consensus::ValidatorIndex> self;
   for (const auto& v : genesis->validators()) {
-    if (v.key() == std::string(key->public_key().begin(), key->public_key().end())) {
-      is_validator = true;
+    crypto::PublicKey k{};
+    if (v.key().size() != k.size()) {
+      return MakeError(ErrorCode::kInvalidArgument, "genesis: a validator key is not 32 bytes");
     }
+    std::copy(v.key().begin(), v.key().end(), k.begin());
+    if (k == key->public_key()) self = static_cast<consensus::ValidatorIndex>(validators.size());
+    validators.keys.push_back(k);
   }
-  if (!is_validator) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "node key " + ToHex(key->public_key()) +
-                         " is not a validator in the genesis; observer nodes arrive with the "
-                         "BFT network");
+  if (validators.size() == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "genesis names no validators");
   }
-  return std::unique_ptr<Node>(
-      new Node(config, clock, std::move(log), std::move(*key), std::move(*ledger)));
+  return std::unique_ptr<Node>(new Node(config, clock, std::move(log), std::move(*key),
+                                        std::move(*ledger), std::move(validators), self));
 }
 
 Node::Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-           crypto::PrivateKey key, std::unique_ptr<ledger::Ledger> ledger)
+           crypto::PrivateKey key, std::unique_ptr<ledger::Ledger> ledger,
+           consensus::ValidatorSet validators, std::optional<consensus::ValidatorIndex> self)
     : config_(std::move(config)),
       clock_(clock),
       log_(std::move(log)),
@@ -55,6 +58,8 @@ Node::Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger
       ledger_(std::move(ledger)),
       verify_pool_(config_.verify_threads != 0 ? config_.verify_threads
                                                : std::max(1u, std::thread::hardware_concurrency())),
+      validators_(std::move(validators)),
+      self_(self),
       mempool_(config_.mempool_max_txs, config_.mempool_max_bytes) {
   pending_state_ = ledger_->NewPendingState();
 }
@@ -78,11 +83,18 @@ Result<void> Node::Run() {
                      "cannot listen for gRPC on " + config_.grpc_listen +
                          " (address in use or not local?)");
   }
+  if (auto started = StartNetwork(); !started) {
+    server_->Shutdown();
+    server_->Wait();
+    return started;
+  }
   v1::LedgerInfo head = ledger_->head();
-  log_->info("minetrace-node {} serving gRPC on {} | chain {} height {} leaves {} root {}",
-             ToHex(key_.public_key()).substr(0, 16), config_.grpc_listen,
-             ledger_->genesis().chain_id(), head.height(), head.leaf_count(),
-             ToHex(AsBytes(head.accumulator_root())));
+  log_->info("minetrace-node {} ({}) serving gRPC on {}, peers on {} | chain {} height {} "
+             "leaves {} root {}",
+             ToHex(key_.public_key()).substr(0, 16),
+             self_ ? "validator " + std::to_string(*self_) : std::string("observer"),
+             config_.grpc_listen, config_.peer_listen, ledger_->genesis().chain_id(),
+             head.height(), head.leaf_count(), ToHex(AsBytes(head.accumulator_root())));
 
   signals_.add(SIGINT);
   signals_.add(SIGTERM);
@@ -91,20 +103,93 @@ Result<void> Node::Run() {
     log_->info("signal {} received: shutting down", signo);
     RequestStop();
   });
-  ScheduleBlockTimer();
   work_.emplace(io_.get_executor());
   io_.run();  // a stop requested before Run is already posted and runs first
 
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   server_->Shutdown();  // no-op when the shutdown thread did it
   server_->Wait();
+  if (driver_) driver_->Stop();
+  if (transport_) transport_->Stop();
   head = ledger_->head();
   log_->info("stopped at height {} root {}", head.height(),
              ToHex(AsBytes(head.accumulator_root())));
   if (fatal_) {
-    return MakeError(ErrorCode::kInternal, "stopped after a failed commit; see the log");
+    return MakeError(ErrorCode::kInternal, "stopped after a failed write; see the log");
   }
   return {};
+}
+
+Result<void> Node::StartNetwork() {
+  PeerTransportConfig tc;
+  tc.chain_id = ledger_->genesis().chain_id();
+  tc.genesis_hash = ledger_->genesis_hash();
+  tc.listen = config_.peer_listen;
+  tc.self_is_validator = self_.has_value();
+  tc.admitted = validators_.keys;
+  for (const auto& hex : config_.observer_keys_hex) {
+    auto k = FromHex(hex);
+    crypto::PublicKey key{};
+    if (!k || k->size() != key.size()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: bad observer key " + hex);
+    }
+    std::copy(k->begin(), k->end(), key.begin());
+    tc.admitted.push_back(key);
+  }
+  for (const auto& p : config_.peers) {
+    auto k = FromHex(p.key_hex);
+    PeerAddress peer;
+    if (!k || k->size() != peer.key.size()) {
+      return MakeError(ErrorCode::kInvalidArgument, "config: bad peer key " + p.key_hex);
+    }
+    std::copy(k->begin(), k->end(), peer.key.begin());
+    if (peer.key == key_.public_key()) continue;
+    peer.address = p.address;
+    peer.validator = validators_.IndexOf(peer.key).has_value();
+    tc.peers.push_back(std::move(peer));
+  }
+  PeerTransport::Handlers handlers;
+  handlers.on_message = [this](const crypto::PublicKey& from, std::string&& bytes) {
+    OnPeerMessage(from, std::move(bytes));
+  };
+  handlers.on_connected = [](const crypto::PublicKey&) {};  // the transport logs these
+  handlers.on_disconnected = [](const crypto::PublicKey&) {};
+  transport_ = std::make_unique<PeerTransport>(io_, key_, std::move(tc), log_, handlers);
+  MT_TRY(transport_->Start());
+
+  if (self_) {
+    DriverConfig dc;
+    dc.block_interval = config_.block_interval;
+    dc.block_max_txs = config_.block_max_txs;
+    dc.round_timeout = config_.round_timeout;
+    ConsensusDriver::Hooks hooks;
+    hooks.send = [this](consensus::ValidatorIndex to, const v1::PeerMessage& m) {
+      SendToValidator(to, m);
+    };
+    hooks.broadcast = [this](const v1::PeerMessage& m) { BroadcastToValidators(m); };
+    hooks.select_txs = [this](const std::function<bool(const Hash32&)>& exclude) {
+      return mempool_.Select(config_.block_max_txs, config_.max_request_bytes, exclude);
+    };
+    hooks.signature_checked = [this](const Hash32& id, const v1::SignedTx& tx) {
+      return mempool_.SignatureChecked(id, tx);
+    };
+    hooks.committed = [this](const ledger::CommittedBlock& b) { OnCommitted(b); };
+    hooks.fatal = [this](const std::string& why) { Fatal(why); };
+    driver_ = std::make_unique<ConsensusDriver>(io_, *ledger_, clock_, key_, validators_, *self_,
+                                                dc, verify_pool_, log_, std::move(hooks));
+    MT_TRY(driver_->Start());
+  } else {
+    ScheduleSync();
+  }
+  return {};
+}
+
+void Node::Fatal(const std::string& why) {
+  // The ledger is unchanged, but a disk that refuses a synced write cannot be trusted to
+  // take the next one: stop rather than diverge.
+  log_->critical("{}", why);
+  fatal_ = true;
+  RequestStop();
 }
 
 void Node::RequestStop() {
@@ -125,7 +210,9 @@ void Node::StartShutdownThread() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     boost::asio::post(io_, [this] {
       signals_.cancel();
-      block_timer_.cancel();
+      sync_timer_.cancel();
+      if (driver_) driver_->Stop();
+      if (transport_) transport_->Stop();
       work_.reset();
       io_.stop();
     });
@@ -158,8 +245,9 @@ Result<Hash32> Node::Submit(const v1::SignedTx& tx) {
   return std::move(results[0]);
 }
 
-std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& txs) {
-  // Envelopes first, then all signatures at once on the pool, then admission in order.
+std::vector<Result<std::pair<Hash32, v1::TxBody>>> Node::CheckTxs(
+    const std::vector<v1::SignedTx>& txs) {
+  // Envelopes first, then all signatures at once on the pool.
   std::vector<Result<std::pair<Hash32, v1::TxBody>>> checked;
   std::vector<crypto::VerifyJob> jobs;
   std::vector<size_t> job_of;
@@ -181,13 +269,23 @@ std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& tx
                                      "signer over SHA256(\"minetrace/tx/v1\" || body)");
     }
   }
+  return checked;
+}
+
+std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& txs) {
+  auto checked = CheckTxs(txs);
   std::vector<Result<Hash32>> out;
+  std::vector<v1::SignedTx> admitted;
   for (size_t i = 0; i < txs.size(); ++i) {
     if (!checked[i]) {
       out.push_back(tl::unexpected(checked[i].error()));
-    } else {
-      out.push_back(AdmitOnIo(checked[i]->first, std::move(checked[i]->second), txs[i]));
+      continue;
     }
+    out.push_back(AdmitOnIo(checked[i]->first, std::move(checked[i]->second), txs[i]));
+    if (out.back()) admitted.push_back(txs[i]);
+  }
+  if (!admitted.empty()) {
+    boost::asio::post(io_, [this, admitted = std::move(admitted)] { Forward(admitted); });
   }
   return out;
 }
@@ -234,59 +332,278 @@ Result<void> Node::Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::
     pending_ids_.insert(tx_id);
   }
   UpdateMempoolGauges();
-  if (mempool_.size() >= config_.block_max_txs) {
-    boost::asio::post(io_, [this] { CutBlock(); });
-  }
+  if (driver_) driver_->OnTxsAdmitted();
   return {};
 }
 
-void Node::ScheduleBlockTimer() {
-  block_timer_.expires_after(config_.block_interval);
-  block_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec || stopping_) return;
-    CutBlock();
-    ScheduleBlockTimer();
-  });
+// Txs a client gave this node go to every validator, so that whichever leads next proposes
+// them; a validator does not forward what it got from a peer (every validator got it).
+void Node::Forward(const std::vector<v1::SignedTx>& txs) {
+  if (!transport_ || stopping_) return;
+  v1::PeerMessage m;
+  for (const auto& tx : txs) *m.mutable_txs()->add_txs() = tx;
+  BroadcastToValidators(m);
 }
 
-void Node::CutBlock() {
-  if (fatal_ || mempool_.size() == 0) return;
-  std::vector<v1::SignedTx> txs = mempool_.Take(config_.block_max_txs);
-  auto committed = ledger_->ExecuteAndCommit(
-      txs, clock_.NowUnixMs(), key_,
-      [](const Hash32&) { return true; });  // every mempool tx was verified on admission
-  if (!committed) {
-    // The ledger is unchanged, but a disk that refuses a synced write cannot be trusted to
-    // take the next one: stop rather than diverge.
-    log_->critical("block commit failed: {}", committed.error().ToString());
-    fatal_ = true;
-    RequestStop();
+void Node::OnTxGossip(const v1::TxGossip& gossip) {
+  std::vector<v1::SignedTx> txs(gossip.txs().begin(), gossip.txs().end());
+  // Peers are admitted validators or observers, but their txs are checked like a client's.
+  auto checked = CheckTxs(txs);
+  for (size_t i = 0; i < txs.size(); ++i) {
+    if (!checked[i]) continue;  // already committed, malformed: the sender's client was told
+    (void)Admit(checked[i]->first, checked[i]->second, txs[i]);
+  }
+}
+
+void Node::SendToValidator(consensus::ValidatorIndex to, const v1::PeerMessage& message) {
+  if (!transport_ || to >= validators_.size()) return;
+  transport_->Send(validators_.keys[to], message.SerializeAsString());
+}
+
+void Node::BroadcastToValidators(const v1::PeerMessage& message) {
+  if (!transport_) return;
+  std::string bytes = message.SerializeAsString();
+  for (const auto& key : validators_.keys) {
+    if (key != key_.public_key()) transport_->Send(key, bytes);
+  }
+}
+
+void Node::OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes) {
+  if (stopping_ || fatal_) return;
+  v1::PeerMessage m;
+  if (!m.ParseFromString(bytes)) {
+    log_->debug("peer {} sent a message that does not parse", ToHex(from).substr(0, 16));
     return;
   }
+  switch (m.kind_case()) {
+    case v1::PeerMessage::kConsensus: {
+      auto index = validators_.IndexOf(from);
+      if (!driver_ || !index) return;  // observers take no part in consensus
+      auto message = MessageFromProto(m.consensus());
+      if (!message) {
+        log_->debug("validator {} sent a bad consensus message: {}", *index,
+                    message.error().message);
+        return;
+      }
+      driver_->OnMessage(*index, std::move(*message));
+      return;
+    }
+    case v1::PeerMessage::kTxs:
+      OnTxGossip(m.txs());
+      return;
+    case v1::PeerMessage::kSyncRequest:
+      ServeSync(from, m.sync_request());
+      return;
+    case v1::PeerMessage::kSyncResponse:
+      ApplySync(from, m.sync_response());
+      return;
+    case v1::PeerMessage::KIND_NOT_SET:
+      return;
+  }
+}
+
+void Node::OnCommitted(const ledger::CommittedBlock& committed) {
+  for (const auto& rec : committed.txs) mempool_.Remove(rec.tx_id);
+  for (const auto& skipped : committed.skipped) mempool_.Remove(skipped.tx_id);
   size_t failed = 0;
-  for (const auto& rec : committed->txs) {
-    mempool_.Forget(rec.tx_id);
-    failed += rec.receipt.status() != v1::TX_STATUS_OK;
-  }
-  // The admission layer already holds the effects of every tx that committed OK; it needs a
-  // rebuild only when a block outcome differs from admission (a FAILED receipt). It is also
-  // rebuilt when nothing is pending, and every kRebuildEveryBlocks under steady load, so that
-  // it never grows without bound.
-  constexpr uint32_t kRebuildEveryBlocks = 64;
-  if (failed > 0 || mempool_.size() == 0 || ++blocks_since_rebuild_ >= kRebuildEveryBlocks) {
-    RebuildPendingState();
-  }
+  for (const auto& rec : committed.txs) failed += rec.receipt.status() != v1::TX_STATUS_OK;
+  // The admission layer assumed the effects of the txs admitted here over the old committed
+  // state; a block may hold txs admitted elsewhere or fail some, so after any block with txs
+  // the pending txs are replayed over the new state.
+  if (!committed.txs.empty()) RebuildPendingState();
   {
     std::lock_guard lock(commit_mu_);
-    for (const auto& rec : committed->txs) pending_ids_.erase(rec.tx_id);
+    for (const auto& rec : committed.txs) pending_ids_.erase(rec.tx_id);
+    for (const auto& skipped : committed.skipped) pending_ids_.erase(skipped.tx_id);
     ++commits_;
   }
   commit_cv_.notify_all();
   UpdateMempoolGauges();
-  log_->info("committed block {} with {} txs ({} failed) root {} leaves {}",
-             committed->ledger_info.height(), committed->txs.size(), failed,
-             ToHex(AsBytes(committed->ledger_info.accumulator_root())).substr(0, 16),
-             committed->ledger_info.leaf_count());
+  if (!committed.txs.empty() || !committed.skipped.empty()) {
+    log_->info("committed block {} with {} txs ({} failed, {} skipped) root {} leaves {}",
+               committed.ledger_info.height(), committed.txs.size(), failed,
+               committed.skipped.size(),
+               ToHex(AsBytes(committed.ledger_info.accumulator_root())).substr(0, 16),
+               committed.ledger_info.leaf_count());
+  } else {
+    log_->debug("committed empty block {}", committed.ledger_info.height());
+  }
+}
+
+Result<v1::StatusResponse> Node::NetworkStatus() {
+  if (stopping_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
+  auto done = std::make_shared<std::promise<v1::StatusResponse>>();
+  auto result = done->get_future();
+  boost::asio::post(io_, [this, done] {
+    v1::StatusResponse s;
+    s.set_role(self_ ? "validator" : "observer");
+    if (driver_) {
+      s.set_round(driver_->round());
+      s.set_misbehaviour_reports(driver_->peer_reports());
+    }
+    if (transport_) {
+      for (const auto& p : transport_->Peers()) {
+        v1::PeerStatus* peer = s.add_peers();
+        peer->set_key(std::string(p.key.begin(), p.key.end()));
+        peer->set_address(p.address);
+        peer->set_connected(p.connected);
+        peer->set_validator(validators_.IndexOf(p.key).has_value());
+        peer->set_last_error(p.last_error);
+        peer->set_frames_in(p.frames_in);
+        peer->set_frames_out(p.frames_out);
+      }
+    }
+    done->set_value(std::move(s));
+  });
+  if (result.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return MakeError(ErrorCode::kUnavailable, "node is busy; retry");
+  }
+  return result.get();
+}
+
+// ---- block sync ----
+
+void Node::ScheduleSync() {
+  constexpr auto kSyncInterval = std::chrono::milliseconds(200);
+  sync_timer_.expires_after(kSyncInterval);
+  sync_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    RequestSync();
+    ScheduleSync();
+  });
+}
+
+void Node::RequestSync() {
+  constexpr auto kSyncTimeout = std::chrono::seconds(5);
+  auto now = std::chrono::steady_clock::now();
+  if (sync_peer_ && now - sync_sent_at_ < kSyncTimeout) return;  // one ask at a time
+  sync_peer_.reset();
+  std::vector<crypto::PublicKey> connected;
+  for (const auto& p : transport_->Peers()) {
+    if (p.connected && validators_.IndexOf(p.key)) connected.push_back(p.key);
+  }
+  if (connected.empty()) return;
+  const crypto::PublicKey& peer = connected[sync_cursor_++ % connected.size()];
+  v1::PeerMessage m;
+  m.mutable_sync_request()->set_from_height(ledger_->head().height() + 1);
+  m.mutable_sync_request()->set_max_blocks(kSyncBatchBlocks);
+  if (transport_->Send(peer, m.SerializeAsString())) {
+    sync_peer_ = peer;
+    sync_sent_at_ = now;
+  }
+}
+
+void Node::ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& request) {
+  const uint64_t head = ledger_->head().height();
+  v1::PeerMessage m;
+  v1::SyncResponse* response = m.mutable_sync_response();
+  response->set_committed_height(head);
+  uint64_t max_blocks = std::clamp<uint64_t>(request.max_blocks(), 1, kSyncBatchBlocks);
+  // Blocks up to one that carries its commit proof, which a batch must end with to be
+  // applied; the head block always carries one.
+  for (uint64_t h = std::max<uint64_t>(request.from_height(), 1); h <= head; ++h) {
+    auto raw = ledger_->GetCertificate(h);
+    if (!raw || !raw->has_value()) break;
+    v1::CommittedBlock* cert = response->add_blocks();
+    if (!cert->ParseFromString(**raw)) {
+      response->mutable_blocks()->RemoveLast();
+      break;
+    }
+    if (static_cast<uint64_t>(response->blocks_size()) >= max_blocks && cert->has_commit_qc()) {
+      break;
+    }
+    if (static_cast<uint64_t>(response->blocks_size()) >= 4 * kSyncBatchBlocks) break;
+  }
+  transport_->Send(from, m.SerializeAsString());
+}
+
+Result<Hash32> Node::HeadConsensusBlockId() const {
+  uint64_t head = ledger_->head().height();
+  if (head == 0) {
+    auto info = ledger_->GetLedgerInfo(0);
+    if (!info || !info->has_value()) return MakeError(ErrorCode::kDataLoss, "no genesis info");
+    consensus::LedgerRoot root;
+    std::copy((*info)->accumulator_root().begin(), (*info)->accumulator_root().end(),
+              root.accumulator_root.begin());
+    return consensus::BlockId(consensus::GenesisBlock(0, root).header);
+  }
+  auto raw = ledger_->GetCertificate(head);
+  v1::CommittedBlock cert;
+  if (!raw || !raw->has_value() || !cert.ParseFromString(**raw)) {
+    return MakeError(ErrorCode::kDataLoss, "the head block's certificate is missing");
+  }
+  auto header = HeaderFromProto(cert.block().header());
+  if (!header) return MakeError(ErrorCode::kDataLoss, "the head block's certificate is bad");
+  return consensus::BlockId(*header);
+}
+
+// Verifies a batch of committed blocks from a peer and applies the longest prefix that ends
+// with a commit proof: linked by parent ids to this node's head, each certified by a quorum,
+// the last one committed by a 2-chain (a QC over its child of the next round). A faulty peer
+// can thus withhold blocks but never make this node apply a block that did not commit.
+void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& response) {
+  if (!sync_peer_ || *sync_peer_ != from) return;  // not the answer to our ask
+  sync_peer_.reset();
+  auto parent = HeadConsensusBlockId();
+  if (!parent) return Fatal(parent.error().ToString());
+  uint64_t height = ledger_->head().height();
+  auto refuse = [&](const std::string& why) {
+    log_->warn("sync: refused blocks from {}: {}", ToHex(from).substr(0, 16), why);
+  };
+  size_t provable = 0;  // blocks [0, provable) end with a commit proof
+  std::vector<consensus::Block> blocks;
+  for (const auto& cert : response.blocks()) {
+    auto block = BlockFromProto(cert.block());
+    auto qc = QcFromProto(cert.qc());
+    if (!block || !qc) return refuse("a block or QC is malformed");
+    Hash32 id = consensus::BlockId(block->header);
+    if (block->header.height != height + blocks.size() + 1 ||
+        block->header.parent_id != (blocks.empty() ? *parent
+                                                   : consensus::BlockId(blocks.back().header))) {
+      return refuse("block " + std::to_string(block->header.height) + " does not extend the chain");
+    }
+    if (qc->block_id != id) return refuse("a QC certifies another block");
+    if (auto problem = consensus::QcSignatureProblem(validators_, *qc)) {
+      return refuse("QC of block " + std::to_string(block->header.height) + ": " + *problem);
+    }
+    blocks.push_back(std::move(*block));
+    if (cert.has_commit_qc()) {
+      auto child = HeaderFromProto(cert.commit_child());
+      auto commit_qc = QcFromProto(cert.commit_qc());
+      if (!child || !commit_qc) return refuse("a commit proof is malformed");
+      if (child->parent_id != id || child->round != blocks.back().header.round + 1 ||
+          commit_qc->block_id != consensus::BlockId(*child)) {
+        return refuse("a commit proof does not prove a 2-chain");
+      }
+      if (auto problem = consensus::QcSignatureProblem(validators_, *commit_qc)) {
+        return refuse("commit QC: " + *problem);
+      }
+      provable = blocks.size();
+    }
+  }
+  for (size_t i = 0; i < provable; ++i) {
+    const consensus::Block& block = blocks[i];
+    ledger::BlockToExecute exec;
+    exec.height = block.header.height;
+    exec.round = block.header.round;
+    exec.time_ms = block.header.timestamp_ms;
+    const crypto::PublicKey& proposer = validators_.keys.at(block.header.proposer);
+    exec.proposer_key.assign(proposer.begin(), proposer.end());
+    v1::BlockPayload payload;
+    if (payload.ParseFromArray(block.payload.data(), static_cast<int>(block.payload.size()))) {
+      exec.txs.assign(payload.txs().begin(), payload.txs().end());
+    }
+    exec.certificate = response.blocks(static_cast<int>(i)).SerializeAsString();
+    auto committed = ledger_->ExecuteAndCommit(
+        exec, key_, [this](const Hash32& id, const v1::SignedTx& tx) {
+          return mempool_.SignatureChecked(id, tx);
+        });
+    if (!committed) return Fatal("sync: block commit failed: " + committed.error().ToString());
+    OnCommitted(*committed);
+  }
+  if (provable > 0 && response.committed_height() > ledger_->head().height()) {
+    RequestSync();  // more to fetch: ask again at once
+  }
 }
 
 void Node::RebuildPendingState() {
@@ -294,12 +611,11 @@ void Node::RebuildPendingState() {
   // later admissions see their effects. One that no longer passes stays pending: it will
   // commit with a failed receipt that tells its sender why, instead of vanishing.
   pending_state_ = ledger_->NewPendingState();
-  blocks_since_rebuild_ = 0;
-  for (const auto& [id, tx] : mempool_.pending()) {
+  mempool_.ForEach([&](const Hash32&, const v1::SignedTx& tx) {
     v1::TxBody body;
-    if (!body.ParseFromString(tx.body())) continue;
+    if (!body.ParseFromString(tx.body())) return;
     (void)ledger_->CheckTx(*pending_state_, body, tx.signer(), clock_.NowUnixMs());
-  }
+  });
 }
 
 void Node::UpdateMempoolGauges() {

@@ -69,6 +69,7 @@ NodeProcess::NodeProcess(NodeOptions options)
   std::ofstream(dir_ / "config.toml")
       << "genesis_file = \"genesis.toml\"\nkey_file = \"node.key\"\ndata_dir = \"data\"\n"
       << "grpc_listen = \"" << address_ << "\"\n"
+      << "peer_listen = \"" << options_.peer_listen << "\"\n"
       << "[block]\ninterval_ms = " << options_.block_interval_ms
       << "\nmax_txs = " << options_.block_max_txs << "\n"
       << "[mempool]\nmax_txs = " << options_.mempool_max_txs
@@ -78,17 +79,25 @@ NodeProcess::NodeProcess(NodeOptions options)
   channel_ = NewChannel(address_);
 }
 
+NodeProcess::NodeProcess(std::filesystem::path dir, std::string grpc_address,
+                         std::string chain_id, crypto::PrivateKey admin)
+    : dir_(std::move(dir)),
+      address_(std::move(grpc_address)),
+      chain_id_(std::move(chain_id)),
+      admin_(std::move(admin)),
+      validator_(Key(2)),
+      owns_dir_(false) {
+  channel_ = NewChannel(address_);
+}
+
 void NodeProcess::WriteGenesis() {
   v1::Genesis g;
   g.set_chain_id(chain_id_);
   g.set_genesis_time_ms(1'790'000'000'000);
-  for (uint32_t i = 0; i < options_.validators; ++i) {
-    crypto::PrivateKey key = i == 0 ? validator_ : Key(static_cast<uint8_t>(100 + i));
-    auto* v = g.add_validators();
-    v->set_key(std::string(key.public_key().begin(), key.public_key().end()));
-    v->set_name("validator-" + std::to_string(i));
-    v->set_address("127.0.0.1:1");
-  }
+  auto* v = g.add_validators();
+  v->set_key(std::string(validator_.public_key().begin(), validator_.public_key().end()));
+  v->set_name("validator-0");
+  v->set_address("127.0.0.1:1");
   auto* a = g.add_administrators();
   a->set_key(std::string(admin_.public_key().begin(), admin_.public_key().end()));
   a->set_name("secretariat");
@@ -102,6 +111,7 @@ void NodeProcess::RewriteGenesis(const std::string& chain_id) {
 
 NodeProcess::~NodeProcess() {
   if (pid_ > 0) Kill();
+  if (!owns_dir_) return;
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
 }

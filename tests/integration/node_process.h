@@ -1,5 +1,6 @@
-// A real minetrace-node child process for integration tests: writes a one-validator
-// genesis, key and config into a fresh temporary folder, starts the binary on a free
+// A real minetrace-node child process for integration tests. The default constructor writes
+// a one-validator genesis, key and config into a fresh temporary folder; the other runs a
+// node of a network that `minetrace testnet` wrote. It starts the binary on a free
 // loopback port, and stops it (SIGTERM) or kills it (SIGKILL). Keys are fixed so that tests
 // can sign as the founding administrator.
 #pragma once
@@ -23,12 +24,16 @@ struct NodeOptions {
   uint32_t mempool_max_txs = 10000;
   uint32_t max_tx_bytes = 16 * 1024;
   uint32_t max_request_bytes = 1 << 20;
-  uint32_t validators = 1;  // validator 0 is this node; others are named only in the genesis
+  std::string peer_listen = "127.0.0.1:0";  // an ephemeral port: nobody dials a lone node
 };
 
 class NodeProcess {
  public:
   explicit NodeProcess(NodeOptions options = {});
+  // A node of a network written by `minetrace testnet`: `dir` holds its config.toml (the
+  // network owns the folder); `admin` signs as the network's founding administrator.
+  NodeProcess(std::filesystem::path dir, std::string grpc_address, std::string chain_id,
+              crypto::PrivateKey admin);
   ~NodeProcess();  // kills the process if running, removes the folder
   NodeProcess(const NodeProcess&) = delete;
   NodeProcess& operator=(const NodeProcess&) = delete;
@@ -61,8 +66,9 @@ class NodeProcess {
   std::string address_;
   std::string chain_id_ = "integration-chain";
   crypto::PrivateKey admin_;
-  crypto::PrivateKey validator_;
+  crypto::PrivateKey validator_;  // of the one-validator network
   pid_t pid_ = -1;
+  bool owns_dir_ = true;
   void Spawn();
   void WriteGenesis();
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,9 +1,13 @@
 // Goal: a node given the wrong files refuses to start with one line that says what to fix,
 // and exits non-zero, without touching the data it was pointed at.
 // Method: real minetrace-node processes on prepared folders: a data folder of another
-// network, a genesis with several validators, a key file readable by others, a broken config.
+// network, a peer port already taken, a key file readable by others, a broken config.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <unistd.h>
 
 #include <fstream>
 
@@ -29,9 +33,19 @@ TEST(NodeStart, RefusesDataFolderOfAnotherNetwork) {
   ExpectRefusal(node, "belongs to another network");
 }
 
-TEST(NodeStart, RefusesGenesisWithSeveralValidators) {
-  NodeProcess node(NodeOptions{.validators = 4});
-  ExpectRefusal(node, "genesis names 4 validators");
+TEST(NodeStart, RefusesAPeerPortInUse) {
+  // Hold a loopback port, and point the node's peer listener at it.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  NodeProcess node(NodeOptions{.peer_listen = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port))});
+  ExpectRefusal(node, "cannot listen for peers");
+  ::close(fd);
 }
 
 TEST(NodeStart, RefusesKeyFileReadableByOthers) {

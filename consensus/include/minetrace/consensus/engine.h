@@ -102,10 +102,14 @@ struct RequestPayloadAction {
   Hash32 parent_id{};
   uint64_t parent_height = 0;
 };
-// Blocks now final, oldest first, with the QC whose 2-chain committed them.
+// Blocks now final, oldest first, with the QC whose 2-chain committed them: commit_qc
+// certifies `certified_child`, the child of the last block, one round after it. The child's
+// parent QC certifies the last block; each earlier block is certified by the next one's.
+// Together they let a node prove to a peer that the blocks committed (block sync).
 struct CommitAction {
   std::vector<Block> blocks;
   QuorumCertificate commit_qc;
+  Block certified_child;
 };
 struct PeerMisbehavedAction {
   ValidatorIndex peer = 0;

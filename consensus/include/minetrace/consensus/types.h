@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -135,5 +136,11 @@ Hash32 VoteDigest(uint64_t epoch, Round round, const Hash32& block_id, uint64_t 
 Hash32 ProposalDigest(const Hash32& block_id);
 // What a timeout signer signs: SHA256("minetrace/timeout/v1" || epoch || round || high_qc_round).
 Hash32 TimeoutDigest(uint64_t epoch, Round round, Round high_qc_round);
+
+// Why `qc`'s signatures do not make it a quorum certificate of `validators` (fewer than a
+// quorum, out-of-range or repeated signers, a signature that does not verify), or nullopt
+// when they do. The signature-free genesis QC is not valid here: callers decide about it.
+std::optional<std::string> QcSignatureProblem(const ValidatorSet& validators,
+                                              const QuorumCertificate& qc);
 
 }  // namespace minetrace::consensus

@@ -37,11 +37,35 @@ struct TxRecord {
   Hash32 receipt_hash{};
 };
 
+// A block that consensus has committed, for the ledger to execute as the next height.
+struct BlockToExecute {
+  uint64_t height = 0;       // must be the head's height + 1
+  uint64_t round = 0;        // the consensus round, recorded in the header
+  int64_t time_ms = 0;       // the proposer's timestamp; raised to the head's time if earlier
+  std::string proposer_key;  // 32-byte x-only key
+  std::vector<v1::SignedTx> txs;
+  // Kept beside the block, opaque to the ledger: the node's proof that the block committed
+  // (the consensus block and a QC), served to peers that sync.
+  std::string certificate;
+  // The node's consensus records to change in the same synced write (Column::kConsensus
+  // only), so that a block's commit and the pruning of its consensus records are atomic.
+  std::vector<StoreWrite> consensus_writes;
+};
+
+// A tx of a committed block that was not executed. Consensus may order a tx twice (two
+// uncommitted blocks by different leaders) or, with a faulty quorum, a tx with a bad
+// signature; every replica skips exactly the same ones, so the ledgers stay equal.
+struct SkippedTx {
+  Hash32 tx_id{};
+  std::string reason;
+};
+
 struct CommittedBlock {
   v1::Block block;
   Hash32 block_id{};
   v1::LedgerInfo ledger_info;  // the state after this block
-  std::vector<TxRecord> txs;
+  std::vector<TxRecord> txs;   // executed, in block order
+  std::vector<SkippedTx> skipped;
 };
 
 struct LotFilter {
@@ -79,13 +103,23 @@ class Ledger {
   // A read-only layer over committed state, for CheckTx.
   std::unique_ptr<StateView> NewPendingState() const;
 
-  // Executes `txs` as the next block at `time_ms` (raised to the head's time if earlier),
-  // proposed and signed by `proposer`, and commits it durably. A tx whose id
-  // `signature_checked` returns true for is not verified again. Refuses the whole block
-  // (nothing written) if a tx has a bad envelope or signature, or repeats a tx id.
+  // Executes a committed block and commits it durably, with the ledger info signed by
+  // `signer` (this node). A tx whose id `signature_checked` returns true for is not verified
+  // again. Txs that repeat a committed or earlier tx id, or whose envelope or signature is bad,
+  // are skipped (CommittedBlock::skipped), never executed; the block itself always commits.
+  // Errors are the node's own (disk, or a height that does not follow the head): nothing is
+  // written then.
   Result<CommittedBlock> ExecuteAndCommit(
-      const std::vector<v1::SignedTx>& txs, int64_t time_ms, const crypto::PrivateKey& proposer,
-      const std::function<bool(const Hash32&)>& signature_checked);
+      const BlockToExecute& block, const crypto::PrivateKey& signer,
+      const std::function<bool(const Hash32&, const v1::SignedTx&)>& signature_checked);
+
+  // ---- the node's consensus records (Column::kConsensus, opaque to the ledger) ----
+  // Applies `writes` (all to Column::kConsensus) in one synced batch.
+  Result<void> WriteConsensusRecords(const std::vector<StoreWrite>& writes);
+  Result<std::optional<std::string>> GetConsensusRecord(std::string_view key) const;
+  Result<void> ScanConsensusRecords(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
 
   // ---- queries (any thread) ----
   Result<bool> HasTx(const Hash32& tx_id) const;
@@ -102,6 +136,9 @@ class Ledger {
   Result<std::optional<v1::Member>> GetMember(std::string_view member_key) const;
   Result<std::optional<v1::Tag>> GetTag(std::string_view tag_id) const;
   Result<std::optional<v1::Block>> GetBlock(uint64_t height) const;
+  // The state after block `height` (0 = genesis), and the certificate stored with that block.
+  Result<std::optional<v1::LedgerInfo>> GetLedgerInfo(uint64_t height) const;
+  Result<std::optional<std::string>> GetCertificate(uint64_t height) const;
   // Audit path of a leaf in the tree of `tree_size` leaves (<= head leaf count).
   Result<std::vector<Hash32>> InclusionProof(uint64_t leaf_index, uint64_t tree_size) const;
   Result<std::vector<Hash32>> ConsistencyProof(uint64_t first_size, uint64_t second_size) const;

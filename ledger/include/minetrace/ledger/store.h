@@ -32,7 +32,9 @@ enum class Column : int {
   kState,        // typed key -> state record (protobuf)
   kIndex,        // secondary indexes: typed key -> empty
   kAccumulator,  // be32 level + be64 index -> 32-byte node hash
-  kConsensus,    // consensus safety data (issue 3)
+  kConsensus,    // the node's consensus records (safety data, uncommitted blocks): opaque here
+  kLedgerInfos,  // be64 height -> LedgerInfo bytes: the state after each block
+  kCertificates, // be64 height -> the node's proof that the block committed: opaque here
   kCount,
 };
 

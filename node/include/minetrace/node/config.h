@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "minetrace/base/result.h"
 
@@ -18,11 +19,25 @@ struct NodeConfig {
   std::filesystem::path key_file;
   std::filesystem::path data_dir;
   std::string grpc_listen = "127.0.0.1:7000";
-  std::string peer_listen = "127.0.0.1:7100";  // used by the BFT network (issue 4)
+  std::string peer_listen = "127.0.0.1:7100";
 
-  // A block is cut every block_interval, or as soon as block_max_txs are waiting.
+  // Other nodes to connect to (validators, for a validator; validators, for an observer).
+  // A validator dials only those with a greater key; the others dial it.
+  struct Peer {
+    std::string key_hex;
+    std::string address;  // host:port of its peer_listen
+  };
+  std::vector<Peer> peers;
+  // Observer keys a validator admits besides the validators (regulators, auditors).
+  std::vector<std::string> observer_keys_hex;
+
+  // A leader proposes as soon as txs wait (at most block_max_txs per block); with none, it
+  // waits up to block_interval and then proposes an empty block, so the chain keeps moving
+  // and earlier blocks commit.
   std::chrono::milliseconds block_interval{200};
   uint32_t block_max_txs = 1000;
+  // First round timeout of the pacemaker; must exceed block_interval.
+  std::chrono::milliseconds round_timeout{2000};
 
   uint32_t mempool_max_txs = 50000;
   uint64_t mempool_max_bytes = 64ull << 20;

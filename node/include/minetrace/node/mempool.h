@@ -1,12 +1,15 @@
-// Mempool holds admitted transactions until a block takes them, first come first served.
-// It is bounded by count and bytes (a full pool refuses, it does not evict), deduplicates by
-// tx id, and remembers that every tx in it had its signature checked on admission, so that
-// execution does not check it again.
-// Thread-safety: none; the node's executor thread owns it.
+// Mempool holds admitted transactions until a block that holds them commits, first come
+// first served. A leader selects a block's txs from it without removing them (the block may
+// lose its round); they leave on commit. It is bounded by count and bytes (a full pool
+// refuses, it does not evict) and deduplicates by tx id. Every tx in it had its signature
+// checked on admission, so execution need not check the same bytes again.
+// Thread-safety: none; the node's io thread owns it.
 #pragma once
 
+#include <functional>
+#include <map>
+
 #include <cstdint>
-#include <deque>
 #include <set>
 #include <vector>
 
@@ -20,15 +23,23 @@ class Mempool {
  public:
   Mempool(uint32_t max_txs, uint64_t max_bytes) : max_txs_(max_txs), max_bytes_(max_bytes) {}
 
-  bool Contains(const Hash32& tx_id) const { return ids_.count(tx_id) > 0; }
+  bool Contains(const Hash32& tx_id) const { return by_id_.contains(tx_id); }
+  // Whether this exact tx (same id, signer and signature) is pending: its signature was
+  // checked on admission.
+  bool SignatureChecked(const Hash32& tx_id, const v1::SignedTx& tx) const;
   // Refuses a full pool (kResourceExhausted) and a tx already in it (kAlreadyExists).
   Result<void> Add(const Hash32& tx_id, v1::SignedTx tx);
-  // Removes and returns up to `max` txs, oldest first. The ids stay marked as
-  // signature-checked until Forget() after the block that holds them commits.
-  std::vector<v1::SignedTx> Take(size_t max);
-  void Forget(const Hash32& tx_id) { ids_.erase(tx_id); }
-  // Every pending tx, oldest first (to rebuild the admission state after a block).
-  const std::deque<std::pair<Hash32, v1::SignedTx>>& pending() const { return queue_; }
+  // Up to `max_txs` txs and `max_bytes` bytes, oldest first, leaving out those `exclude`
+  // names (txs already in uncommitted blocks). They stay pending.
+  std::vector<v1::SignedTx> Select(size_t max_txs, uint64_t max_bytes,
+                                   const std::function<bool(const Hash32&)>& exclude) const;
+  // Removes a tx (committed); no-op for one not pending.
+  void Remove(const Hash32& tx_id);
+  // Every pending tx with its id, oldest first.
+  template <class Visit>
+  void ForEach(Visit&& visit) const {
+    for (const auto& [seq, entry] : queue_) visit(entry.first, entry.second);
+  }
 
   size_t size() const { return queue_.size(); }
   uint64_t bytes() const { return bytes_; }
@@ -36,9 +47,10 @@ class Mempool {
  private:
   uint32_t max_txs_;
   uint64_t max_bytes_;
-  std::deque<std::pair<Hash32, v1::SignedTx>> queue_;
-  std::set<Hash32> ids_;  // pending and taken-but-not-yet-committed
-  uint64_t bytes_ = 0;    // of queue_; never more than max_bytes_
+  uint64_t next_seq_ = 0;
+  std::map<uint64_t, std::pair<Hash32, v1::SignedTx>> queue_;  // by arrival
+  std::map<Hash32, uint64_t> by_id_;                            // same entries as queue_
+  uint64_t bytes_ = 0;  // of queue_; never more than max_bytes_
 };
 
 }  // namespace minetrace::node

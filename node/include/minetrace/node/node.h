@@ -1,11 +1,13 @@
-// Node is the minetrace daemon for one validator: it admits transactions into its mempool,
-// cuts a block every interval (or as soon as a block's worth is waiting), executes and
-// commits it through the Ledger, and serves the gRPC API.
+// Node is the minetrace daemon. A validator (its key is in the genesis) runs the BFT
+// consensus with the other validators over the peer transport; an observer (any other
+// admitted key) follows the committed chain by block sync and never votes. Both admit
+// transactions into their mempool and forward them to the validators, execute committed
+// blocks through the Ledger, and serve the gRPC API.
 //
 // Threads: one Asio io_context thread (the one calling Run) owns the mempool, the admission
-// state and execution; a VerifyPool checks signatures; gRPC runs its own threads, which
-// check envelopes and signatures themselves and hand admission to the io_context. Queries
-// read the Ledger directly (it is safe for concurrent readers).
+// state, consensus, sync and execution; a VerifyPool checks signatures; gRPC runs its own
+// threads, which check envelopes and signatures themselves and hand admission to the
+// io_context. Queries read the Ledger directly (it is safe for concurrent readers).
 #pragma once
 
 #include <atomic>
@@ -22,11 +24,14 @@
 #include <spdlog/logger.h>
 
 #include "minetrace/base/clock.h"
+#include "minetrace/consensus/types.h"
 #include "minetrace/crypto/keys.h"
 #include "minetrace/crypto/verify_pool.h"
 #include "minetrace/ledger/ledger.h"
 #include "minetrace/node/config.h"
 #include "minetrace/node/mempool.h"
+#include "minetrace/v1/consensus.pb.h"
+#include "minetrace/v1/node.pb.h"
 
 namespace grpc {
 class Server;
@@ -34,6 +39,9 @@ class Service;
 }
 
 namespace minetrace::node {
+
+class ConsensusDriver;
+class PeerTransport;
 
 class Node {
  public:
@@ -58,6 +66,9 @@ class Node {
   Result<ledger::TxRecord> WaitTx(const Hash32& tx_id,
                                   std::chrono::steady_clock::time_point deadline);
 
+  // Role, round and peers, read on the io thread (kUnavailable if it does not answer).
+  Result<v1::StatusResponse> NetworkStatus();
+
   const ledger::Ledger& ledger() const { return *ledger_; }
   const crypto::PublicKey& node_key() const { return key_.public_key(); }
   size_t mempool_txs() const { return mempool_txs_.load(); }
@@ -66,18 +77,33 @@ class Node {
 
  private:
   Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-       crypto::PrivateKey key, std::unique_ptr<ledger::Ledger> ledger);
+       crypto::PrivateKey key, std::unique_ptr<ledger::Ledger> ledger,
+       consensus::ValidatorSet validators, std::optional<consensus::ValidatorIndex> self);
 
   // Stateless checks and replay, on the calling thread; the signature is checked after, on
   // the verify pool.
   Result<std::pair<Hash32, v1::TxBody>> Precheck(const v1::SignedTx& tx);
+  // Precheck and signatures for a batch; admission follows.
+  std::vector<Result<std::pair<Hash32, v1::TxBody>>> CheckTxs(const std::vector<v1::SignedTx>& txs);
   // Runs on the io_context: dedupe, rule check against committed + pending state, admit.
   Result<void> Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::SignedTx& tx);
   Result<Hash32> AdmitOnIo(const Hash32& tx_id, v1::TxBody body, const v1::SignedTx& tx);
-  void ScheduleBlockTimer();
-  void CutBlock();
+  Result<void> StartNetwork();  // io thread
+  void OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes);
+  void OnTxGossip(const v1::TxGossip& gossip);
+  void Forward(const std::vector<v1::SignedTx>& txs);
+  void OnCommitted(const ledger::CommittedBlock& block);
+  void SendToValidator(consensus::ValidatorIndex to, const v1::PeerMessage& message);
+  void BroadcastToValidators(const v1::PeerMessage& message);
+  // Block sync: asks a validator for committed blocks after the head, and serves such asks.
+  void ScheduleSync();
+  void RequestSync();
+  void ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& request);
+  void ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& response);
+  Result<Hash32> HeadConsensusBlockId() const;
   void RebuildPendingState();
   void UpdateMempoolGauges();
+  void Fatal(const std::string& why);
   void StartShutdownThread();  // io thread
 
   NodeConfig config_;
@@ -90,7 +116,14 @@ class Node {
   boost::asio::io_context io_;
   // Keeps io_ running until gRPC has drained: handlers in flight may still post admissions.
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  boost::asio::steady_timer block_timer_{io_};
+  boost::asio::steady_timer sync_timer_{io_};
+  consensus::ValidatorSet validators_;
+  std::optional<consensus::ValidatorIndex> self_;  // set for a validator
+  std::unique_ptr<PeerTransport> transport_;      // io thread only
+  std::unique_ptr<ConsensusDriver> driver_;       // io thread only; validators only
+  std::optional<crypto::PublicKey> sync_peer_;    // io thread only: the ask in flight
+  std::chrono::steady_clock::time_point sync_sent_at_{};
+  size_t sync_cursor_ = 0;  // round-robin over validators
   boost::asio::signal_set signals_{io_};
   std::vector<std::unique_ptr<grpc::Service>> services_;  // must outlive server_
   std::unique_ptr<grpc::Server> server_;
@@ -101,7 +134,6 @@ class Node {
   // io thread only.
   Mempool mempool_;
   std::unique_ptr<ledger::StateView> pending_state_;
-  uint32_t blocks_since_rebuild_ = 0;
 
   // Commit notification for WaitTx; pending_ids_ mirrors the mempool's ids for other threads.
   std::mutex commit_mu_;
