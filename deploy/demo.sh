@@ -1,55 +1,98 @@
 #!/usr/bin/env bash
-# The minetrace demo: builds minetrace (Release), starts a local network in a fresh temporary
-# folder and runs the first steps of the mine-to-smelter flow through the CLI:
+# The minetrace demo: builds minetrace (Release), starts a local BFT network of 4 validators
+# and 1 observer (deploy/localnet.sh) in a fresh temporary folder on free ports, and runs the
+# first steps of the mine-to-smelter flow through the CLI, sending each tx to the next node in
+# turn (validators and the observer alike: a node forwards what it admits):
 #   the administrator registers an agent, a cooperative, a trader and a green mine site and
 #   allocates tags; the agent records three mine lots; the cooperative dispatches two to the
 #   trader; the trader receives them (one with a different weight). A refused step is shown
-#   too (a reused tag). Then it prints the lots' histories and the ledger root, and stops
-#   every process it started. Safe to run again.
+#   too (a reused tag). Then it prints the lots' histories and the ledger root, ends with
+#   `minetrace status` of every node and fails unless all nodes are on the same root, and
+#   stops every process it started. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 
-deploy/install-deps.sh
-
 BUILD_DIR="${BUILD_DIR:-build-release}"
-echo "==> building minetrace (Release) in $BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-ninja -C "$BUILD_DIR" -j"${JOBS:-2}" minetrace minetrace-node >/dev/null
 MT="$ROOT/$BUILD_DIR/cli/minetrace"
-NODE="$ROOT/$BUILD_DIR/node/minetrace-node"
 
 WORK="$(mktemp -d -t minetrace-demo-XXXXXX)"
-NODE_PIDS=()
+NET="$WORK/net"
+localnet() { LOCALNET_DIR="$NET" BUILD_DIR="$BUILD_DIR" "$ROOT/deploy/localnet.sh" "$@"; }
 cleanup() {
-  for pid in "${NODE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${NODE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # Stops the nodes if the network was started (down does nothing before that).
+  if [ -f "$NET/genesis.toml" ]; then localnet down >/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-# A free port base on loopback, so that two demos (or a demo and a test) do not collide.
-BASE_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
+# A free port base on loopback: gRPC ports BASE..BASE+4 and peer ports BASE+100..BASE+104 all
+# free, below the ephemeral range, so that two demos (or a demo and a test) do not collide.
+BASE_PORT="$(python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    base = random.randrange(20000, 30000)
+    socks = []
+    try:
+        for port in [base + k for k in range(5)] + [base + 100 + k for k in range(5)]:
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", port))
+        print(base)
+        break
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            s.close()
+else:
+    raise SystemExit("demo: no free port range found")
+PY
+)"
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "creating a local network in $WORK"
-"$MT" testnet --validators 1 --out "$WORK/net" --chain-id minetrace-demo --base-port "$BASE_PORT" \
-  --block-interval-ms 100
-NODE_ADDR="127.0.0.1:$BASE_PORT"
+step "building and starting a network of 4 validators and 1 observer in $NET (ports $BASE_PORT..)"
+VALIDATORS=4 OBSERVERS=1 BASE_PORT="$BASE_PORT" CHAIN_ID=minetrace-demo BLOCK_INTERVAL_MS=100 \
+  localnet up
 
-step "starting the validator on $NODE_ADDR"
-"$NODE" --config "$WORK/net/node0/config.toml" 2>"$WORK/node0.log" &
-NODE_PIDS+=($!)
-for _ in $(seq 1 100); do
-  if "$MT" query --node "$NODE_ADDR" status >/dev/null 2>&1; then break; fi
-  sleep 0.1
-done
-"$MT" query --node "$NODE_ADDR" status
+NODE_NAMES=(node0 node1 node2 node3 observer0)
+NODE_ADDRS=()
+for k in "${!NODE_NAMES[@]}"; do NODE_ADDRS+=("127.0.0.1:$((BASE_PORT + k))"); done
+OBSERVER_ADDR="${NODE_ADDRS[4]}"
 
-ADMIN="$WORK/net/admin.key"
+# The height of a node (0 if it does not answer).
+height_of() {
+  "$MT" query --node "$1" --json status 2>/dev/null | grep -o '"height":"[0-9]*"' | tr -dc '0-9' ||
+    echo 0
+}
+
+# Each tx goes to the next node in turn. A node admits a tx against the state it has
+# committed, so before sending it waits until that node has reached the height at which the
+# previous tx committed (the others commit it a moment later than the one that answered).
+NEXT=0
+LAST_HEIGHT=0
+tx() {
+  local action="$1" k addr out status=0
+  shift
+  k=$((NEXT % ${#NODE_NAMES[@]}))
+  NEXT=$((NEXT + 1))
+  addr="${NODE_ADDRS[$k]}"
+  for _ in $(seq 1 100); do
+    [ "$(height_of "$addr")" -ge "$LAST_HEIGHT" ] && break
+    sleep 0.05
+  done
+  echo "   (sent to ${NODE_NAMES[$k]} at $addr)"
+  out="$("$MT" tx "$action" --node "$addr" --wait "$@")" || status=$?
+  [ -z "$out" ] || echo "$out"
+  local h
+  h="$(sed -n 's/.*(\{0,1\}height \([0-9]*\).*/\1/p' <<<"$out" | tail -n 1)"
+  if [ -n "$h" ] && [ "$h" -gt "$LAST_HEIGHT" ]; then LAST_HEIGHT="$h"; fi
+  return "$status"
+}
+
+ADMIN="$NET/admin.key"
 for who in agent coop trader; do "$MT" keys new --out "$WORK/$who.key" >/dev/null; done
-tx() { local action="$1"; shift; "$MT" tx "$action" --node "$NODE_ADDR" --wait "$@"; }
 
 step "administrator registers the mine agent, the cooperative and the trader"
 tx register-member --key "$ADMIN" --member "$WORK/agent.key.pub" --name "SAEMAPE agent Kalimbi" --role agent --country CD
@@ -82,17 +125,28 @@ tx dispatch --key "$WORK/coop.key" --lot T0000001 --lot T0000002 --to "$WORK/tra
 step "the trader receives them, weighing T0000002 at 46.900 kg (an anomaly is flagged)"
 tx receive --key "$WORK/trader.key" --lot T0000001:52.400 --lot T0000002:46.900
 
-step "history of lot T0000001"
-"$MT" query --node "$NODE_ADDR" history T0000001
-step "history of lot T0000002"
-"$MT" query --node "$NODE_ADDR" history T0000002
-step "lots held by the trader"
-"$MT" query --node "$NODE_ADDR" lots --holder "$WORK/trader.key.pub"
+step "history of lot T0000001 (from the observer)"
+"$MT" query --node "$OBSERVER_ADDR" history T0000001
+step "history of lot T0000002 (from node1)"
+"$MT" query --node "${NODE_ADDRS[1]}" history T0000002
+step "lots held by the trader (from node2)"
+"$MT" query --node "${NODE_ADDRS[2]}" lots --holder "$WORK/trader.key.pub"
 
-step "ledger root"
-"$MT" query --node "$NODE_ADDR" ledger-info
+step "ledger root (the latest ledger info, from node0)"
+"$MT" query --node "${NODE_ADDRS[0]}" ledger-info
+
+step "status of every node: all must be on one root"
+# The last tx committed on the node that answered; give the others (the observer syncs
+# blocks) a few seconds to reach the same leaf count.
+for _ in $(seq 1 100); do
+  if "$MT" status --net "$NET" >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+if ! "$MT" status --net "$NET"; then
+  echo "demo: the nodes are not all on the same root; see above and the logs in $NET/*/node.log" >&2
+  exit 1
+fi
 
 step "stopping the network"
-for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid"; wait "$pid"; done
-NODE_PIDS=()
+localnet down
 echo "demo finished"

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <future>
 #include <iomanip>
 #include <optional>
 #include <string>
@@ -32,6 +33,11 @@ constexpr const char* kDefaultNode = "127.0.0.1:7000";
 constexpr uint32_t kDefaultTimeoutMs = 10000;
 // Following page tokens stops here even if a node keeps answering with new tokens.
 constexpr int kMaxPages = 1'000'000;
+
+// `minetrace status` asks every node at once, one thread each; more nodes than this is a
+// mistake on the command line.
+constexpr size_t kMaxStatusNodes = 1000;
+constexpr uint32_t kDefaultStatusTimeoutMs = 5000;
 
 constexpr const char* kKeyHelp = "64 hex characters, or a .pub or .key file";
 
@@ -71,6 +77,13 @@ struct QueryOptions {
   bool all = false;
   // `proof`.
   std::string out_file;
+};
+
+struct StatusOptions {
+  std::vector<std::string> nodes;
+  std::string net_dir;
+  uint32_t timeout_ms = kDefaultStatusTimeoutMs;
+  bool json = false;
 };
 
 // Prints rendered JSON and a newline.
@@ -136,6 +149,7 @@ class Cli {
     DefineTestnet(app);
     DefineTx(app);
     DefineQuery(app);
+    DefineStatus(app);
   }
 
   // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
@@ -687,6 +701,117 @@ class Cli {
     return {};
   }
 
+  // ---- status ----
+
+  void DefineStatus(CLI::App& app) {
+    CLI::App* status = app.add_subcommand(
+        "status",
+        "One line per node (role, height, round, leaves, root, peers, mempool) and whether "
+        "the nodes agree");
+    status->footer(
+        "Nodes agree when they report the same genesis and the same accumulator root at the\n"
+        "same leaf count (heights may differ: empty blocks add no leaf). The last line says\n"
+        "\"all N nodes on root <hex> at L leaves\", or how they differ.\n"
+        "Exit status: 0 every node answered and all agree; 1 a fork (two roots at one leaf\n"
+        "count, or two genesis hashes; 1 even if a node is also unreachable), a node answered\n"
+        "with an error, or some nodes are behind the others; 2 bad command line; 3 a node\n"
+        "could not be reached (the others are still shown and compared).");
+    CLI::Option* node =
+        status->add_option("--node", status_.nodes,
+                           "Node gRPC address host:port; repeatable (default 127.0.0.1:7000)");
+    CLI::Option* net = status->add_option(
+        "--net", status_.net_dir,
+        "Network folder (as `minetrace testnet` writes): every DIR/<node>/config.toml's "
+        "grpc_listen");
+    node->excludes(net);
+    status->add_option("--timeout-ms", status_.timeout_ms, "Deadline of each node's answer (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    status->add_flag("--json", status_.json,
+                     "Print {\"nodes\":[{name, address, reachable, status | error}], "
+                     "\"agreement\":{verdict, summary, leafCount, root}}");
+    On(status, [this] { return RunStatus(); });
+  }
+
+  CommandResult<> RunStatus() {
+    std::vector<NodeStatusReport> reports;
+    if (!status_.net_dir.empty()) {
+      auto nodes = FindNetworkNodes(status_.net_dir);
+      if (!nodes) return LocalFailure("status --net " + status_.net_dir, nodes.error());
+      for (const NetworkNode& n : *nodes) {
+        NodeStatusReport& r = reports.emplace_back();
+        r.name = n.name;
+        r.address = n.grpc_address;
+      }
+    } else {
+      if (status_.nodes.empty()) status_.nodes.push_back(kDefaultNode);
+      for (const std::string& address : status_.nodes) {
+        NodeStatusReport& r = reports.emplace_back();
+        r.name = address;
+        r.address = address;
+      }
+    }
+    if (reports.size() > kMaxStatusNodes) {
+      return Fail(ExitCode::kUsage, "status", "INVALID_ARGUMENT",
+                  "at most " + std::to_string(kMaxStatusNodes) + " nodes at a time");
+    }
+
+    // All at once, so that one slow or silent node costs one timeout, not one per node.
+    const auto timeout = std::chrono::milliseconds(status_.timeout_ms);
+    std::vector<std::future<CommandResult<v1::StatusResponse>>> answers;
+    for (const NodeStatusReport& r : reports) {
+      answers.push_back(std::async(std::launch::async, [address = r.address, timeout] {
+        NodeClient client(address, timeout);
+        return client.Status();
+      }));
+    }
+    std::vector<std::string> unreachable;
+    std::vector<std::string> failed;
+    for (size_t i = 0; i < reports.size(); ++i) {
+      CommandResult<v1::StatusResponse> answer = answers[i].get();
+      NodeStatusReport& r = reports[i];
+      if (answer) {
+        r.status = std::move(*answer);
+        continue;
+      }
+      r.unreachable = answer.error().exit_code == ExitCode::kUnreachable;
+      r.error = answer.error().code_name + ": " + answer.error().message;
+      (r.unreachable ? unreachable : failed).push_back(r.name);
+    }
+
+    const AgreementVerdict verdict = CheckAgreement(reports);
+    if (status_.json) {
+      auto printed = PrintJson(env_.out, NetworkStatusJson(reports, verdict), "print JSON");
+      if (!printed) return printed;
+    } else {
+      PrintNetworkStatus(env_.out, reports, verdict);
+    }
+
+    auto names = [](const std::vector<std::string>& list) {
+      std::string s;
+      for (const std::string& n : list) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    };
+    const std::string total = std::to_string(reports.size());
+    if (verdict.agreement == Agreement::kFork) {
+      return Fail(ExitCode::kFailed, "status", "FAILED_PRECONDITION", verdict.line);
+    }
+    if (!unreachable.empty()) {
+      return Fail(ExitCode::kUnreachable, "status", "UNAVAILABLE",
+                  std::to_string(unreachable.size()) + " of " + total +
+                      " nodes unreachable: " + names(unreachable));
+    }
+    if (!failed.empty()) {
+      return Fail(ExitCode::kFailed, "status", "FAILED",
+                  std::to_string(failed.size()) + " of " + total +
+                      " nodes answered Status with an error: " + names(failed));
+    }
+    if (verdict.agreement != Agreement::kAgree) {
+      return Fail(ExitCode::kFailed, "status", "FAILED_PRECONDITION", verdict.line);
+    }
+    return {};
+  }
+
   const Env& env_;
   std::function<CommandResult<>()> command_;
   std::string key_out_;
@@ -694,6 +819,7 @@ class Cli {
   TxOptions tx_;
   TxArgs tx_args_;
   QueryOptions query_;
+  StatusOptions status_;
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/v1/node.grpc.pb.h"
+#include "node_client.h"
 #include "testnet.h"
 
 namespace minetrace::cli {
@@ -136,6 +137,61 @@ struct Output {
   std::string err;
 };
 
+// A node that answers Status alone, always with `reply`; for `minetrace status` over several
+// nodes.
+class StatusOnlyNode {
+ public:
+  explicit StatusOnlyNode(v1::StatusResponse reply) : service_(std::move(reply)) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    EXPECT_TRUE(server_);
+    EXPECT_GT(port, 0);
+    address_ = "127.0.0.1:" + std::to_string(port);
+  }
+  ~StatusOnlyNode() {
+    if (server_) server_->Shutdown();
+  }
+  StatusOnlyNode(const StatusOnlyNode&) = delete;
+  StatusOnlyNode& operator=(const StatusOnlyNode&) = delete;
+
+  const std::string& address() const { return address_; }
+
+ private:
+  class Service final : public v1::NodeService::Service {
+   public:
+    explicit Service(v1::StatusResponse reply) : reply_(std::move(reply)) {}
+    grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
+                        v1::StatusResponse* response) override {
+      *response = reply_;
+      return grpc::Status::OK;
+    }
+
+   private:
+    const v1::StatusResponse reply_;
+  };
+
+  Service service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+v1::StatusResponse ValidatorStatus(uint64_t leaves, char root_byte) {
+  v1::StatusResponse s;
+  s.set_chain_id("fake-chain");
+  s.set_genesis_hash(std::string(32, 'g'));
+  s.set_role("validator");
+  s.set_height(leaves + 3);
+  s.set_round(leaves + 4);
+  s.set_leaf_count(leaves);
+  s.set_accumulator_root(std::string(32, root_byte));
+  s.add_peers()->set_connected(true);
+  s.add_peers()->set_connected(false);
+  return s;
+}
+
 class AppTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -221,7 +277,8 @@ TEST_F(AppTest, HelpExistsForEveryCommandAndExitsZero) {
                                                        {"tx", "--help"},
                                                        {"tx", "record-lot", "--help"},
                                                        {"query", "--help"},
-                                                       {"query", "lots", "--help"}};
+                                                       {"query", "lots", "--help"},
+                                                       {"status", "--help"}};
   for (const std::vector<std::string>& args : cases) {
     Output o = Run(args);
     EXPECT_EQ(o.code, 0) << args.back() << o.err;
@@ -397,6 +454,145 @@ TEST_F(AppTest, QueryProofWritesBinaryTxProof) {
   ASSERT_TRUE(proof.ParseFromString(buf.str()));
   EXPECT_EQ(proof.inclusion().tree_size(), 9u);
   EXPECT_EQ(ToHex(AsBytes(proof.tx().receipt().tx_id())), id);
+}
+
+// ---- minetrace status ----
+
+TEST_F(AppTest, StatusOfNodesOnOneRootExitsZero) {
+  StatusOnlyNode a(ValidatorStatus(42, '\xab'));
+  StatusOnlyNode b(ValidatorStatus(42, '\xab'));
+  Output o = Run({"status", "--node", a.address(), "--node", b.address()});
+  ASSERT_EQ(o.code, 0) << o.err << o.out;
+  EXPECT_EQ(o.err, "");
+  const std::string root = ToHex(AsBytes(std::string(32, '\xab')));
+  EXPECT_EQ(o.out, a.address() + "  validator  height 45  round 46  leaves 42  root " +
+                       root.substr(0, 16) + "  peers 1/2  mempool 0\n" + b.address() +
+                       "  validator  height 45  round 46  leaves 42  root " + root.substr(0, 16) +
+                       "  peers 1/2  mempool 0\n" + "all 2 nodes on root " + root +
+                       " at 42 leaves\n");
+}
+
+TEST_F(AppTest, StatusShowsUnreachableNodesAndExitsThree) {
+  StatusOnlyNode a(ValidatorStatus(7, '\x01'));
+  Output o =
+      Run({"status", "--node", a.address(), "--node", "127.0.0.1:1", "--timeout-ms", "3000"});
+  EXPECT_EQ(o.code, 3) << o.err;
+  // Labels are padded to the longest address, so the columns line up.
+  const std::string padded(a.address().size() - std::string("127.0.0.1:1").size(), ' ');
+  EXPECT_NE(o.out.find("\n127.0.0.1:1" + padded + "  unreachable: UNAVAILABLE: "),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("\n1 reachable node on root "), std::string::npos) << o.out;
+  ExpectOneErrorLine(o, "minetrace: status: UNAVAILABLE: 1 of 2 nodes unreachable: 127.0.0.1:1");
+}
+
+TEST_F(AppTest, StatusOfAForkExitsOneEvenWithANodeDown) {
+  StatusOnlyNode a(ValidatorStatus(42, '\xab'));
+  StatusOnlyNode b(ValidatorStatus(42, '\xcd'));
+  Output o = Run({"status", "--node", a.address(), "--node", b.address(), "--node", "127.0.0.1:1",
+                  "--timeout-ms", "3000"});
+  EXPECT_EQ(o.code, 1) << o.err;
+  ExpectOneErrorLine(o, "minetrace: status: FAILED_PRECONDITION: nodes disagree: at 42 leaves ");
+}
+
+TEST_F(AppTest, StatusOfANodeBehindExitsOne) {
+  StatusOnlyNode a(ValidatorStatus(42, '\xab'));
+  StatusOnlyNode b(ValidatorStatus(40, '\x11'));
+  Output o = Run({"status", "--node", a.address(), "--node", b.address()});
+  EXPECT_EQ(o.code, 1) << o.err;
+  ExpectOneErrorLine(o, "minetrace: status: FAILED_PRECONDITION: nodes not in step ");
+}
+
+TEST_F(AppTest, StatusNetReadsEveryNodeConfigInNodeOrder) {
+  StatusOnlyNode v0(ValidatorStatus(5, '\x05'));
+  StatusOnlyNode v10(ValidatorStatus(5, '\x05'));
+  StatusOnlyNode v2(ValidatorStatus(5, '\x05'));
+  v1::StatusResponse observer = ValidatorStatus(5, '\x05');
+  observer.set_role("observer");
+  StatusOnlyNode o0(observer);
+  const fs::path net = dir_ / "net";
+  auto write_config = [&](const std::string& name, const std::string& address) {
+    fs::create_directories(net / name);
+    std::ofstream(net / name / "config.toml")
+        << NodeConfigToml(net / "genesis.toml", net / name / "node.key", net / name / "data",
+                          address, "127.0.0.1:1", {}, {}, TestnetOptions());
+  };
+  write_config("node10", v10.address());
+  write_config("observer0", o0.address());
+  write_config("node2", v2.address());
+  write_config("node0", v0.address());
+  fs::create_directories(net / "not-a-node");  // no config.toml: not a node
+
+  Output o = Run({"status", "--net", net.string()});
+  ASSERT_EQ(o.code, 0) << o.err << o.out;
+  const size_t p0 = o.out.find("node0 " + v0.address());
+  const size_t p2 = o.out.find("node2 " + v2.address());
+  const size_t p10 = o.out.find("node10 " + v10.address());
+  const size_t po = o.out.find("observer0 " + o0.address());
+  ASSERT_NE(po, std::string::npos) << o.out;
+  EXPECT_LT(p0, p2) << o.out;
+  EXPECT_LT(p2, p10) << o.out;
+  EXPECT_LT(p10, po) << o.out;
+  EXPECT_NE(o.out.find("observer   height 8  round -"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("all 4 nodes on root "), std::string::npos) << o.out;
+
+  Output json = Run({"status", "--net", net.string(), "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.out.rfind("{\"nodes\":[{\"name\":\"node0\",\"address\":\"" + v0.address() +
+                               "\",\"reachable\":true,\"status\":{",
+                           0),
+            0u)
+      << json.out;
+  EXPECT_NE(json.out.find("\"verdict\":\"agree\""), std::string::npos) << json.out;
+}
+
+TEST_F(AppTest, StatusRefusesNodeWithNetAndAFolderWithoutNodes) {
+  Output both = Run({"status", "--node", "127.0.0.1:1", "--net", dir_.string()});
+  EXPECT_EQ(both.code, 2);
+  ExpectOneErrorLine(both, "minetrace: command line: ");
+  Output empty = Run({"status", "--net", dir_.string()});
+  EXPECT_EQ(empty.code, 1);
+  ExpectOneErrorLine(empty,
+                     "minetrace: status --net " + dir_.string() + ": NOT_FOUND: no node configs");
+}
+
+TEST_F(AppTest, QueryStatusStillShowsOneNodeInDetail) {
+  StartFakeNode();
+  Output o = Run({"query", "--node", address_, "status"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("chain id           fake-chain"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("height             7"), std::string::npos) << o.out;
+}
+
+TEST(GrpcAddressFromConfig, ReadsWhatTestnetWrites) {
+  const std::string toml =
+      NodeConfigToml("/n/genesis.toml", "/n/node0/node.key", "/n/node0/data", "127.0.0.1:7003",
+                     "127.0.0.1:7103", {}, {}, TestnetOptions());
+  auto address = GrpcAddressFromConfig(toml);
+  ASSERT_TRUE(address) << address.error().message;
+  EXPECT_EQ(*address, "127.0.0.1:7003");
+}
+
+TEST(GrpcAddressFromConfig, WildcardsBecomeLoopbackAndAbsentIsTheNodesDefault) {
+  EXPECT_EQ(*GrpcAddressFromConfig("grpc_listen = \"0.0.0.0:7005\"  # all interfaces\n"),
+            "127.0.0.1:7005");
+  EXPECT_EQ(*GrpcAddressFromConfig("  grpc_listen='[::]:7005'\n"), "[::1]:7005");
+  EXPECT_EQ(*GrpcAddressFromConfig("grpc_listen = \"10.0.0.5:7005\"\n"), "10.0.0.5:7005");
+  // A key of the same name inside a table is not the node's grpc_listen.
+  EXPECT_EQ(*GrpcAddressFromConfig("data_dir = \"d\"\n[log]\ngrpc_listen = \"1.2.3.4:1\"\n"),
+            "127.0.0.1:7000");
+}
+
+TEST(GrpcAddressFromConfig, RefusesWhatItCannotReadExactly) {
+  for (const char* bad : {"grpc_listen = 7000\n", "grpc_listen = \"a\\\"b:1\"\n",
+                          "grpc_listen = \"127.0.0.1:7000\" extra\n", "grpc_listen = \"\"\n",
+                          "grpc_listen = \"127.0.0.1:7000\n"}) {
+    auto address = GrpcAddressFromConfig(bad);
+    EXPECT_FALSE(address) << bad;
+    if (!address) {
+      EXPECT_EQ(address.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
+  }
 }
 
 }  // namespace

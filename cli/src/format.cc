@@ -2,9 +2,11 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <sstream>
 
 #include "minetrace/base/bytes.h"
@@ -64,6 +66,16 @@ std::string ReceiptOutcome(const v1::Receipt& r) {
   if (!r.error_code().empty()) s += " [" + r.error_code() + "]";
   if (!r.reason().empty()) s += ": " + r.reason();
   return s;
+}
+
+std::string Leaves(uint64_t count) {
+  return std::to_string(count) + (count == 1 ? " leaf" : " leaves");
+}
+
+int ConnectedPeers(const v1::StatusResponse& s) {
+  int n = 0;
+  for (const v1::PeerStatus& p : s.peers()) n += p.connected() ? 1 : 0;
+  return n;
 }
 
 // The receipt names the tx id; compute it for a tx without one.
@@ -231,6 +243,197 @@ void PrintStatus(std::ostream& out, const v1::StatusResponse& st) {
   Row(out, "leaf count", std::to_string(st.leaf_count()));
   Row(out, "mempool",
       std::to_string(st.mempool_txs()) + " txs, " + std::to_string(st.mempool_bytes()) + " bytes");
+  if (!st.role().empty()) Row(out, "role", st.role());
+  if (st.role() == "validator") Row(out, "round", std::to_string(st.round()));
+  Row(out, "misbehaviour", std::to_string(st.misbehaviour_reports()) + " reports");
+  Row(out, "peers",
+      std::to_string(ConnectedPeers(st)) + "/" + std::to_string(st.peers_size()) + " connected");
+  for (const v1::PeerStatus& p : st.peers()) {
+    out << "  " << HexOrDash(p.key()).substr(0, 16) << "  "
+        << (p.address().empty() ? "(dials us)" : p.address()) << "  "
+        << (p.validator() ? "validator" : "observer") << "  "
+        << (p.connected() ? "connected" : "down") << "  frames in " << p.frames_in() << " out "
+        << p.frames_out();
+    if (!p.last_error().empty()) out << "  last error: " << p.last_error();
+    out << '\n';
+  }
+}
+
+// ---- `minetrace status` ----
+
+// Reachable nodes are compared; unreachable ones are named on their own lines only.
+AgreementVerdict CheckAgreement(const std::vector<NodeStatusReport>& reports) {
+  std::vector<const NodeStatusReport*> up;
+  for (const NodeStatusReport& r : reports) {
+    if (r.status) up.push_back(&r);
+  }
+  AgreementVerdict v;
+  if (up.empty()) {
+    v.agreement = Agreement::kNoneReachable;
+    v.line = "no node answered";
+    return v;
+  }
+  // Groups of nodes with the same key, in order of first appearance, each with its names.
+  struct Group {
+    std::string key;
+    std::vector<std::string> names;
+  };
+  auto group_by = [&](auto&& key_of, const std::vector<const NodeStatusReport*>& among) {
+    std::vector<Group> groups;
+    for (const NodeStatusReport* r : among) {
+      const std::string key = key_of(*r->status);
+      auto it =
+          std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.key == key; });
+      if (it == groups.end()) {
+        groups.push_back({key, {}});
+        it = groups.end() - 1;
+      }
+      it->names.push_back(r->name);
+    }
+    return groups;
+  };
+  auto names = [](const std::vector<std::string>& list) {
+    return Join(list, ", ", [](const std::string& s) { return s; });
+  };
+
+  const std::vector<Group> genesis =
+      group_by([](const v1::StatusResponse& s) { return HexOrDash(s.genesis_hash()); }, up);
+  if (genesis.size() > 1) {
+    v.agreement = Agreement::kFork;
+    v.line = "nodes disagree: different genesis: " + Join(genesis, "; ", [&](const Group& g) {
+               return names(g.names) + " on genesis " + g.key.substr(0, 16);
+             });
+    return v;
+  }
+
+  // Per leaf count (most leaves first), the roots the nodes report there.
+  std::vector<uint64_t> counts;
+  for (const NodeStatusReport* r : up) counts.push_back(r->status->leaf_count());
+  std::sort(counts.begin(), counts.end(), std::greater<>());
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+  std::vector<std::string> forks;
+  std::vector<std::string> steps;
+  for (uint64_t count : counts) {
+    std::vector<const NodeStatusReport*> at;
+    for (const NodeStatusReport* r : up) {
+      if (r->status->leaf_count() == count) at.push_back(r);
+    }
+    const std::vector<Group> roots =
+        group_by([](const v1::StatusResponse& s) { return HexOrDash(s.accumulator_root()); }, at);
+    if (roots.size() > 1) {
+      forks.push_back("at " + Leaves(count) + " " + Join(roots, ", ", [&](const Group& g) {
+                        return names(g.names) + " on root " + g.key.substr(0, 16);
+                      }));
+    }
+    steps.push_back(names(roots.front().names) + " at " + Leaves(count) + " (root " +
+                    roots.front().key.substr(0, 16) + ")");
+  }
+  if (!forks.empty()) {
+    v.agreement = Agreement::kFork;
+    v.line = "nodes disagree: " + Join(forks, "; ", [](const std::string& s) { return s; });
+    return v;
+  }
+  if (counts.size() > 1) {
+    v.agreement = Agreement::kBehind;
+    v.line = "nodes not in step (no conflicting root): " +
+             Join(steps, "; ", [](const std::string& s) { return s; });
+    return v;
+  }
+  v.agreement = Agreement::kAgree;
+  const v1::StatusResponse& s = *up.front()->status;
+  const bool all = up.size() == reports.size();
+  v.line = std::string(all && up.size() > 1 ? "all " : "") + std::to_string(up.size()) +
+           (all ? "" : " reachable") + (up.size() == 1 ? " node" : " nodes") + " on root " +
+           HexOrDash(s.accumulator_root()) + " at " + Leaves(s.leaf_count());
+  return v;
+}
+
+namespace {
+
+std::string NodeLabel(const NodeStatusReport& r) {
+  return r.name == r.address ? r.address : r.name + " " + r.address;
+}
+
+size_t LabelWidth(const std::vector<NodeStatusReport>& reports) {
+  size_t width = 0;
+  for (const NodeStatusReport& r : reports) width = std::max(width, NodeLabel(r).size());
+  return width;
+}
+
+}  // namespace
+
+std::string NodeStatusLine(const NodeStatusReport& r, size_t label_width) {
+  std::string line = NodeLabel(r);
+  if (line.size() < label_width) line.append(label_width - line.size(), ' ');
+  line += "  ";
+  if (!r.status) return line + (r.unreachable ? "unreachable: " : "error: ") + r.error;
+  const v1::StatusResponse& s = *r.status;
+  std::string role = s.role().empty() ? "-" : s.role();
+  if (role.size() < 9) role.append(9 - role.size(), ' ');
+  line += role + "  height " + std::to_string(s.height()) + "  round " +
+          (s.role() == "validator" ? std::to_string(s.round()) : std::string("-")) + "  leaves " +
+          std::to_string(s.leaf_count()) + "  root " +
+          HexOrDash(s.accumulator_root()).substr(0, 16) + "  peers " +
+          std::to_string(ConnectedPeers(s)) + "/" + std::to_string(s.peers_size()) + "  mempool " +
+          std::to_string(s.mempool_txs());
+  if (s.misbehaviour_reports() != 0) {
+    line += "  misbehaviour " + std::to_string(s.misbehaviour_reports());
+  }
+  return line;
+}
+
+void PrintNetworkStatus(std::ostream& out, const std::vector<NodeStatusReport>& reports,
+                        const AgreementVerdict& verdict) {
+  const size_t width = LabelWidth(reports);
+  for (const NodeStatusReport& r : reports) out << NodeStatusLine(r, width) << '\n';
+  out << verdict.line << '\n';
+}
+
+Result<std::string> NetworkStatusJson(const std::vector<NodeStatusReport>& reports,
+                                      const AgreementVerdict& verdict) {
+  std::string json = "{\"nodes\":[";
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const NodeStatusReport& r = reports[i];
+    json += (i ? "," : "");
+    json += "{\"name\":" + JsonString(r.name) + ",\"address\":" + JsonString(r.address) +
+            ",\"reachable\":" + (r.status ? "true" : "false");
+    if (r.status) {
+      auto status = ToJson(*r.status);
+      if (!status) return status;
+      json += ",\"status\":" + *status;
+    } else {
+      json += ",\"error\":" + JsonString(r.error);
+    }
+    json += "}";
+  }
+  const char* name = "none_reachable";
+  switch (verdict.agreement) {
+    case Agreement::kAgree:
+      name = "agree";
+      break;
+    case Agreement::kBehind:
+      name = "behind";
+      break;
+    case Agreement::kFork:
+      name = "fork";
+      break;
+    case Agreement::kNoneReachable:
+      break;
+  }
+  std::string root;
+  uint64_t leaf_count = 0;
+  if (verdict.agreement == Agreement::kAgree) {
+    for (const NodeStatusReport& r : reports) {
+      if (!r.status) continue;
+      root = Hex(r.status->accumulator_root());
+      leaf_count = r.status->leaf_count();
+      break;
+    }
+  }
+  json += "],\"agreement\":{\"verdict\":\"" + std::string(name) +
+          "\",\"summary\":" + JsonString(verdict.line) + ",\"leafCount\":\"" +
+          std::to_string(leaf_count) + "\",\"root\":\"" + root + "\"}}";
+  return json;
 }
 
 void PrintLot(std::ostream& out, const v1::Lot& lot) {

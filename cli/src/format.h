@@ -9,8 +9,10 @@
 #include <google/protobuf/message.h>
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "minetrace/base/result.h"
 #include "minetrace/v1/ledger.pb.h"
@@ -33,6 +35,48 @@ std::string JsonString(std::string_view s);
 std::string SummarizeTxBody(const v1::TxBody& body);
 
 void PrintStatus(std::ostream& out, const v1::StatusResponse& status);
+
+// ---- `minetrace status`: one line per node and whether the nodes agree ----
+
+// One node's answer: its name (the folder under --net, else its address), its address, and
+// its Status, or why it could not be asked.
+struct NodeStatusReport {
+  std::string name;
+  std::string address;
+  std::optional<v1::StatusResponse> status;
+  std::string error;        // when !status: "UNAVAILABLE: failed to connect ..."
+  bool unreachable = true;  // when !status: false if the node answered with an error
+};
+
+// What the reachable nodes say together. Two nodes agree when they have the same genesis and
+// the same accumulator root at the same leaf count (heights may differ: empty blocks add no
+// leaf). kFork is the serious one: two roots for one leaf count, or two genesis hashes.
+enum class Agreement {
+  kAgree,          // every reachable node on one root at one leaf count
+  kBehind,         // no conflict, but some nodes are at fewer leaves than others
+  kFork,           // conflicting roots at the same leaf count, or different genesis
+  kNoneReachable,  // no node answered
+};
+
+struct AgreementVerdict {
+  Agreement agreement = Agreement::kNoneReachable;
+  std::string line;  // e.g. "all 5 nodes on root <hex> at 42 leaves"
+};
+
+AgreementVerdict CheckAgreement(const std::vector<NodeStatusReport>& reports);
+// "node0 127.0.0.1:7000  validator  height 12  round 13  leaves 42  root ab12cd34ef56a7b8  peers
+// 4/4  mempool 0" (label padded to label_width); an unreachable node: "<label>  unreachable:
+// <error>"; one that answered with an error: "<label>  error: <error>".
+std::string NodeStatusLine(const NodeStatusReport& report, size_t label_width);
+// Every node's line, then the verdict's line.
+void PrintNetworkStatus(std::ostream& out, const std::vector<NodeStatusReport>& reports,
+                        const AgreementVerdict& verdict);
+// {"nodes":[{"name","address","reachable","status":{StatusResponse JSON} | "error"}],
+//  "agreement":{"verdict":"agree|behind|fork|none_reachable","summary","leafCount","root"}}
+// with root in hex and leafCount a decimal string like protobuf's uint64 (empty and "0" unless
+// the nodes agree).
+Result<std::string> NetworkStatusJson(const std::vector<NodeStatusReport>& reports,
+                                      const AgreementVerdict& verdict);
 void PrintLot(std::ostream& out, const v1::Lot& lot);
 void PrintLotLine(std::ostream& out, const v1::Lot& lot);  // for lists
 void PrintSite(std::ostream& out, const v1::MineSite& site);

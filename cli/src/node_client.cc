@@ -4,6 +4,10 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <algorithm>
+#include <fstream>
+#include <tuple>
+
 namespace minetrace::cli {
 namespace {
 
@@ -138,6 +142,113 @@ CommandResult<v1::SignedLedgerInfo> NodeClient::GetLedgerInfo() {
   return Call<v1::SignedLedgerInfo>("GetLedgerInfo", timeout_, [&](auto* ctx, auto* resp) {
     return query_->GetLedgerInfo(ctx, v1::GetLedgerInfoRequest(), resp);
   });
+}
+
+namespace {
+
+constexpr const char* kNodeDefaultGrpcListen = "127.0.0.1:7000";  // NodeConfig's default
+// A config larger than this is not one `minetrace testnet` wrote; stop reading there.
+constexpr std::streamsize kMaxConfigBytes = 1 << 20;
+// A folder holds at most this many nodes (testnet makes at most 200).
+constexpr size_t kMaxNetworkNodes = 1000;
+
+std::string_view Trim(std::string_view s) {
+  const size_t begin = s.find_first_not_of(" \t\r");
+  if (begin == std::string_view::npos) return {};
+  const size_t end = s.find_last_not_of(" \t\r");
+  return s.substr(begin, end - begin + 1);
+}
+
+// "0.0.0.0:7000" -> "127.0.0.1:7000", "[::]:7000" -> "[::1]:7000", ":7000" -> "127.0.0.1:7000".
+std::string ReachableAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return listen;
+  const std::string host = listen.substr(0, colon);
+  const std::string port = listen.substr(colon);
+  if (host.empty() || host == "0.0.0.0") return "127.0.0.1" + port;
+  if (host == "[::]") return "[::1]" + port;
+  return listen;
+}
+
+// ("node", 10) for "node10"; ("admin", -1) for a name without a trailing number.
+std::tuple<std::string, long long, std::string> NaturalKey(const std::string& name) {
+  size_t digits = name.size();
+  while (digits > 0 && name[digits - 1] >= '0' && name[digits - 1] <= '9') --digits;
+  const std::string tail = name.substr(digits);
+  if (tail.empty() || tail.size() > 18) return {name, -1, name};
+  return {name.substr(0, digits), std::stoll(tail), name};
+}
+
+}  // namespace
+
+Result<std::string> GrpcAddressFromConfig(std::string_view toml_text) {
+  std::string_view rest = toml_text;
+  while (!rest.empty()) {
+    const size_t eol = rest.find('\n');
+    const std::string_view line = Trim(rest.substr(0, eol));
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[') break;  // the top-level keys end at the first table
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view key = Trim(line.substr(0, eq));
+    if (key != "grpc_listen" && key != "\"grpc_listen\"") continue;
+    const std::string_view value = Trim(line.substr(eq + 1));
+    const auto bad = MakeError(ErrorCode::kInvalidArgument,
+                               "grpc_listen must be a quoted \"host:port\" on one line");
+    if (value.size() < 2 || (value.front() != '"' && value.front() != '\'')) return bad;
+    const char quote = value.front();
+    const size_t close = value.find(quote, 1);
+    if (close == std::string_view::npos || close == 1) return bad;
+    const std::string_view address = value.substr(1, close - 1);
+    if (address.find('\\') != std::string_view::npos) return bad;
+    const std::string_view after = Trim(value.substr(close + 1));
+    if (!after.empty() && after.front() != '#') return bad;
+    return ReachableAddress(std::string(address));
+  }
+  return std::string(kNodeDefaultGrpcListen);
+}
+
+Result<std::vector<NetworkNode>> FindNetworkNodes(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return MakeError(ErrorCode::kNotFound, dir.string() + " is not a directory");
+  }
+  std::vector<std::string> names;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_directory(ec) || !fs::is_regular_file(it->path() / "config.toml", ec)) continue;
+    if (names.size() >= kMaxNetworkNodes) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          dir.string() + " holds more than " + std::to_string(kMaxNetworkNodes) + " node folders");
+    }
+    names.push_back(it->path().filename().string());
+  }
+  if (ec)
+    return MakeError(ErrorCode::kInternal, "cannot list " + dir.string() + ": " + ec.message());
+  if (names.empty()) {
+    return MakeError(ErrorCode::kNotFound,
+                     "no node configs (" + (dir / "*" / "config.toml").string() + ") found");
+  }
+  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+    return NaturalKey(a) < NaturalKey(b);
+  });
+  std::vector<NetworkNode> nodes;
+  for (const std::string& name : names) {
+    const fs::path file = dir / name / "config.toml";
+    std::ifstream in(file);
+    if (!in) return MakeError(ErrorCode::kNotFound, "cannot read " + file.string());
+    std::string text(static_cast<size_t>(kMaxConfigBytes), '\0');
+    in.read(text.data(), kMaxConfigBytes);
+    text.resize(static_cast<size_t>(in.gcount()));
+    auto address = GrpcAddressFromConfig(text);
+    if (!address) {
+      return MakeError(address.error().code, file.string() + ": " + address.error().message);
+    }
+    nodes.push_back({name, *address});
+  }
+  return nodes;
 }
 
 }  // namespace minetrace::cli

@@ -8,12 +8,15 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "failure.h"
 #include "minetrace/base/bytes.h"
+#include "minetrace/base/result.h"
 #include "minetrace/v1/node.grpc.pb.h"
 
 namespace minetrace::cli {
@@ -55,5 +58,24 @@ class NodeClient {
   std::unique_ptr<v1::NodeService::Stub> node_;
   bool answered_once_ = false;  // some call succeeded: the node is reachable
 };
+
+// ---- finding the nodes of a network folder (`minetrace status --net DIR`) ----
+
+// A node of a network folder: the name of its folder and the address of its gRPC API.
+struct NetworkNode {
+  std::string name;
+  std::string grpc_address;
+};
+
+// The address to reach a node at, from its config (TOML) text: the top-level grpc_listen, or
+// the node's own default 127.0.0.1:7000 when it is absent. A wildcard host (0.0.0.0, [::] or
+// none) becomes the loopback address, where this machine reaches such a node.
+// kInvalidArgument when grpc_listen is not a one-line quoted string without escapes (the CLI
+// links no TOML parser, and `minetrace testnet` never writes anything else there).
+Result<std::string> GrpcAddressFromConfig(std::string_view toml_text);
+
+// Every DIR/<name>/config.toml, in the order node0, node1, ..., node10, observer0, ...
+// (names compared with their trailing numbers as numbers). kNotFound when DIR has none.
+Result<std::vector<NetworkNode>> FindNetworkNodes(const std::filesystem::path& dir);
 
 }  // namespace minetrace::cli

@@ -183,6 +183,13 @@ class Engine::Impl {
     AddTimeout(t);
   }
 
+  void Handle(const CommitsExecutedEvent&) {
+    if (!vote_waiting_for_commits_) return;
+    Hash32 id = *vote_waiting_for_commits_;
+    vote_waiting_for_commits_.reset();
+    TryVote(id);  // checks again that the block is still of the current round
+  }
+
   void Handle(const PayloadReadyEvent& e) {
     if (e.round != current_round_) return;
     if (!payload_requested_ || payload_requested_->first != e.round) return;
@@ -645,6 +652,10 @@ class Engine::Impl {
     auto parent = blocks_.find(b.header.parent_id);
     if (parent == blocks_.end()) return;
     Result<void> ok = validator_.Validate(b, parent->second);
+    if (!ok && ok.error().code == ErrorCode::kUnavailable) {
+      vote_waiting_for_commits_ = id;
+      return;
+    }
     if (!ok) {
       if (rejected_.insert(id).second) {
         Report(b.header.proposer, "payload rejected: " + ok.error().message);
@@ -851,6 +862,7 @@ class Engine::Impl {
   std::optional<std::pair<Round, QuorumCertificate>> payload_requested_;
   std::set<std::pair<Round, Hash32>> voted_ids_;
   std::set<Hash32> rejected_;
+  std::optional<Hash32> vote_waiting_for_commits_;  // a block whose vote waits for execution
 
   // Rounds kept: votes for [current - 1, current + max_future], timeouts for
   // [current, current + max_future]; each round holds at most one entry per validator.

@@ -577,6 +577,36 @@ TEST_F(SingleEngine, PersistsBlockThenSafetyThenSendsTheVote) {
   EXPECT_EQ(std::get<PersistSafetyAction>(actions[safety[0]]).data.last_voted_round, 1u);
 }
 
+// A validator that cannot judge a block yet (its ledger root commits in the same step).
+class NotYet : public PayloadValidator {
+ public:
+  Result<void> Validate(const Block&, const Block&) override {
+    if (ready) return {};
+    return MakeError(ErrorCode::kUnavailable, "ledger root not executed yet");
+  }
+  bool ready = false;
+};
+
+TEST(Engine, VoteWaitsForCommitsExecutedWhenTheValidatorCannotJudgeYet) {
+  TestSigner signer(KeyFor(0));
+  NotYet not_yet;
+  EngineConfig config;
+  config.validators = MakeValidators(4);
+  Engine engine(config, signer, not_yet, FreshStart());
+  engine.Step(At(0, StartEvent{}));
+  std::vector<Action> actions =
+      engine.Step(At(5, MessageEvent{1, Proposal{SignedRoundOneBlock("a")}}));
+  EXPECT_TRUE(IndicesOf<SendAction>(actions).empty());          // no vote yet
+  EXPECT_TRUE(IndicesOf<PeerMisbehavedAction>(actions).empty());  // and nobody is blamed
+  not_yet.ready = true;
+  actions = engine.Step(At(6, CommitsExecutedEvent{}));
+  auto send = IndicesOf<SendAction>(actions);
+  ASSERT_EQ(send.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<Vote>(std::get<SendAction>(actions[send[0]]).message));
+  // Asked again, it does not vote twice.
+  EXPECT_TRUE(IndicesOf<SendAction>(engine.Step(At(7, CommitsExecutedEvent{}))).empty());
+}
+
 TEST_F(SingleEngine, ReportsTwoProposalsForOneRoundAsEquivocation) {
   Make(FreshStart());
   Block a = SignedRoundOneBlock("a");

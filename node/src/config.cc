@@ -67,6 +67,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
   int64_t round_timeout_ms = c.round_timeout.count();
   MT_TRY(ReadPositive(t, "consensus", "round_timeout_ms", round_timeout_ms));
   c.round_timeout = std::chrono::milliseconds(round_timeout_ms);
+  MT_TRY(ReadPositive(t, "consensus", "max_pending_blocks", c.max_pending_blocks));
   if (c.round_timeout <= c.block_interval) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "config: [consensus] round_timeout_ms must exceed [block] interval_ms, or "

@@ -6,6 +6,7 @@
 #include "minetrace/base/assert.h"
 #include "minetrace/ledger/proof/merkle.h"
 #include "minetrace/ledger/proof/tx.h"
+#include "minetrace/v1/node.pb.h"
 
 namespace minetrace::node {
 namespace {
@@ -13,6 +14,12 @@ namespace {
 constexpr std::string_view kSafetyKey = "safety";
 constexpr std::string_view kBlockPrefix = "block/";        // + raw id -> ConsensusBlock
 constexpr std::string_view kCommittedPrefix = "committed/";  // + raw id -> be64 height
+
+std::string EvidenceKey(uint64_t sequence) {
+  std::string key(kEvidencePrefix);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(sequence >> shift));
+  return key;
+}
 
 std::string RawId(const Hash32& id) { return std::string(id.begin(), id.end()); }
 std::string BlockKey(const Hash32& id) { return std::string(kBlockPrefix) + RawId(id); }
@@ -204,12 +211,19 @@ Result<void> ConsensusDriver::Start() {
         return true;
       });
   if (!scanned) return tl::unexpected(scanned.error());
+  evidence_stored_ = 0;
+  MT_TRY(ledger_.ScanConsensusRecords(kEvidencePrefix, [&](std::string_view, std::string_view) {
+    ++evidence_stored_;
+    return true;
+  }));
+  evidence_sequence_ = evidence_stored_;  // sequences are 1..count: records are never deleted
 
   consensus::EngineConfig engine_config;
   engine_config.validators = validators_;
   engine_config.self = self_;
   engine_config.round_timeout_ms = config_.round_timeout.count();
   engine_config.round_timeout_max_ms = std::max<int64_t>(60000, config_.round_timeout.count());
+  engine_config.max_pending_blocks = config_.max_pending_blocks;
   log_->info("consensus: validator {} of {}, committed root height {}, {} stored blocks",
              self_, validators_.size(), recovery.committed_root.header.height,
              recovery.uncommitted.size());
@@ -223,6 +237,20 @@ void ConsensusDriver::Stop() {
   stopped_ = true;
   round_timer_.cancel();
   payload_timer_.cancel();
+}
+
+Result<void> ConsensusDriver::Restart() {
+  round_timer_.cancel();
+  payload_timer_.cancel();
+  payload_request_.reset();
+  known_.clear();
+  persisted_.clear();
+  engine_.reset();
+  return Start();
+}
+
+uint64_t ConsensusDriver::committed_root_height() const {
+  return engine_ ? engine_->committed_root().header.height : 0;
 }
 
 consensus::Round ConsensusDriver::round() const {
@@ -260,6 +288,7 @@ void ConsensusDriver::Persist(const std::string& key, const std::string& value) 
 }
 
 void ConsensusDriver::Execute(std::vector<consensus::Action> actions) {
+  bool committed = false;
   for (auto& action : actions) {
     // A failed synced write must stop everything after it: a vote must never leave without
     // the safety data that protects it on disk.
@@ -299,13 +328,35 @@ void ConsensusDriver::Execute(std::vector<consensus::Action> actions) {
             boost::asio::post(io_, [this] { AnswerPayload(); });
           } else if constexpr (std::is_same_v<T, consensus::CommitAction>) {
             ExecuteCommit(a);
+            committed = true;
           } else if constexpr (std::is_same_v<T, consensus::PeerMisbehavedAction>) {
             ++peer_reports_;
             log_->warn("consensus: validator {} misbehaved: {}", a.peer, a.reason);
+            if (!a.evidence.empty()) StoreEvidence(a);
           }
         },
         action);
   }
+  // A vote may have waited for these commits (its block's ledger root was not executed yet).
+  if (committed && !failed_ && !stopped_) Step(consensus::CommitsExecutedEvent{});
+}
+
+// Evidence needs a validator's valid signatures on two conflicting messages, so a faulty
+// validator can produce at most a few per round; the cap still bounds the disk it can fill.
+void ConsensusDriver::StoreEvidence(const consensus::PeerMisbehavedAction& report) {
+  constexpr uint64_t kMaxEvidenceRecords = 10000;
+  if (evidence_stored_ >= kMaxEvidenceRecords) return;
+  v1::MisbehaviourRecord record;
+  record.set_sequence(++evidence_sequence_);
+  record.set_validator_index(report.peer);
+  const crypto::PublicKey& key = validators_.keys.at(report.peer);
+  record.set_validator_key(std::string(key.begin(), key.end()));
+  record.set_reason(report.reason);
+  for (const auto& m : report.evidence) *record.add_evidence() = MessageToProto(m);
+  record.set_observed_at_ms(clock_.NowUnixMs());
+  record.set_observed_at_height(ledger_.head().height());
+  Persist(EvidenceKey(record.sequence()), record.SerializeAsString());
+  ++evidence_stored_;
 }
 
 void ConsensusDriver::Remember(const consensus::Block& block) {

@@ -41,8 +41,12 @@ struct DriverConfig {
   uint32_t block_max_txs = 1000;
   uint64_t block_max_bytes = 16ull << 20;
   std::chrono::milliseconds round_timeout{2000};
+  uint32_t max_pending_blocks = 1000;
   std::chrono::milliseconds max_clock_drift{30000};  // how far ahead a block's time may be
 };
+
+// Keys of the driver's records in the ledger's consensus column.
+inline constexpr std::string_view kEvidencePrefix = "evidence/";  // + be64 sequence
 
 class ConsensusDriver {
  public:
@@ -71,6 +75,11 @@ class ConsensusDriver {
   // uncommitted blocks, and starts it.
   Result<void> Start();
   void Stop();
+  // Rebuilds the engine after block sync moved the ledger past its committed root (a replica
+  // too far behind for the engine's own block fetching). Safety data is kept, so the new
+  // engine never votes against what the old one signed.
+  Result<void> Restart();
+  uint64_t committed_root_height() const;
 
   void OnMessage(consensus::ValidatorIndex from, consensus::Message message);
   // New txs are pending: a leader waiting for them proposes now.
@@ -96,6 +105,7 @@ class ConsensusDriver {
   void AnswerPayload();
   bool ServeFromLedger(consensus::ValidatorIndex from, const consensus::BlockRequest& request);
   void Remember(const consensus::Block& block);
+  void StoreEvidence(const consensus::PeerMisbehavedAction& report);
   Result<consensus::LedgerRoot> RootAt(uint64_t height) const;
 
   boost::asio::io_context& io_;
@@ -125,6 +135,8 @@ class ConsensusDriver {
   std::map<Hash32, KnownBlock> known_;
   std::map<Hash32, consensus::Round> persisted_;  // uncommitted blocks on disk, by id
   uint64_t peer_reports_ = 0;
+  uint64_t evidence_sequence_ = 0;  // of the last stored record
+  uint64_t evidence_stored_ = 0;
 };
 
 }  // namespace minetrace::node

@@ -1,5 +1,6 @@
 #include "grpc_services.h"
 
+#include "consensus_driver.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/node/node.h"
 #include "minetrace/v1/node.grpc.pb.h"
@@ -248,6 +249,28 @@ class QueryServiceImpl final : public v1::QueryService::Service {
 class NodeServiceImpl final : public v1::NodeService::Service {
  public:
   explicit NodeServiceImpl(Node& node) : node_(node) {}
+
+  grpc::Status ListMisbehaviour(grpc::ServerContext*, const v1::ListMisbehaviourRequest* req,
+                                v1::ListMisbehaviourResponse* resp) override {
+    auto limit = PageSize(req->limit());
+    if (!limit) return ToGrpcStatus(limit.error());
+    bool bad_record = false;
+    Result<void> scanned = node_.ledger().ScanConsensusRecords(
+        kEvidencePrefix, [&](std::string_view, std::string_view value) {
+          v1::MisbehaviourRecord record;
+          if (!record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            bad_record = true;
+            return false;
+          }
+          if (record.sequence() > req->after_sequence()) *resp->add_records() = std::move(record);
+          return static_cast<size_t>(resp->records_size()) < *limit;
+        });
+    if (!scanned) return ToGrpcStatus(scanned.error());
+    if (bad_record) {
+      return grpc::Status(grpc::StatusCode::DATA_LOSS, "a stored misbehaviour record is corrupt");
+    }
+    return grpc::Status::OK;
+  }
 
   grpc::Status Status(grpc::ServerContext*, const v1::StatusRequest*,
                       v1::StatusResponse* resp) override {

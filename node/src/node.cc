@@ -12,6 +12,7 @@
 #include "grpc_services.h"
 #include "peer_transport.h"
 #include "minetrace/base/assert.h"
+#include "minetrace/crypto/sha256.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 
@@ -19,6 +20,9 @@ namespace minetrace::node {
 namespace {
 
 constexpr uint32_t kSyncBatchBlocks = 64;
+constexpr std::chrono::milliseconds kInitialSyncWait{3000};
+// Well under the peer transport's frame limit (16 MiB), even at twice this.
+constexpr uint64_t kSyncBatchBytes = 4ull << 20;
 
 }  // namespace
 
@@ -76,6 +80,8 @@ Result<void> Node::Run() {
   int bound_port = 0;
   builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &bound_port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_request_bytes));
+  // Without this, gRPC binds with SO_REUSEPORT and a second node on the same port starts.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (auto& s : services_) builder.RegisterService(s.get());
   server_ = builder.BuildAndStart();
   if (!server_ || bound_port == 0) {
@@ -162,6 +168,7 @@ Result<void> Node::StartNetwork() {
     dc.block_interval = config_.block_interval;
     dc.block_max_txs = config_.block_max_txs;
     dc.round_timeout = config_.round_timeout;
+    dc.max_pending_blocks = config_.max_pending_blocks;
     ConsensusDriver::Hooks hooks;
     hooks.send = [this](consensus::ValidatorIndex to, const v1::PeerMessage& m) {
       SendToValidator(to, m);
@@ -177,11 +184,22 @@ Result<void> Node::StartNetwork() {
     hooks.fatal = [this](const std::string& why) { Fatal(why); };
     driver_ = std::make_unique<ConsensusDriver>(io_, *ledger_, clock_, key_, validators_, *self_,
                                                 dc, verify_pool_, log_, std::move(hooks));
-    MT_TRY(driver_->Start());
-  } else {
-    ScheduleSync();
+    // A restarted validator first catches up from its peers, then joins consensus; alone in
+    // the network, or when no peer answers in time, it starts from what it has.
+    if (validators_.size() == 1) {
+      MT_TRY(StartConsensus());
+    } else {
+      initial_sync_deadline_ = std::chrono::steady_clock::now() + kInitialSyncWait;
+    }
   }
+  ScheduleSync();
   return {};
+}
+
+Result<void> Node::StartConsensus() {
+  MT_ASSERT(driver_ && !consensus_started_);
+  consensus_started_ = true;
+  return driver_->Start();
 }
 
 void Node::Fatal(const std::string& why) {
@@ -464,10 +482,19 @@ Result<v1::StatusResponse> Node::NetworkStatus() {
 // ---- block sync ----
 
 void Node::ScheduleSync() {
-  constexpr auto kSyncInterval = std::chrono::milliseconds(200);
-  sync_timer_.expires_after(kSyncInterval);
+  // An observer follows the head by sync alone; a validator only checks that it has not
+  // fallen behind.
+  bool following = !driver_ || !consensus_started_;
+  sync_timer_.expires_after(following ? std::chrono::milliseconds(200)
+                                      : std::chrono::milliseconds(1000));
   sync_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
+    if (driver_ && !consensus_started_ &&
+        std::chrono::steady_clock::now() >= initial_sync_deadline_) {
+      log_->info("sync: no peer answered within {} ms; joining consensus at height {}",
+                 kInitialSyncWait.count(), ledger_->head().height());
+      if (auto started = StartConsensus(); !started) return Fatal(started.error().ToString());
+    }
     RequestSync();
     ScheduleSync();
   });
@@ -499,6 +526,7 @@ void Node::ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& reque
   v1::SyncResponse* response = m.mutable_sync_response();
   response->set_committed_height(head);
   uint64_t max_blocks = std::clamp<uint64_t>(request.max_blocks(), 1, kSyncBatchBlocks);
+  uint64_t bytes = 0;
   // Blocks up to one that carries its commit proof, which a batch must end with to be
   // applied; the head block always carries one.
   for (uint64_t h = std::max<uint64_t>(request.from_height(), 1); h <= head; ++h) {
@@ -509,10 +537,16 @@ void Node::ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& reque
       response->mutable_blocks()->RemoveLast();
       break;
     }
-    if (static_cast<uint64_t>(response->blocks_size()) >= max_blocks && cert->has_commit_qc()) {
+    bytes += (*raw)->size();
+    // End on a block with its commit proof once the batch is full; past the hard bounds,
+    // end anyway (the asker applies what is provable and asks again).
+    bool full = static_cast<uint64_t>(response->blocks_size()) >= max_blocks ||
+                bytes >= kSyncBatchBytes;
+    if (full && cert->has_commit_qc()) break;
+    if (static_cast<uint64_t>(response->blocks_size()) >= 4 * kSyncBatchBlocks ||
+        bytes >= 2 * kSyncBatchBytes) {
       break;
     }
-    if (static_cast<uint64_t>(response->blocks_size()) >= 4 * kSyncBatchBlocks) break;
   }
   transport_->Send(from, m.SerializeAsString());
 }
@@ -544,6 +578,13 @@ Result<Hash32> Node::HeadConsensusBlockId() const {
 void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& response) {
   if (!sync_peer_ || *sync_peer_ != from) return;  // not the answer to our ask
   sync_peer_.reset();
+  // A validator a few blocks behind catches up through consensus itself (the engine fetches
+  // what it misses); sync takes over only when it is far behind.
+  constexpr uint64_t kValidatorSyncLagBlocks = 20;
+  if (driver_ && consensus_started_ &&
+      response.committed_height() < ledger_->head().height() + kValidatorSyncLagBlocks) {
+    return;
+  }
   auto parent = HeadConsensusBlockId();
   if (!parent) return Fatal(parent.error().ToString());
   uint64_t height = ledger_->head().height();
@@ -563,6 +604,14 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
       return refuse("block " + std::to_string(block->header.height) + " does not extend the chain");
     }
     if (qc->block_id != id) return refuse("a QC certifies another block");
+    // The QC signs the header; the header binds the payload and names the proposer.
+    if (crypto::Sha256(block->payload) != block->header.payload_hash) {
+      return refuse("block " + std::to_string(block->header.height) +
+                    "'s payload does not match its header");
+    }
+    if (block->header.proposer >= validators_.size()) {
+      return refuse("block " + std::to_string(block->header.height) + " names no validator");
+    }
     if (auto problem = consensus::QcSignatureProblem(validators_, *qc)) {
       return refuse("QC of block " + std::to_string(block->header.height) + ": " + *problem);
     }
@@ -601,9 +650,27 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     if (!committed) return Fatal("sync: block commit failed: " + committed.error().ToString());
     OnCommitted(*committed);
   }
-  if (provable > 0 && response.committed_height() > ledger_->head().height()) {
-    RequestSync();  // more to fetch: ask again at once
+  if (provable > 0) {
+    // An observer syncs all the time; a validator only to catch up, which is worth a line.
+    log_->log(driver_ ? spdlog::level::info : spdlog::level::debug,
+              "sync: applied {} blocks up to height {} from {}", provable,
+              ledger_->head().height(), ToHex(from).substr(0, 16));
   }
+  if (driver_ && !consensus_started_ && response.committed_height() <= height + provable) {
+    // Caught up with this peer (or it has nothing newer): join consensus from here.
+    log_->info("sync: at height {} like {}; joining consensus", ledger_->head().height(),
+               ToHex(from).substr(0, 16));
+    if (auto started = StartConsensus(); !started) return Fatal(started.error().ToString());
+    return;
+  }
+  if (provable == 0) return;
+  if (driver_ && consensus_started_) {
+    log_->info("sync: restarting consensus from height {}", ledger_->head().height());
+    if (auto restarted = driver_->Restart(); !restarted) {
+      return Fatal("consensus restart after sync failed: " + restarted.error().ToString());
+    }
+  }
+  if (response.committed_height() > ledger_->head().height()) RequestSync();  // more to fetch
 }
 
 void Node::RebuildPendingState() {

@@ -558,13 +558,16 @@ Result<void> PeerTransport::Start() {
   if (acceptor_.set_option(tcp::acceptor::reuse_address(true), ec)) {
     return unavailable(ec.message());
   }
+  // The reason is read before close(), which resets `ec`.
   if (acceptor_.bind(endpoint, ec)) {
+    std::string why = ec.message();
     acceptor_.close(ec);
-    return unavailable(ec.message());
+    return unavailable(why);
   }
   if (acceptor_.listen(asio::socket_base::max_listen_connections, ec)) {
+    std::string why = ec.message();
     acceptor_.close(ec);
-    return unavailable(ec.message());
+    return unavailable(why);
   }
   listen_port_ = acceptor_.local_endpoint(ec).port();
   started_ = true;

@@ -5,12 +5,16 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "fault_proxy.h"
 #include "minetrace/ledger/proof/tx.h"
 
 namespace minetrace::testing {
@@ -48,6 +52,27 @@ int64_t NowMs() {
       .count();
 }
 
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in) << "cannot read " << path;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The quoted value of the first line `<name> = "<value>"` at or after `from`, as
+// [begin, end) offsets of the value; npos when there is none.
+std::pair<size_t, size_t> FindQuotedValue(const std::string& text, const std::string& name,
+                                          size_t from = 0) {
+  const std::string prefix = "\n" + name + " = \"";
+  const size_t at = text.find(prefix, from);
+  if (at == std::string::npos) return {std::string::npos, std::string::npos};
+  const size_t begin = at + prefix.size();
+  const size_t end = text.find('"', begin);
+  if (end == std::string::npos) return {std::string::npos, std::string::npos};
+  return {begin, end};
+}
+
 }  // namespace
 
 Network::Network(NetworkOptions options)
@@ -80,9 +105,22 @@ Network::Network(NetworkOptions options)
 
 Network::~Network() {
   nodes_.clear();  // kills the processes
+  proxies_.clear();
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
   std::filesystem::remove(dir_.string() + ".testnet.log", ec);
+}
+
+void Network::EditConfigs(const std::string& from, const std::string& to) {
+  for (auto& node : nodes_) {
+    std::filesystem::path file = node->dir() / "config.toml";
+    std::ifstream in(file);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << file << " has no " << from;
+    text.replace(at, from.size(), to);
+    std::ofstream(file, std::ios::trunc) << text;
+  }
 }
 
 void Network::StartAll() {
@@ -158,6 +196,82 @@ bool Network::WaitForHeight(size_t i, uint64_t height, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
+}
+
+}  // namespace minetrace::testing
+
+namespace minetrace::testing {
+
+std::string Network::KeyHex(size_t i) const {
+  std::string hex = ReadFile(nodes_.at(i)->dir() / "node.key.pub");
+  while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r')) hex.pop_back();
+  EXPECT_EQ(hex.size(), 64u) << "node " << i << " key " << hex;
+  return hex;
+}
+
+std::string Network::PeerAddress(size_t i) const {
+  const std::string config = ReadFile(nodes_.at(i)->dir() / "config.toml");
+  auto [begin, end] = FindQuotedValue(config, "peer_listen");
+  EXPECT_NE(begin, std::string::npos) << "node " << i << " has no peer_listen";
+  if (begin == std::string::npos) return {};
+  return config.substr(begin, end - begin);
+}
+
+void Network::SetPeerAddress(size_t i, size_t j, const std::string& address) {
+  ASSERT_FALSE(nodes_.at(i)->running()) << "node " << i << " reads its config only at start";
+  const std::filesystem::path path = nodes_[i]->dir() / "config.toml";
+  std::string config = ReadFile(path);
+  const std::string key_hex = KeyHex(j);
+  // The address line of the [[peers]] table that names j's key.
+  auto key = FindQuotedValue(config, "key");
+  while (key.first != std::string::npos &&
+         config.compare(key.first, key.second - key.first, key_hex) != 0) {
+    key = FindQuotedValue(config, "key", key.second);
+  }
+  ASSERT_NE(key.first, std::string::npos) << path << " lists no peer with node " << j << "'s key";
+  auto at = FindQuotedValue(config, "address", key.second);
+  ASSERT_NE(at.first, std::string::npos) << path << ": no address after node " << j << "'s key";
+  config.replace(at.first, at.second - at.first, address);
+  std::ofstream(path, std::ios::trunc) << config;
+}
+
+void Network::RouteThroughProxies() {
+  ASSERT_TRUE(proxies_.empty()) << "already routed through proxies";
+  // A proxy's ephemeral port may fall in the range the nodes were given (which is free only
+  // until they start); such proxies are kept aside until the end so the port is not reused.
+  std::set<uint16_t> node_ports;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (const std::string& a : {nodes_[i]->address(), PeerAddress(i)}) {
+      node_ports.insert(static_cast<uint16_t>(std::stoi(a.substr(a.rfind(':') + 1))));
+    }
+  }
+  std::vector<std::unique_ptr<FaultProxy>> set_aside;
+  const size_t v = static_cast<size_t>(options_.validators);
+  for (size_t i = 0; i < v; ++i) {
+    for (size_t j = 0; j < v; ++j) {
+      if (j == i) continue;
+      auto proxy = std::make_unique<FaultProxy>(PeerAddress(j));
+      for (int attempt = 0; attempt < 20 && node_ports.count(proxy->port()) != 0; ++attempt) {
+        set_aside.push_back(std::move(proxy));
+        proxy = std::make_unique<FaultProxy>(PeerAddress(j));
+      }
+      ASSERT_NE(proxy->port(), 0);
+      ASSERT_EQ(node_ports.count(proxy->port()), 0u) << "proxy ports keep hitting node ports";
+      SetPeerAddress(i, j, proxy->address());
+      proxies_[{i, j}] = std::move(proxy);
+    }
+  }
+}
+
+void Network::Isolate(size_t k) {
+  ASSERT_FALSE(proxies_.empty()) << "Isolate needs RouteThroughProxies";
+  for (auto& [pair, proxy] : proxies_) {
+    if (pair.first == k || pair.second == k) proxy->Cut();
+  }
+}
+
+void Network::HealAll() {
+  for (auto& [pair, proxy] : proxies_) proxy->Heal();
 }
 
 }  // namespace minetrace::testing

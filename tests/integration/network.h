@@ -5,13 +5,17 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node_process.h"
 
 namespace minetrace::testing {
+
+class FaultProxy;
 
 struct NetworkOptions {
   int validators = 4;
@@ -28,6 +32,8 @@ class Network {
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
 
+  // Replaces `from` with `to` in every node's config.toml (before the nodes start).
+  void EditConfigs(const std::string& from, const std::string& to);
   void StartAll();  // starts every node and waits until each answers Status
   size_t size() const { return nodes_.size(); }
   NodeProcess& node(size_t i) { return *nodes_.at(i); }  // validators first, then observers
@@ -46,12 +52,33 @@ class Network {
   // Waits until node i reaches `height`.
   bool WaitForHeight(size_t i, uint64_t height, int timeout_ms);
 
+  // Node i's public key in hex (its node.key.pub) and the address it listens on for peers
+  // (peer_listen in its config.toml).
+  std::string KeyHex(size_t i) const;
+  std::string PeerAddress(size_t i) const;
+  // Rewrites node i's config.toml (before it starts) so that its [[peers]] entry for node j
+  // names `address` instead of j's peer port.
+  void SetPeerAddress(size_t i, size_t j, const std::string& address);
+
+  // Link faults between validators. RouteThroughProxies (call it before the nodes start)
+  // puts a FaultProxy on every ordered pair (i, j) of distinct validators: node i's [[peers]]
+  // entry for j names the proxy, which forwards to j's peer port. Only the pair's dialer
+  // (the smaller key) uses its proxy; the other one stays idle, which is harmless.
+  void RouteThroughProxies();
+  // Cuts every proxy into or out of validator k: its established links close, and its
+  // redials (and the others' dials to it) are closed as soon as they are accepted.
+  void Isolate(size_t k);
+  void HealAll();  // every proxy forwards again
+  FaultProxy& proxy(size_t from, size_t to) { return *proxies_.at({from, to}); }
+
  private:
   NetworkOptions options_;
   std::filesystem::path dir_;
   crypto::PrivateKey admin_;
   uint64_t nonce_ = 0;
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
+  // (dialer, target) -> the proxy in node dialer's config for target; empty unless routed.
+  std::map<std::pair<size_t, size_t>, std::unique_ptr<FaultProxy>> proxies_;
 };
 
 }  // namespace minetrace::testing

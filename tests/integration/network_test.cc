@@ -12,7 +12,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include "consensus_codec.h"
+#include "minetrace/ledger/proof/genesis.h"
 #include "network.h"
+#include "peer_transport.h"
 
 namespace minetrace::testing {
 namespace {
@@ -147,6 +153,152 @@ TEST(Network, KillingTheLeaderAgainAndAgainDoesNotStopCommits) {
     net.node(leader).Start();
   }
   ASSERT_TRUE(net.WaitForAgreement(n, 30000));
+}
+
+// Goal: an observer that joins late syncs a long chain, verifying every block's QC, and then
+// follows the head. Method: 10,000 txs commit on the validators (batched SubmitTxs) before the
+// observer is started; it must reach the same root, then commit a tx submitted to it.
+TEST(Network, ObserverStartedAfterTenThousandTxsSyncsAndFollows) {
+  Network net(NetworkOptions{.observers = 1});
+  for (int v = 0; v < 4; ++v) net.node(v).Start();
+  constexpr uint32_t kTxs = 10000;
+  constexpr uint32_t kBatch = 500;
+  for (uint32_t first = 0; first < kTxs; first += kBatch) {
+    v1::SubmitTxsRequest req;
+    for (uint32_t i = first; i < first + kBatch; ++i) *req.add_txs() = net.RegisterMemberTx(i);
+    v1::SubmitTxsResponse resp;
+    auto ctx = Ctx(30000);
+    grpc::Status s = net.node((first / kBatch) % 4).TxStub()->SubmitTxs(ctx.get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const auto& r : resp.results()) ASSERT_EQ(r.code(), 0) << r.message();
+  }
+  ASSERT_TRUE(net.WaitForAgreement(kTxs, 180000));
+  net.node(4).Start();
+  ASSERT_TRUE(net.WaitForAgreement(kTxs, 120000));
+  v1::TxWithReceipt rec;
+  grpc::Status s = SubmitAndWait(net.node(4), net.RegisterMemberTx(kTxs), &rec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(net.Status(4).role(), "observer");
+  ASSERT_TRUE(net.WaitForAgreement(kTxs + 1, 30000));
+}
+
+// Goal: a validator restarted far behind (beyond what the consensus core fetches by itself)
+// catches up by block sync and takes part in consensus again. Method: validator 3 is killed
+// while 3,000 txs and then empty blocks commit, to height 40 at least (sync takes over
+// beyond 20 blocks behind); after its restart and
+// catch-up, validator 2 is killed, so that nothing can commit unless validator 3 votes.
+TEST(Network, ValidatorFarBehindSyncsThenVotesAgain) {
+  // Short rounds: with a validator down, every round it leads (and the one before, whose
+  // votes go to it) ends by timeout.
+  Network net(NetworkOptions{
+      .validators = 4, .observers = 0, .block_interval_ms = 50, .round_timeout_ms = 300});
+  // A small consensus window, so that 40 blocks are beyond what the core fetches by itself.
+  net.EditConfigs("round_timeout_ms = 300\n", "round_timeout_ms = 300\nmax_pending_blocks = 16\n");
+  net.StartAll();
+  net.node(3).Kill();
+  constexpr uint32_t kTxs = 3000;
+  constexpr uint32_t kBatch = 500;
+  for (uint32_t first = 0; first < kTxs; first += kBatch) {
+    v1::SubmitTxsRequest req;
+    for (uint32_t i = first; i < first + kBatch; ++i) *req.add_txs() = net.RegisterMemberTx(i);
+    v1::SubmitTxsResponse resp;
+    auto ctx = Ctx(30000);
+    ASSERT_TRUE(net.node((first / kBatch) % 3).TxStub()->SubmitTxs(ctx.get(), req, &resp).ok());
+  }
+  ASSERT_TRUE(net.WaitForAgreement(kTxs, 60000));
+  // Idle rounds add empty blocks: wait until validator 3 is far behind.
+  ASSERT_TRUE(net.WaitForHeight(0, 40, 60000));
+  net.node(3).Start();
+  ASSERT_TRUE(net.WaitForAgreement(kTxs, 60000));
+  EXPECT_NE(net.node(3).Log().find("sync: applied"), std::string::npos) << net.node(3).Log();
+  net.node(2).Kill();
+  v1::TxWithReceipt rec;
+  grpc::Status s = SubmitAndWait(net.node(3), net.RegisterMemberTx(kTxs), &rec, 30000);
+  ASSERT_TRUE(s.ok()) << "validators 0, 1 and the caught-up 3 did not commit: "
+                      << s.error_message();
+  ASSERT_TRUE(net.WaitForAgreement(kTxs + 1, 30000));
+}
+
+// Goal: a validator that signs two different votes for one round is caught, and the two
+// signed votes are kept as evidence that anyone can query and check. Method: validator 1's
+// process is not started; the test speaks for it over the real peer transport with its key
+// and sends validator 0 two conflicting votes for a round validator 0 collects.
+TEST(Network, EquivocatingValidatorIsRecordedWithItsSignedVotes) {
+  Network net(NetworkOptions{.observers = 0});
+  net.node(0).Start();
+  net.node(2).Start();
+  net.node(3).Start();  // three of four: a quorum without validator 1
+
+  auto genesis = ledger::proof::LoadGenesisFile(net.dir() / "genesis.toml");
+  ASSERT_TRUE(genesis) << genesis.error().ToString();
+  auto key1 = crypto::ReadKeyFile(net.dir() / "node1" / "node.key");
+  ASSERT_TRUE(key1) << key1.error().ToString();
+  node::PeerTransportConfig config;
+  config.chain_id = net.chain_id();
+  config.genesis_hash = ledger::proof::GenesisHash(*genesis);
+  std::vector<crypto::PublicKey> keys;
+  for (const auto& v : genesis->validators()) {
+    crypto::PublicKey k{};
+    std::copy(v.key().begin(), v.key().end(), k.begin());
+    keys.push_back(k);
+  }
+  config.admitted = keys;
+  config.listen = genesis->validators(1).address();  // node 0 may be the one that dials
+  config.peers.push_back({keys[0], genesis->validators(0).address(), true});
+  boost::asio::io_context io;
+  auto log = std::make_shared<spdlog::logger>("fake-validator-1");
+  node::PeerTransport transport(io, *key1, config, log, {});
+  ASSERT_TRUE(transport.Start());
+  auto run_io_for = [&](int ms) { io.run_for(std::chrono::milliseconds(ms)); };
+  auto connected = [&] {
+    for (const auto& p : transport.Peers()) {
+      if (p.key == keys[0] && p.connected) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 100 && !connected(); ++i) run_io_for(100);
+  ASSERT_TRUE(connected()) << "the fake validator 1 did not connect to validator 0";
+
+  // A round ahead whose votes validator 0 collects (it leads the round after).
+  consensus::Round r = net.Status(0).round() + 8;
+  while ((r + 1) % 4 != 0) ++r;
+  for (uint8_t which = 1; which <= 2; ++which) {
+    consensus::Vote vote;
+    vote.round = r;
+    vote.block_id.fill(which);
+    vote.height = 5;
+    vote.voter = 1;
+    vote.signature = key1->Sign(consensus::VoteDigest(0, r, vote.block_id, vote.height), Hash32{});
+    v1::PeerMessage m;
+    *m.mutable_consensus() = node::MessageToProto(consensus::Message{vote});
+    ASSERT_TRUE(transport.Send(keys[0], m.SerializeAsString()));
+  }
+  v1::ListMisbehaviourResponse found;
+  for (int i = 0; i < 100 && found.records_size() == 0; ++i) {
+    run_io_for(100);
+    auto ctx = Ctx(2000);
+    found.Clear();
+    ASSERT_TRUE(net.node(0).NodeStub()->ListMisbehaviour(ctx.get(), {}, &found).ok());
+  }
+  transport.Stop();
+  ASSERT_EQ(found.records_size(), 1);
+  const v1::MisbehaviourRecord& record = found.records(0);
+  EXPECT_EQ(record.validator_index(), 1u);
+  EXPECT_EQ(record.validator_key(), std::string(keys[1].begin(), keys[1].end()));
+  EXPECT_NE(record.reason().find("equivocation"), std::string::npos) << record.reason();
+  ASSERT_EQ(record.evidence_size(), 2);
+  // The evidence stands on its own: both votes verify under validator 1's key.
+  for (const auto& m : record.evidence()) {
+    auto decoded = node::MessageFromProto(m);
+    ASSERT_TRUE(decoded);
+    const auto& vote = std::get<consensus::Vote>(*decoded);
+    EXPECT_TRUE(crypto::VerifySchnorr(
+        keys[1], consensus::VoteDigest(vote.epoch, vote.round, vote.block_id, vote.height),
+        vote.signature));
+  }
+  // The network keeps going without validator 1.
+  v1::TxWithReceipt rec;
+  EXPECT_TRUE(SubmitAndWait(net.node(2), net.RegisterMemberTx(1), &rec).ok());
 }
 
 }  // namespace

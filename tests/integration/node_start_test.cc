@@ -44,7 +44,8 @@ TEST(NodeStart, RefusesAPeerPortInUse) {
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   NodeProcess node(NodeOptions{.peer_listen = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port))});
-  ExpectRefusal(node, "cannot listen for peers");
+  ExpectRefusal(node, "cannot listen for peers on 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
+                          ": Address already in use");
   ::close(fd);
 }
 

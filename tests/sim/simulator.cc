@@ -256,6 +256,7 @@ std::string DeliveredName(const decltype(consensus::Event::kind)& kind) {
   }
   if (std::holds_alternative<consensus::TimerEvent>(kind)) return "in.timer";
   if (std::holds_alternative<consensus::PayloadReadyEvent>(kind)) return "in.payload";
+  if (std::holds_alternative<consensus::CommitsExecutedEvent>(kind)) return "in.executed";
   return "in.start";
 }
 

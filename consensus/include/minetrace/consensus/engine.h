@@ -73,9 +73,14 @@ struct PayloadReadyEvent {
   Bytes payload;
   LedgerRoot ledger_root;
 };
+// The caller has carried out the commits the engine asked for. A vote that waited for them
+// (the PayloadValidator answered kUnavailable: the block's ledger root is not executed here
+// yet) is tried again.
+struct CommitsExecutedEvent {};
 struct Event {
   int64_t now_ms = 0;  // the caller's clock; the engine has no other
-  std::variant<StartEvent, MessageEvent, TimerEvent, PayloadReadyEvent> kind;
+  std::variant<StartEvent, MessageEvent, TimerEvent, PayloadReadyEvent, CommitsExecutedEvent>
+      kind;
 };
 
 // ---- actions out ----
@@ -132,7 +137,9 @@ class PayloadValidator {
  public:
   virtual ~PayloadValidator() = default;
   // Whether `block`'s payload and ledger root are acceptable on top of `parent`; an error
-  // means "do not vote" (and the proposer is reported).
+  // means "do not vote" (and the proposer is reported), except kUnavailable: "cannot judge
+  // until the commits of this step are executed" (the vote is retried on
+  // CommitsExecutedEvent, and nobody is reported).
   virtual Result<void> Validate(const Block& block, const Block& parent) = 0;
 };
 

@@ -38,6 +38,9 @@ struct NodeConfig {
   uint32_t block_max_txs = 1000;
   // First round timeout of the pacemaker; must exceed block_interval.
   std::chrono::milliseconds round_timeout{2000};
+  // Uncommitted blocks the consensus core keeps, and recent committed ones it serves to peers;
+  // a validator further behind than this catches up by block sync.
+  uint32_t max_pending_blocks = 1000;
 
   uint32_t mempool_max_txs = 50000;
   uint64_t mempool_max_bytes = 64ull << 20;

@@ -96,6 +96,7 @@ class Node {
   void SendToValidator(consensus::ValidatorIndex to, const v1::PeerMessage& message);
   void BroadcastToValidators(const v1::PeerMessage& message);
   // Block sync: asks a validator for committed blocks after the head, and serves such asks.
+  Result<void> StartConsensus();  // io thread; once
   void ScheduleSync();
   void RequestSync();
   void ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& request);
@@ -121,6 +122,8 @@ class Node {
   std::optional<consensus::ValidatorIndex> self_;  // set for a validator
   std::unique_ptr<PeerTransport> transport_;      // io thread only
   std::unique_ptr<ConsensusDriver> driver_;       // io thread only; validators only
+  bool consensus_started_ = false;                 // io thread only
+  std::chrono::steady_clock::time_point initial_sync_deadline_{};
   std::optional<crypto::PublicKey> sync_peer_;    // io thread only: the ask in flight
   std::chrono::steady_clock::time_point sync_sent_at_{};
   size_t sync_cursor_ = 0;  // round-robin over validators
