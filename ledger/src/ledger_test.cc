@@ -2,6 +2,10 @@
 // admission against pending state, queries with pages, and proofs against the head.
 #include "minetrace/ledger/ledger.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "minetrace/ledger/proof/merkle.h"
 #include "test_fixture.h"
 
@@ -70,6 +74,25 @@ TEST_F(LedgerTest, SkipsTxWithBadSignature) {
   EXPECT_NE(r->skipped[0].reason.find("signature"), std::string::npos) << r->skipped[0].reason;
   EXPECT_EQ(ledger_->head().leaf_count(), before.leaf_count());
   EXPECT_EQ(ledger_->head().height(), before.height() + 1);
+}
+
+TEST_F(LedgerTest, CheckpointOpensAsTheSameLedger) {
+  ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
+  auto dir = std::filesystem::path(::testing::TempDir()) /
+             ("checkpoint-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(ledger_->Checkpoint(dir));
+  ExpectOk(RegisterMember(trader_, "trader", {v1::ROLE_TRADER}));  // after the checkpoint
+  auto copy = Ledger::Open(dir, ledger_->genesis());
+  ASSERT_TRUE(copy) << copy.error().ToString();
+  EXPECT_EQ((*copy)->head().height(), ledger_->head().height() - 1);
+  auto agent = (*copy)->GetMember(KeyStr(agent_));
+  ASSERT_TRUE(agent && agent->has_value());
+  auto trader = (*copy)->GetMember(KeyStr(trader_));
+  ASSERT_TRUE(trader);
+  EXPECT_FALSE(trader->has_value());
+  copy->reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(LedgerTest, RefusesAHeightThatDoesNotFollowTheHead) {

@@ -1,6 +1,7 @@
 #include "minetrace/ledger/store.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -109,6 +110,17 @@ Result<void> Store::Commit(const std::vector<StoreWrite>& writes) {
   options.sync = true;  // a committed block survives power loss
   rocksdb::Status s = db_->Write(options, &batch);
   if (!s.ok()) return tl::unexpected(FromRocks(s, "commit write failed"));
+  return {};
+}
+
+Result<void> Store::Checkpoint(const std::filesystem::path& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return tl::unexpected(FromRocks(s, "cannot start a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: flush the memtables, so the checkpoint needs no WAL replay.
+  s = checkpoint->CreateCheckpoint(dir.string(), /*log_size_for_flush=*/0);
+  if (!s.ok()) return tl::unexpected(FromRocks(s, "checkpoint into " + dir.string() + " failed"));
   return {};
 }
 

@@ -57,6 +57,9 @@ Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
   c.genesis_file = Resolve(base_dir, *t["genesis_file"].value<std::string>());
   c.key_file = Resolve(base_dir, *t["key_file"].value<std::string>());
   c.data_dir = Resolve(base_dir, *t["data_dir"].value<std::string>());
+  auto backup_dir = t["backup_dir"].value<std::string>();
+  c.backup_dir = backup_dir && !backup_dir->empty() ? Resolve(base_dir, *backup_dir)
+                                                     : c.data_dir.parent_path() / "backups";
   c.grpc_listen = t["grpc_listen"].value_or(c.grpc_listen);
   c.peer_listen = t["peer_listen"].value_or(c.peer_listen);
 

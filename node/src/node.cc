@@ -109,6 +109,8 @@ Result<void> Node::Run() {
     log_->info("signal {} received: shutting down", signo);
     RequestStop();
   });
+  backup_signal_.add(SIGUSR1);
+  AwaitBackupSignal();
   work_.emplace(io_.get_executor());
   io_.run();  // a stop requested before Run is already posted and runs first
 
@@ -202,6 +204,30 @@ Result<void> Node::StartConsensus() {
   return driver_->Start();
 }
 
+void Node::AwaitBackupSignal() {
+  backup_signal_.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec || stopping_) return;
+    WriteCheckpoint();
+    AwaitBackupSignal();
+  });
+}
+
+// Runs on the io thread, which also commits: the checkpoint falls between two blocks.
+void Node::WriteCheckpoint() {
+  const uint64_t height = ledger_->head().height();
+  std::error_code ec;
+  std::filesystem::create_directories(config_.backup_dir, ec);
+  std::filesystem::path dir =
+      config_.backup_dir / ("height-" + std::to_string(height) + "-" +
+                            std::to_string(clock_.NowUnixMs()));
+  auto written = ledger_->Checkpoint(dir);
+  if (!written) {
+    log_->error("backup: {}", written.error().ToString());
+    return;
+  }
+  log_->info("backup: checkpoint at height {} written to {}", height, dir.string());
+}
+
 void Node::Fatal(const std::string& why) {
   // The ledger is unchanged, but a disk that refuses a synced write cannot be trusted to
   // take the next one: stop rather than diverge.
@@ -228,6 +254,7 @@ void Node::StartShutdownThread() {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     boost::asio::post(io_, [this] {
       signals_.cancel();
+      backup_signal_.cancel();
       sync_timer_.cancel();
       if (driver_) driver_->Stop();
       if (transport_) transport_->Stop();

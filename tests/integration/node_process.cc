@@ -179,6 +179,11 @@ void NodeProcess::Kill() {
   pid_ = -1;
 }
 
+void NodeProcess::Signal(int signo) {
+  ASSERT_GT(pid_, 0) << "node not running";
+  ::kill(pid_, signo);
+}
+
 int NodeProcess::Stop() {
   if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);

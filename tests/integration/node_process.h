@@ -41,6 +41,7 @@ class NodeProcess {
   // Starts the node and waits until Status answers (fails the test after 30 s).
   void Start();
   void Kill();             // SIGKILL, then reap
+  void Signal(int signo);  // e.g. SIGUSR1 (write a backup checkpoint)
   int Stop();              // SIGTERM, wait; returns the exit status
   // Runs the node expecting it to refuse to start; returns its exit status (fails the test
   // if it is still running after 30 s).

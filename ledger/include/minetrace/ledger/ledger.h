@@ -113,6 +113,12 @@ class Ledger {
       const BlockToExecute& block, const crypto::PrivateKey& signer,
       const std::function<bool(const Hash32&, const v1::SignedTx&)>& signature_checked);
 
+  // A consistent copy of the whole ledger in `dir` (must not exist yet), to back the node up:
+  // start a node on it as its data_dir to restore. Executor thread only (between blocks).
+  Result<void> Checkpoint(const std::filesystem::path& dir) const {
+    return store_->Checkpoint(dir);
+  }
+
   // ---- the node's consensus records (Column::kConsensus, opaque to the ledger) ----
   // Applies `writes` (all to Column::kConsensus) in one synced batch.
   Result<void> WriteConsensusRecords(const std::vector<StoreWrite>& writes);

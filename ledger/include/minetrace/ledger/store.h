@@ -64,6 +64,11 @@ class Store {
   // Applies all writes atomically, synced to disk before returning.
   Result<void> Commit(const std::vector<StoreWrite>& writes);
 
+  // Writes a consistent copy of the database into `dir` (which must not exist), hard-linking
+  // table files where it can: a data directory a node can be started on. Call it on the
+  // committing thread, so that it falls between two blocks.
+  Result<void> Checkpoint(const std::filesystem::path& dir) const;
+
  private:
   Store() = default;
   rocksdb::ColumnFamilyHandle* Handle(Column c) const;

@@ -18,6 +18,9 @@ struct NodeConfig {
   std::filesystem::path genesis_file;
   std::filesystem::path key_file;
   std::filesystem::path data_dir;
+  // Where SIGUSR1 writes a checkpoint of the data (a folder per checkpoint); default: a
+  // "backups" folder beside data_dir.
+  std::filesystem::path backup_dir;
   std::string grpc_listen = "127.0.0.1:7000";
   std::string peer_listen = "127.0.0.1:7100";
 

@@ -105,6 +105,8 @@ class Node {
   void RebuildPendingState();
   void UpdateMempoolGauges();
   void Fatal(const std::string& why);
+  void AwaitBackupSignal();
+  void WriteCheckpoint();  // io thread: between two commits
   void StartShutdownThread();  // io thread
 
   NodeConfig config_;
@@ -128,6 +130,7 @@ class Node {
   std::chrono::steady_clock::time_point sync_sent_at_{};
   size_t sync_cursor_ = 0;  // round-robin over validators
   boost::asio::signal_set signals_{io_};
+  boost::asio::signal_set backup_signal_{io_};  // SIGUSR1: write a checkpoint
   std::vector<std::unique_ptr<grpc::Service>> services_;  // must outlive server_
   std::unique_ptr<grpc::Server> server_;
   std::thread shutdown_thread_;  // io thread only
