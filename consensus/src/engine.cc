@@ -258,6 +258,10 @@ class Engine::Impl {
         a.evidence.push_back(Proposal{seen->second});
         a.evidence.push_back(Proposal{b});
         out_.push_back(std::move(a));
+        // Not inserted: an equivocating leader must not make replicas store block after
+        // block for one round. If the other one is certified, it is fetched by its QC.
+        // (The vote-twice mutation needs it, to show that the checker catches it.)
+        if (config_.mutation != SafetyMutation::kVoteTwiceInRound) return;
       }
     } else if (b.header.round + 2 >= current_round_) {  // recent rounds only: bounded
       proposals_by_round_.emplace(b.header.round, b);

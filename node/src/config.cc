@@ -67,6 +67,7 @@ Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
   MT_TRY(ReadPositive(t, "block", "interval_ms", interval_ms));
   c.block_interval = std::chrono::milliseconds(interval_ms);
   MT_TRY(ReadPositive(t, "block", "max_txs", c.block_max_txs));
+  MT_TRY(ReadPositive(t, "block", "max_bytes", c.block_max_bytes));
   int64_t round_timeout_ms = c.round_timeout.count();
   MT_TRY(ReadPositive(t, "consensus", "round_timeout_ms", round_timeout_ms));
   c.round_timeout = std::chrono::milliseconds(round_timeout_ms);
@@ -99,12 +100,37 @@ Result<NodeConfig> ParseNodeConfig(std::string_view toml_text,
       c.observer_keys_hex.push_back(*key);
     }
   }
+  {
+    // TLS between nodes: all three files or none.
+    const char* kTlsKeys[] = {"tls_cert_file", "tls_key_file", "tls_ca_file"};
+    std::filesystem::path* tls_paths[] = {&c.tls_cert_file, &c.tls_key_file, &c.tls_ca_file};
+    int set = 0;
+    for (int i = 0; i < 3; i++) {
+      auto v = t.at_path(std::string("network.") + kTlsKeys[i]).value<std::string>();
+      if (v && !v->empty()) {
+        *tls_paths[i] = Resolve(base_dir, *v);
+        set++;
+      }
+    }
+    for (int i = 0; set != 0 && set != 3 && i < 3; i++) {
+      if (!tls_paths[i]->empty()) continue;
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string("config: [network] ") + kTlsKeys[i] +
+                           " is missing: TLS between nodes needs tls_cert_file, tls_key_file "
+                           "and tls_ca_file (or none of them)");
+    }
+  }
   MT_TRY(ReadPositive(t, "mempool", "max_txs", c.mempool_max_txs));
   MT_TRY(ReadPositive(t, "mempool", "max_bytes", c.mempool_max_bytes));
   MT_TRY(ReadPositive(t, "mempool", "max_tx_bytes", c.max_tx_bytes));
   MT_TRY(ReadPositive(t, "grpc", "max_request_bytes", c.max_request_bytes));
   MT_TRY(ReadPositive(t, "verify", "threads", c.verify_threads));
 
+  if (c.block_max_bytes > (4u << 20) || c.block_max_bytes < c.max_tx_bytes) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "config: [block] max_bytes must be at most 4194304 and at least [mempool] "
+                     "max_tx_bytes");
+  }
   if (c.max_tx_bytes > c.max_request_bytes || c.max_tx_bytes > c.mempool_max_bytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "config: [mempool] max_tx_bytes must not exceed [grpc] max_request_bytes "

@@ -55,5 +55,40 @@ TEST(NodeConfig, RefusesMissingPathsBadBoundsAndBadTomlNamingTheField) {
   EXPECT_NE(bad.error().message.find("line 1"), std::string::npos);
 }
 
+TEST(NodeConfig, PeerTlsNeedsAllThreeFilesOrNone) {
+  const std::string base = "genesis_file = \"g\"\nkey_file = \"k\"\ndata_dir = \"d\"\n";
+  auto none = ParseNodeConfig(base, "/etc/mt");
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_TRUE(none->tls_cert_file.empty());
+  EXPECT_TRUE(none->tls_key_file.empty());
+  EXPECT_TRUE(none->tls_ca_file.empty());
+
+  auto all = ParseNodeConfig(base +
+                                 "[network]\ntls_cert_file = \"tls/node.crt\"\n"
+                                 "tls_key_file = \"/keys/node.tls.key\"\ntls_ca_file = \"ca.crt\"\n",
+                             "/etc/mt");
+  ASSERT_TRUE(all) << all.error().ToString();
+  EXPECT_EQ(all->tls_cert_file, "/etc/mt/tls/node.crt");
+  EXPECT_EQ(all->tls_key_file, "/keys/node.tls.key");
+  EXPECT_EQ(all->tls_ca_file, "/etc/mt/ca.crt");
+
+  // Each partial set names the first missing file.
+  const std::pair<std::string, std::string> partial[] = {
+      {"tls_key_file = \"k.pem\"\ntls_ca_file = \"ca.pem\"\n", "tls_cert_file"},
+      {"tls_cert_file = \"c.pem\"\ntls_ca_file = \"ca.pem\"\n", "tls_key_file"},
+      {"tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\n", "tls_ca_file"},
+      {"tls_cert_file = \"c.pem\"\n", "tls_key_file"},
+      {"tls_cert_file = \"c.pem\"\ntls_key_file = \"\"\ntls_ca_file = \"ca.pem\"\n",
+       "tls_key_file"},
+  };
+  for (const auto& [lines, missing] : partial) {
+    auto r = ParseNodeConfig(base + "[network]\n" + lines, "/");
+    ASSERT_FALSE(r) << lines;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find("[network] " + missing + " is missing"), std::string::npos)
+        << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace minetrace::node

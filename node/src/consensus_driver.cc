@@ -5,6 +5,7 @@
 #include "consensus_codec.h"
 #include "minetrace/base/assert.h"
 #include "minetrace/ledger/proof/merkle.h"
+#include "minetrace/ledger/state.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/v1/node.pb.h"
 
@@ -16,22 +17,11 @@ constexpr std::string_view kBlockPrefix = "block/";        // + raw id -> Consen
 constexpr std::string_view kCommittedPrefix = "committed/";  // + raw id -> be64 height
 
 std::string EvidenceKey(uint64_t sequence) {
-  std::string key(kEvidencePrefix);
-  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(sequence >> shift));
-  return key;
+  return std::string(kEvidencePrefix) + ledger::keys::Be64(sequence);
 }
 
 std::string RawId(const Hash32& id) { return std::string(id.begin(), id.end()); }
 std::string BlockKey(const Hash32& id) { return std::string(kBlockPrefix) + RawId(id); }
-std::string CommittedKey(const Hash32& id) { return std::string(kCommittedPrefix) + RawId(id); }
-
-// Every replica derives the same genesis block from the genesis ledger root.
-consensus::Block GenesisBlockFor(const v1::LedgerInfo& genesis_info) {
-  consensus::LedgerRoot root;
-  std::copy(genesis_info.accumulator_root().begin(), genesis_info.accumulator_root().end(),
-            root.accumulator_root.begin());
-  return consensus::GenesisBlock(0, root);
-}
 
 Result<v1::BlockPayload> ParsePayload(const Bytes& payload) {
   v1::BlockPayload parsed;
@@ -42,6 +32,55 @@ Result<v1::BlockPayload> ParsePayload(const Bytes& payload) {
 }
 
 }  // namespace
+
+consensus::Block GenesisBlockFor(const v1::LedgerInfo& genesis_info) {
+  consensus::LedgerRoot root;
+  MT_ASSERT(genesis_info.accumulator_root().size() == root.accumulator_root.size());
+  std::copy(genesis_info.accumulator_root().begin(), genesis_info.accumulator_root().end(),
+            root.accumulator_root.begin());
+  return consensus::GenesisBlock(0, root);
+}
+
+std::string CommittedBlockKey(const Hash32& id) {
+  return std::string(kCommittedPrefix) + RawId(id);
+}
+
+ledger::BlockToExecute CommittedBlockToExecute(const consensus::Block& block,
+                                               const consensus::ValidatorSet& validators,
+                                               const v1::CommittedBlock& certificate) {
+  ledger::BlockToExecute exec;
+  exec.height = block.header.height;
+  exec.round = block.header.round;
+  exec.time_ms = block.header.timestamp_ms;
+  MT_ASSERT(block.header.proposer < validators.size());  // checked by the engine or by sync
+  const crypto::PublicKey& proposer = validators.keys[block.header.proposer];
+  exec.proposer_key.assign(proposer.begin(), proposer.end());
+  // A quorum certified the payload, so every replica parses the same bytes the same way;
+  // one that does not parse is an empty block for all of them.
+  if (auto payload = ParsePayload(block.payload)) {
+    exec.txs.assign(payload->txs().begin(), payload->txs().end());
+  }
+  exec.certificate = certificate.SerializeAsString();
+  exec.consensus_writes.push_back({ledger::Column::kConsensus,
+                                   CommittedBlockKey(consensus::BlockId(block.header)),
+                                   ledger::keys::Be64(exec.height)});
+  return exec;
+}
+
+Result<void> CheckLedgerRoot(const ledger::Ledger& ledger, const consensus::LedgerRoot& root) {
+  auto info = ledger.GetLedgerInfo(root.height);
+  if (!info) return tl::unexpected(info.error());
+  if (!info->has_value()) return {};  // not executed here yet: nothing to compare
+  auto hash = Hash32FromBytes(AsBytes((*info)->accumulator_root()));
+  if (!hash || *hash != root.accumulator_root || (*info)->leaf_count() != root.leaf_count) {
+    return MakeError(ErrorCode::kDataLoss,
+                     "a committed block certifies another ledger root at height " +
+                         std::to_string(root.height) +
+                         " than this node executed: this node's ledger diverged; stop and "
+                         "restore it from a healthy node");
+  }
+  return {};
+}
 
 class ConsensusDriver::Signer final : public consensus::Signer {
  public:
@@ -159,6 +198,10 @@ Result<consensus::LedgerRoot> ConsensusDriver::RootAt(uint64_t height) const {
   return root;
 }
 
+Result<void> ConsensusDriver::CheckCertifiedRoot(const consensus::LedgerRoot& root) const {
+  return CheckLedgerRoot(ledger_, root);
+}
+
 Result<void> ConsensusDriver::Start() {
   consensus::RecoveryData recovery;
   auto safety_raw = ledger_.GetConsensusRecord(kSafetyKey);
@@ -262,8 +305,16 @@ void ConsensusDriver::OnMessage(consensus::ValidatorIndex from, consensus::Messa
   if (const auto* request = std::get_if<consensus::BlockRequest>(&message)) {
     if (ServeFromLedger(from, *request)) return;
   }
-  if (const auto* proposal = std::get_if<consensus::Proposal>(&message)) {
-    Remember(proposal->block);
+  // A block over the size limit would not get a vote anyway; refusing it here keeps it from
+  // being stored (the engine persists a block before it validates the payload).
+  const consensus::Block* block = nullptr;
+  if (const auto* p = std::get_if<consensus::Proposal>(&message)) block = &p->block;
+  if (const auto* r = std::get_if<consensus::BlockResponse>(&message)) block = &r->block;
+  if (block != nullptr && block->payload.size() > config_.block_max_bytes) {
+    ++peer_reports_;
+    log_->warn("consensus: validator {} sent a block of {} bytes; the limit is {}", from,
+               block->payload.size(), config_.block_max_bytes);
+    return;
   }
   Step(consensus::MessageEvent{from, std::move(message)});
 }
@@ -346,13 +397,26 @@ void ConsensusDriver::Execute(std::vector<consensus::Action> actions) {
 void ConsensusDriver::StoreEvidence(const consensus::PeerMisbehavedAction& report) {
   constexpr uint64_t kMaxEvidenceRecords = 10000;
   if (evidence_stored_ >= kMaxEvidenceRecords) return;
+  // One record per validator, round and kind of message is proof enough.
+  const consensus::Message& first = report.evidence.front();
+  consensus::Round round = 0;
+  if (const auto* p = std::get_if<consensus::Proposal>(&first)) round = p->block.header.round;
+  if (const auto* v = std::get_if<consensus::Vote>(&first)) round = v->round;
+  if (!evidence_seen_.insert({report.peer, round, first.index()}).second) return;
+  if (evidence_seen_.size() > kMaxEvidenceRecords) evidence_seen_.erase(evidence_seen_.begin());
   v1::MisbehaviourRecord record;
   record.set_sequence(++evidence_sequence_);
   record.set_validator_index(report.peer);
   const crypto::PublicKey& key = validators_.keys.at(report.peer);
   record.set_validator_key(std::string(key.begin(), key.end()));
   record.set_reason(report.reason);
-  for (const auto& m : report.evidence) *record.add_evidence() = MessageToProto(m);
+  for (const auto& m : report.evidence) {
+    v1::ConsensusMessage* stored = record.add_evidence();
+    *stored = MessageToProto(m);
+    // The proposer signs the block id, a hash of the header: the payload proves nothing more
+    // and may be megabytes.
+    if (stored->has_proposal()) stored->mutable_proposal()->mutable_block()->clear_payload();
+  }
   record.set_observed_at_ms(clock_.NowUnixMs());
   record.set_observed_at_height(ledger_.head().height());
   Persist(EvidenceKey(record.sequence()), record.SerializeAsString());
@@ -362,9 +426,13 @@ void ConsensusDriver::StoreEvidence(const consensus::PeerMisbehavedAction& repor
 void ConsensusDriver::Remember(const consensus::Block& block) {
   Hash32 id = consensus::BlockId(block.header);
   if (block.header.height <= ledger_.head().height() || known_.contains(id)) return;
-  KnownBlock known{block.header.parent_id, block.header.height, block.header.round, {}};
+  KnownBlock known{block.header.parent_id, block.header.height, block.header.round,
+                   block.header.ledger_root.height, {}};
   if (auto payload = ParsePayload(block.payload)) {
-    for (const auto& tx : payload->txs()) known.tx_ids.push_back(ledger::proof::TxId(tx));
+    for (const auto& tx : payload->txs()) {
+      if (known.tx_ids.size() >= config_.block_max_txs) break;
+      known.tx_ids.push_back(ledger::proof::TxId(tx));
+    }
   }
   known_.emplace(id, std::move(known));
 }
@@ -396,10 +464,21 @@ void ConsensusDriver::AnswerPayload() {
     });
     return;
   }
+  // A leader that has not executed its parent's ledger root yet waits for that commit (it
+  // is on its way: the parent's QC certifies a block that carries it).
+  auto parent = known_.find(request.parent_id);
+  const uint64_t head = ledger_.head().height();
+  if (parent != known_.end() && head < parent->second.ledger_root_height) {
+    payload_timer_.expires_after(std::chrono::milliseconds(20));
+    payload_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) AnswerPayload();
+    });
+    return;
+  }
   payload_request_.reset();
   payload_timer_.cancel();
   uint64_t lagged = request.parent_height >= 2 ? request.parent_height - 2 : 0;
-  auto root = RootAt(std::min(ledger_.head().height(), lagged));
+  auto root = RootAt(std::min(head, lagged));
   if (!root) {
     log_->warn("consensus: cannot propose in round {}: {}", request.round,
                root.error().message);
@@ -420,7 +499,7 @@ void ConsensusDriver::AnswerPayload() {
 // the QC that certifies it (the engine keeps only recent blocks).
 bool ConsensusDriver::ServeFromLedger(consensus::ValidatorIndex from,
                                       const consensus::BlockRequest& request) {
-  auto height_raw = ledger_.GetConsensusRecord(CommittedKey(request.block_id));
+  auto height_raw = ledger_.GetConsensusRecord(CommittedBlockKey(request.block_id));
   if (!height_raw || !height_raw->has_value() || (*height_raw)->size() != 8) return false;
   uint64_t height = 0;
   for (unsigned char c : **height_raw) height = (height << 8) | c;
@@ -439,8 +518,24 @@ bool ConsensusDriver::ServeFromLedger(consensus::ValidatorIndex from,
 void ConsensusDriver::ExecuteCommit(const consensus::CommitAction& commit) {
   for (size_t i = 0; i < commit.blocks.size(); ++i) {
     const consensus::Block& block = commit.blocks[i];
-    if (block.header.height <= ledger_.head().height()) continue;  // redelivered after restart
     const Hash32 id = consensus::BlockId(block.header);
+    if (block.header.height <= ledger_.head().height()) {
+      // Redelivered after a restart or a sync: it must be the block this ledger holds.
+      auto stored = ledger_.GetConsensusRecord(CommittedBlockKey(id));
+      if (!stored || !stored->has_value()) {
+        failed_ = true;
+        hooks_.fatal("consensus committed block " + ToHex(id) + " at height " +
+                     std::to_string(block.header.height) +
+                     ", but this ledger holds another block there");
+        return;
+      }
+      continue;
+    }
+    if (auto checked = CheckCertifiedRoot(block.header.ledger_root); !checked) {
+      failed_ = true;
+      hooks_.fatal(checked.error().message);
+      return;
+    }
     const bool last = i + 1 == commit.blocks.size();
     // The QC certifying this block is the next block's parent QC.
     const consensus::QuorumCertificate& qc =
@@ -454,23 +549,7 @@ void ConsensusDriver::ExecuteCommit(const consensus::CommitAction& commit) {
       *cert.mutable_commit_qc() = QcToProto(commit.commit_qc);
     }
 
-    ledger::BlockToExecute exec;
-    exec.height = block.header.height;
-    exec.round = block.header.round;
-    exec.time_ms = block.header.timestamp_ms;
-    const crypto::PublicKey& proposer = validators_.keys.at(block.header.proposer);
-    exec.proposer_key.assign(proposer.begin(), proposer.end());
-    // A quorum certified the payload, so every replica parses the same bytes the same way;
-    // one that does not parse is an empty block for all of them.
-    if (auto payload = ParsePayload(block.payload)) {
-      exec.txs.assign(payload->txs().begin(), payload->txs().end());
-    }
-    exec.certificate = cert.SerializeAsString();
-    std::string height_be;
-    for (int shift = 56; shift >= 0; shift -= 8) {
-      height_be.push_back(static_cast<char>(exec.height >> shift));
-    }
-    exec.consensus_writes.push_back({ledger::Column::kConsensus, CommittedKey(id), height_be});
+    ledger::BlockToExecute exec = CommittedBlockToExecute(block, validators_, cert);
     // Drop the stored uncommitted blocks this commit settles: it and every block of a round
     // not after it (those lost).
     for (auto it = persisted_.begin(); it != persisted_.end();) {

@@ -21,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -95,6 +96,7 @@ class ConsensusDriver {
     Hash32 parent_id{};
     uint64_t height = 0;
     consensus::Round round = 0;
+    uint64_t ledger_root_height = 0;
     std::vector<Hash32> tx_ids;
   };
 
@@ -107,6 +109,7 @@ class ConsensusDriver {
   void Remember(const consensus::Block& block);
   void StoreEvidence(const consensus::PeerMisbehavedAction& report);
   Result<consensus::LedgerRoot> RootAt(uint64_t height) const;
+  Result<void> CheckCertifiedRoot(const consensus::LedgerRoot& root) const;
 
   boost::asio::io_context& io_;
   ledger::Ledger& ledger_;
@@ -137,6 +140,23 @@ class ConsensusDriver {
   uint64_t peer_reports_ = 0;
   uint64_t evidence_sequence_ = 0;  // of the last stored record
   uint64_t evidence_stored_ = 0;
+  std::set<std::tuple<consensus::ValidatorIndex, consensus::Round, size_t>> evidence_seen_;
 };
+
+// The consensus block every replica starts from, derived from the genesis ledger info.
+consensus::Block GenesisBlockFor(const v1::LedgerInfo& genesis_info);
+
+// The record that maps a committed block's id to its height (to serve it from the ledger).
+std::string CommittedBlockKey(const Hash32& id);
+
+// What the ledger executes for a committed consensus block, with its certificate stored
+// beside it and the record of its id.
+ledger::BlockToExecute CommittedBlockToExecute(const consensus::Block& block,
+                                               const consensus::ValidatorSet& validators,
+                                               const v1::CommittedBlock& certificate);
+
+// Whether a root that a quorum certified (in a committed block's header) matches what this
+// ledger executed at that height; kDataLoss if not: the ledger diverged and must not go on.
+Result<void> CheckLedgerRoot(const ledger::Ledger& ledger, const consensus::LedgerRoot& root);
 
 }  // namespace minetrace::node

@@ -21,8 +21,12 @@ namespace {
 
 constexpr uint32_t kSyncBatchBlocks = 64;
 constexpr std::chrono::milliseconds kInitialSyncWait{3000};
-// Well under the peer transport's frame limit (16 MiB), even at twice this.
+// A validator this far behind its peers catches up by sync; closer, the engine fetches.
+constexpr uint64_t kValidatorSyncLagBlocks = 20;
+// A sync answer aims at kSyncBatchBytes and never passes kSyncMaxBytes, under the peer
+// transport's 16 MiB frame limit (a block's payload is at most 4 MiB: config).
 constexpr uint64_t kSyncBatchBytes = 4ull << 20;
+constexpr uint64_t kSyncMaxBytes = 12ull << 20;
 
 }  // namespace
 
@@ -134,6 +138,9 @@ Result<void> Node::StartNetwork() {
   tc.genesis_hash = ledger_->genesis_hash();
   tc.listen = config_.peer_listen;
   tc.self_is_validator = self_.has_value();
+  tc.tls_cert_file = config_.tls_cert_file.string();
+  tc.tls_key_file = config_.tls_key_file.string();
+  tc.tls_ca_file = config_.tls_ca_file.string();
   tc.admitted = validators_.keys;
   for (const auto& hex : config_.observer_keys_hex) {
     auto k = FromHex(hex);
@@ -169,6 +176,7 @@ Result<void> Node::StartNetwork() {
     DriverConfig dc;
     dc.block_interval = config_.block_interval;
     dc.block_max_txs = config_.block_max_txs;
+    dc.block_max_bytes = config_.block_max_bytes;
     dc.round_timeout = config_.round_timeout;
     dc.max_pending_blocks = config_.max_pending_blocks;
     ConsensusDriver::Hooks hooks;
@@ -177,7 +185,7 @@ Result<void> Node::StartNetwork() {
     };
     hooks.broadcast = [this](const v1::PeerMessage& m) { BroadcastToValidators(m); };
     hooks.select_txs = [this](const std::function<bool(const Hash32&)>& exclude) {
-      return mempool_.Select(config_.block_max_txs, config_.max_request_bytes, exclude);
+      return mempool_.Select(config_.block_max_txs, config_.block_max_bytes, exclude);
     };
     hooks.signature_checked = [this](const Hash32& id, const v1::SignedTx& tx) {
       return mempool_.SignatureChecked(id, tx);
@@ -377,7 +385,15 @@ Result<void> Node::Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::
     pending_ids_.insert(tx_id);
   }
   UpdateMempoolGauges();
-  if (driver_) driver_->OnTxsAdmitted();
+  // A leader waiting for txs proposes once the admissions queued now are done, not on the
+  // first of a batch.
+  if (driver_ && !proposal_wakeup_posted_) {
+    proposal_wakeup_posted_ = true;
+    boost::asio::post(io_, [this] {
+      proposal_wakeup_posted_ = false;
+      if (driver_) driver_->OnTxsAdmitted();
+    });
+  }
   return {};
 }
 
@@ -391,6 +407,13 @@ void Node::Forward(const std::vector<v1::SignedTx>& txs) {
 }
 
 void Node::OnTxGossip(const v1::TxGossip& gossip) {
+  // As many as one SubmitTxs may carry: a node forwards each client batch as it came.
+  constexpr int kMaxGossipTxs = 1000;
+  if (gossip.txs_size() > kMaxGossipTxs) {
+    log_->debug("dropped a gossip message of {} txs (at most {})", gossip.txs_size(),
+                kMaxGossipTxs);
+    return;
+  }
   std::vector<v1::SignedTx> txs(gossip.txs().begin(), gossip.txs().end());
   // Peers are admitted validators or observers, but their txs are checked like a client's.
   auto checked = CheckTxs(txs);
@@ -528,9 +551,12 @@ void Node::ScheduleSync() {
 }
 
 void Node::RequestSync() {
-  constexpr auto kSyncTimeout = std::chrono::seconds(5);
+  // One ask at a time; a peer that does not answer is given up on (sooner while a starting
+  // validator waits to join consensus), and the next is asked.
+  const auto timeout = driver_ && !consensus_started_ ? std::chrono::milliseconds(1000)
+                                                      : std::chrono::milliseconds(5000);
   auto now = std::chrono::steady_clock::now();
-  if (sync_peer_ && now - sync_sent_at_ < kSyncTimeout) return;  // one ask at a time
+  if (sync_peer_ && now - sync_sent_at_ < timeout) return;
   sync_peer_.reset();
   std::vector<crypto::PublicKey> connected;
   for (const auto& p : transport_->Peers()) {
@@ -538,9 +564,15 @@ void Node::RequestSync() {
   }
   if (connected.empty()) return;
   const crypto::PublicKey& peer = connected[sync_cursor_++ % connected.size()];
+  SendSyncRequest(peer, consensus_started_ ? 0 : kSyncBatchBlocks);
+}
+
+void Node::SendSyncRequest(const crypto::PublicKey& peer, uint32_t max_blocks) {
+  auto now = std::chrono::steady_clock::now();
   v1::PeerMessage m;
   m.mutable_sync_request()->set_from_height(ledger_->head().height() + 1);
-  m.mutable_sync_request()->set_max_blocks(kSyncBatchBlocks);
+  // A validator in consensus first asks for the peer's height only (max_blocks 0).
+  m.mutable_sync_request()->set_max_blocks(max_blocks);
   if (transport_->Send(peer, m.SerializeAsString())) {
     sync_peer_ = peer;
     sync_sent_at_ = now;
@@ -552,30 +584,29 @@ void Node::ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& reque
   v1::PeerMessage m;
   v1::SyncResponse* response = m.mutable_sync_response();
   response->set_committed_height(head);
-  uint64_t max_blocks = std::clamp<uint64_t>(request.max_blocks(), 1, kSyncBatchBlocks);
+  const uint64_t max_blocks = std::min<uint64_t>(request.max_blocks(), kSyncBatchBlocks);
   uint64_t bytes = 0;
   // Blocks up to one that carries its commit proof, which a batch must end with to be
-  // applied; the head block always carries one.
-  for (uint64_t h = std::max<uint64_t>(request.from_height(), 1); h <= head; ++h) {
+  // applied (the head block always carries one), within the frame limit.
+  for (uint64_t h = std::max<uint64_t>(request.from_height(), 1);
+       h <= head && static_cast<uint64_t>(response->blocks_size()) < 4 * max_blocks; ++h) {
     auto raw = ledger_->GetCertificate(h);
     if (!raw || !raw->has_value()) break;
+    if (response->blocks_size() > 0 && bytes + (*raw)->size() > kSyncMaxBytes) break;
     v1::CommittedBlock* cert = response->add_blocks();
     if (!cert->ParseFromString(**raw)) {
       response->mutable_blocks()->RemoveLast();
       break;
     }
     bytes += (*raw)->size();
-    // End on a block with its commit proof once the batch is full; past the hard bounds,
-    // end anyway (the asker applies what is provable and asks again).
     bool full = static_cast<uint64_t>(response->blocks_size()) >= max_blocks ||
                 bytes >= kSyncBatchBytes;
     if (full && cert->has_commit_qc()) break;
-    if (static_cast<uint64_t>(response->blocks_size()) >= 4 * kSyncBatchBlocks ||
-        bytes >= 2 * kSyncBatchBytes) {
-      break;
-    }
   }
-  transport_->Send(from, m.SerializeAsString());
+  if (!transport_->Send(from, m.SerializeAsString())) {
+    log_->debug("sync: answer to {} dropped (not connected or queue full)",
+                ToHex(from).substr(0, 16));
+  }
 }
 
 Result<Hash32> Node::HeadConsensusBlockId() const {
@@ -583,10 +614,7 @@ Result<Hash32> Node::HeadConsensusBlockId() const {
   if (head == 0) {
     auto info = ledger_->GetLedgerInfo(0);
     if (!info || !info->has_value()) return MakeError(ErrorCode::kDataLoss, "no genesis info");
-    consensus::LedgerRoot root;
-    std::copy((*info)->accumulator_root().begin(), (*info)->accumulator_root().end(),
-              root.accumulator_root.begin());
-    return consensus::BlockId(consensus::GenesisBlock(0, root).header);
+    return consensus::BlockId(GenesisBlockFor(**info).header);
   }
   auto raw = ledger_->GetCertificate(head);
   v1::CommittedBlock cert;
@@ -607,9 +635,12 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
   sync_peer_.reset();
   // A validator a few blocks behind catches up through consensus itself (the engine fetches
   // what it misses); sync takes over only when it is far behind.
-  constexpr uint64_t kValidatorSyncLagBlocks = 20;
-  if (driver_ && consensus_started_ &&
-      response.committed_height() < ledger_->head().height() + kValidatorSyncLagBlocks) {
+  if (driver_ && consensus_started_ && response.blocks_size() == 0) {
+    // The answer to a height-only ask: fetch blocks only when far behind (unverified, the
+    // height only triggers an ask; what is applied is verified).
+    if (response.committed_height() >= ledger_->head().height() + kValidatorSyncLagBlocks) {
+      SendSyncRequest(from, kSyncBatchBlocks);
+    }
     return;
   }
   auto parent = HeadConsensusBlockId();
@@ -639,6 +670,14 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     if (block->header.proposer >= validators_.size()) {
       return refuse("block " + std::to_string(block->header.height) + " names no validator");
     }
+    if (!crypto::VerifySchnorr(validators_.keys[block->header.proposer],
+                               consensus::ProposalDigest(id), block->proposer_signature)) {
+      return refuse("block " + std::to_string(block->header.height) +
+                    " has a bad proposer signature");
+    }
+    if (auto problem = CheckLedgerRoot(*ledger_, block->header.ledger_root); !problem) {
+      return refuse(problem.error().message);
+    }
     if (auto problem = consensus::QcSignatureProblem(validators_, *qc)) {
       return refuse("QC of block " + std::to_string(block->header.height) + ": " + *problem);
     }
@@ -658,18 +697,8 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     }
   }
   for (size_t i = 0; i < provable; ++i) {
-    const consensus::Block& block = blocks[i];
-    ledger::BlockToExecute exec;
-    exec.height = block.header.height;
-    exec.round = block.header.round;
-    exec.time_ms = block.header.timestamp_ms;
-    const crypto::PublicKey& proposer = validators_.keys.at(block.header.proposer);
-    exec.proposer_key.assign(proposer.begin(), proposer.end());
-    v1::BlockPayload payload;
-    if (payload.ParseFromArray(block.payload.data(), static_cast<int>(block.payload.size()))) {
-      exec.txs.assign(payload.txs().begin(), payload.txs().end());
-    }
-    exec.certificate = response.blocks(static_cast<int>(i)).SerializeAsString();
+    ledger::BlockToExecute exec =
+        CommittedBlockToExecute(blocks[i], validators_, response.blocks(static_cast<int>(i)));
     auto committed = ledger_->ExecuteAndCommit(
         exec, key_, [this](const Hash32& id, const v1::SignedTx& tx) {
           return mempool_.SignatureChecked(id, tx);
@@ -691,7 +720,8 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     return;
   }
   if (provable == 0) return;
-  if (driver_ && consensus_started_) {
+  if (driver_ && consensus_started_ &&
+      ledger_->head().height() >= driver_->committed_root_height() + kValidatorSyncLagBlocks) {
     log_->info("sync: restarting consensus from height {}", ledger_->head().height());
     if (auto restarted = driver_->Restart(); !restarted) {
       return Fatal("consensus restart after sync failed: " + restarted.error().ToString());

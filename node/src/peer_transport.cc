@@ -4,12 +4,19 @@
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
 #include <cstring>
 #include <deque>
 #include <optional>
 #include <utility>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "minetrace/base/assert.h"
 #include "minetrace/crypto/sha256.h"
@@ -18,6 +25,7 @@
 namespace minetrace::node {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 using boost::system::error_code;
 
@@ -167,7 +175,9 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
         resolver_(owner.io_),
         timer_(owner.io_),
         outbound_(outbound),
-        nonce_(nonce) {}
+        nonce_(nonce) {
+    if (owner.tls_) tls_.emplace(socket_, *owner.tls_);
+  }
 
   State state() const { return state_; }
   bool outbound() const { return outbound_; }
@@ -207,7 +217,7 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
   // Inbound: the socket is connected; handshake within the timeout.
   void Accepted() {
     ArmTimer(owner_->config_.handshake_timeout);
-    Begin();
+    Connected();
   }
 
   // Queues a framed message. Handshake frames ignore the bound (they are small and few).
@@ -266,15 +276,52 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
       Close("cannot connect to " + remote_ + ": " + ec.message());
       return;
     }
-    Begin();
+    Connected();
   }
 
-  void Begin() {
-    state_ = State::kHandshake;
+  // TCP is up: the TLS handshake when configured (the state stays kConnecting, so nothing is
+  // written meanwhile), then the Hello exchange.
+  void Connected() {
     error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);  // a failure only costs latency
     const auto ep = socket_.remote_endpoint(ec);
     if (!ec) remote_ = Endpoint(ep);
+    if (!tls_) {
+      Begin();
+      return;
+    }
+    tls_->async_handshake(outbound_ ? ssl::stream_base::client : ssl::stream_base::server,
+                          [self = shared_from_this()](const error_code& e) {
+                            if (self->state_ == State::kClosed) return;
+                            if (e) {
+                              self->Close(self->TlsFailure(e));
+                              return;
+                            }
+                            self->Begin();
+                          });
+  }
+
+  // Why TLS failed, with OpenSSL's reason and, when our check of the peer's certificate
+  // failed, the verification error ("unable to get local issuer certificate", ...).
+  std::string TlsFailure(const error_code& ec) {
+    std::string out = "TLS handshake with " + remote_ + " failed: " + ec.message();
+    const long verify = SSL_get_verify_result(tls_->native_handle());
+    if (verify != X509_V_OK) {
+      out +=
+          std::string(" (the peer's certificate: ") + X509_verify_cert_error_string(verify) + ")";
+    } else if (ec.category() == asio::error::get_ssl_category() &&
+               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+                   SSL_R_WRONG_VERSION_NUMBER) {
+      out += " (the peer does not seem to use TLS)";
+    } else if (ec.category() == asio::error::get_ssl_category() &&
+               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) >= SSL_AD_REASON_OFFSET) {
+      out += " (an alert from the peer)";  // e.g. "unknown ca": it refused our certificate
+    }
+    return out;
+  }
+
+  void Begin() {
+    state_ = State::kHandshake;
     v1::TransportFrame frame;
     v1::Hello* hello = frame.mutable_hello();
     const PeerTransportConfig& c = owner_->config_;
@@ -288,9 +335,14 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
   }
 
   void Read() {
-    socket_.async_read_some(
-        asio::buffer(chunk_),
-        [self = shared_from_this()](const error_code& ec, size_t n) { self->OnRead(ec, n); });
+    auto handler = [self = shared_from_this()](const error_code& ec, size_t n) {
+      self->OnRead(ec, n);
+    };
+    if (tls_) {
+      tls_->async_read_some(asio::buffer(chunk_), std::move(handler));
+    } else {
+      socket_.async_read_some(asio::buffer(chunk_), std::move(handler));
+    }
   }
 
   void OnRead(const error_code& ec, size_t n) {
@@ -298,8 +350,13 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
     if (ec) {
       if (state_ == State::kLingering) {
         Close(linger_reason_);
-      } else if (ec == asio::error::eof) {
+      } else if (ec == asio::error::eof || ec == ssl::error::stream_truncated) {
+        // stream_truncated: the TLS peer closed TCP without a TLS close_notify.
         Close("the peer closed the connection");
+      } else if (tls_ && state_ == State::kHandshake &&
+                 ec.category() == asio::error::get_ssl_category()) {
+        // TLS 1.3: a client learns that the server refused its certificate only now.
+        Close(TlsFailure(ec));
       } else {
         Close("read failed: " + ec.message());
       }
@@ -323,6 +380,12 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
                                ? owner_->config_.max_frame_bytes
                                : std::min(kHandshakeFrameMaxBytes, owner_->config_.max_frame_bytes);
       if (len > limit) {
+        // A TLS record header (handshake, version 3.x) read as a length is hundreds of MB.
+        if (state_ == State::kHandshake && !tls_ && pos == 0 && !has_peer_hello_ &&
+            inbuf_[0] == '\x16' && inbuf_[1] == '\x03') {
+          Close("the peer started a TLS handshake, but this node does not use TLS");
+          return;
+        }
         Close("a frame of " + std::to_string(len) + " bytes exceeds the limit of " +
               std::to_string(limit) + " bytes" +
               (state_ == State::kHandshake ? " during the handshake" : ""));
@@ -429,9 +492,14 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
     if (writing_ || outq_.empty() || state_ == State::kConnecting) return;
     writing_ = true;
     auto buf = outq_.front();
-    asio::async_write(
-        socket_, asio::buffer(*buf),
-        [self = shared_from_this(), buf](const error_code& ec, size_t) { self->OnWritten(ec); });
+    auto handler = [self = shared_from_this(), buf](const error_code& ec, size_t) {
+      self->OnWritten(ec);
+    };
+    if (tls_) {
+      asio::async_write(*tls_, asio::buffer(*buf), std::move(handler));
+    } else {
+      asio::async_write(socket_, asio::buffer(*buf), std::move(handler));
+    }
   }
 
   void OnWritten(const error_code& ec) {
@@ -453,6 +521,9 @@ class PeerTransport::Connection : public std::enable_shared_from_this<Connection
 
   PeerTransport* owner_;  // null once closed: the transport may be gone
   tcp::socket socket_;
+  // Set iff the transport uses TLS: the session over socket_, through which every frame is
+  // read and written. Closing socket_ ends it.
+  std::optional<ssl::stream<tcp::socket&>> tls_;
   tcp::resolver resolver_;
   asio::steady_timer timer_;  // handshake deadline, then the linger bound
   const bool outbound_;
@@ -491,6 +562,48 @@ PeerTransport::PeerTransport(asio::io_context& io, const crypto::PrivateKey& key
 
 PeerTransport::~PeerTransport() { Stop(); }
 
+Result<void> PeerTransport::LoadTls() {
+  const PeerTransportConfig& c = config_;
+  const bool cert = !c.tls_cert_file.empty(), key = !c.tls_key_file.empty(),
+             ca = !c.tls_ca_file.empty();
+  if (!cert && !key && !ca) return {};
+  if (!cert || !key || !ca) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("peer TLS needs tls_cert_file, tls_key_file and tls_ca_file "
+                                 "(or none of them); ") +
+                         (!cert ? "tls_cert_file" : !key ? "tls_key_file" : "tls_ca_file") +
+                         " is missing");
+  }
+  std::unique_ptr<ssl::context> ctx;
+  try {  // the constructor throws only when OpenSSL cannot make a context at all
+    ctx = std::make_unique<ssl::context>(ssl::context::tls);
+  } catch (const boost::system::system_error& e) {
+    return MakeError(ErrorCode::kInternal, std::string("peer TLS: ") + e.what());
+  }
+  auto failed = [](const std::string& what, const std::string& file, const error_code& ec) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "peer TLS: cannot load " + what + " " + file + ": " + ec.message());
+  };
+  SSL_CTX* native = ctx->native_handle();
+  // TLS 1.3 only; no session tickets (every connection is a full handshake, and no
+  // post-handshake ticket messages).
+  MT_ASSERT(SSL_CTX_set_min_proto_version(native, TLS1_3_VERSION) == 1);
+  MT_ASSERT(SSL_CTX_set_num_tickets(native, 0) == 1);
+  error_code ec;
+  if (ctx->use_certificate_chain_file(c.tls_cert_file, ec)) {
+    return failed("tls_cert_file", c.tls_cert_file, ec);
+  }
+  // Also checks that the key belongs to the certificate ("key values mismatch").
+  if (ctx->use_private_key_file(c.tls_key_file, ssl::context::pem, ec)) {
+    return failed("tls_key_file", c.tls_key_file, ec);
+  }
+  if (ctx->load_verify_file(c.tls_ca_file, ec)) return failed("tls_ca_file", c.tls_ca_file, ec);
+  // Mutual: each side sends its certificate and requires the peer's (the server asks for it).
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  tls_ = std::move(ctx);
+  return {};
+}
+
 bool PeerTransport::ShouldDial(const PeerAddress& peer) const {
   if (!config_.self_is_validator) {
     if (peer.validator) return true;
@@ -518,6 +631,7 @@ Result<void> PeerTransport::Start() {
                      "peer back-off needs 0 < backoff_min <= backoff_max and a positive "
                      "handshake timeout");
   }
+  MT_TRY(LoadTls());
   auto listen = ParseHostPort(c.listen);
   if (!listen) {
     return MakeError(ErrorCode::kInvalidArgument, "peer listen: " + listen.error().message);
@@ -577,8 +691,9 @@ Result<void> PeerTransport::Start() {
     r.listed = true;
     r.dial = ShouldDial(p);
   }
-  log_->info("peer transport listening on {} (port {}), {} listed peers, {} admitted keys",
-             c.listen, listen_port_, c.peers.size(), admitted_.size());
+  log_->info("peer transport listening on {} (port {}), {} listed peers, {} admitted keys, {}",
+             c.listen, listen_port_, c.peers.size(), admitted_.size(),
+             tls_ ? "mutual TLS 1.3" : "no TLS");
   Accept();
   for (auto& [key, record] : records_) {
     if (record->dial) Dial(key);

@@ -38,8 +38,21 @@
 // Logging. Nothing a peer sends produces more than a couple of lines per connection, and
 // lines about connections that never complete a handshake are rate limited globally.
 //
-// Limits: no TLS and no per-frame authentication; the handshake proves who opened the
-// connection, but an on-path attacker could inject or alter frames afterwards.
+// TLS (optional). When tls_cert_file, tls_key_file and tls_ca_file are all set, every
+// connection, inbound and outbound, first runs a mutual TLS 1.3 handshake (Boost.Asio ssl over
+// OpenSSL) right after the TCP connect or accept, within the same handshake_timeout; the
+// framing and the signed Hello/HelloAuth exchange above then run inside the TLS session. Each
+// side requires the other's certificate chain to verify against tls_ca_file; there is no host
+// name check, because a node's identity is its node key, proven by the signed handshake. TLS
+// adds confidentiality and integrity of the frames after the handshake. A TLS node and a plain
+// node cannot talk: the TLS side reports "TLS handshake with <address> failed: <reason>"; a
+// plain side that was dialed reports that the peer started a TLS handshake, one that dialed
+// only sees the connection closed.
+//
+// Limits: without TLS there is no per-frame authentication; the handshake proves who opened
+// the connection, but an on-path attacker could inject or alter frames afterwards. With TLS a
+// certificate is not bound to a node key: any holder of a certificate from the CA can open a
+// TLS session, and only the signed handshake decides who it is.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -65,6 +78,10 @@
 namespace minetrace::v1 {
 class Hello;
 }  // namespace minetrace::v1
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace minetrace::node {
 
@@ -113,6 +130,11 @@ struct PeerTransportConfig {
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
   std::chrono::milliseconds handshake_timeout{5000};
+  // PEM files. All three set: mutual TLS on every connection (see the header comment); none
+  // set: plain TCP. Start refuses a partial set.
+  std::string tls_cert_file;  // this node's certificate (chain), sent to every peer
+  std::string tls_key_file;   // its private key
+  std::string tls_ca_file;    // the CA certificate(s) a peer's chain must verify against
 };
 
 struct PeerInfo {
@@ -147,8 +169,8 @@ class PeerTransport {
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
-  // Checks the config (kInvalidArgument), binds and listens (kUnavailable "cannot listen for
-  // peers on X: <reason>"), then starts dialing. Call once.
+  // Checks the config and loads the TLS files if set (kInvalidArgument), binds and listens
+  // (kUnavailable "cannot listen for peers on X: <reason>"), then starts dialing. Call once.
   Result<void> Start();
   // Closes the listener and every connection and cancels every timer. It calls no callback
   // (not on_disconnected either) and none runs after it returns; pending handlers see
@@ -172,6 +194,7 @@ class PeerTransport {
   friend class Connection;
   struct PeerRecord;
 
+  Result<void> LoadTls();
   bool ShouldDial(const PeerAddress& peer) const;
   void Accept();
   void Dial(const crypto::PublicKey& key);
@@ -202,6 +225,8 @@ class PeerTransport {
   bool stopped_ = false;
   uint16_t listen_port_ = 0;
   std::set<crypto::PublicKey> admitted_;
+  // Set by Start when TLS is configured; every connection's TLS session is made from it.
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer accept_retry_;  // after a failed accept (e.g. out of descriptors)
   // Every open connection (connecting, handshaking or established). Invariant: a connection

@@ -4,13 +4,20 @@
 #include "peer_transport.h"
 
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -156,6 +163,114 @@ struct RawClient {
   std::array<char, 4096> buf{};
   std::string received;
   bool closed = false;
+};
+
+// A throwaway PKI made at run time with OpenSSL's C API (no `openssl` binary): two
+// unrelated CAs and node certificates (P-256, SHA-256) signed by either, written as PEM files
+// into a fresh folder that is removed afterwards.
+class TestPki {
+ public:
+  struct NodeFiles {
+    std::string cert, key;
+  };
+
+  TestPki() {
+    static int counter = 0;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("minetrace-tls-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (int i = 0; i < 2; i++) {
+      ca_key_[i] = NewKey();
+      ca_cert_[i] = NewCert(ca_key_[i].get(), "test CA " + std::to_string(i), nullptr, nullptr,
+                            /*ca=*/true);
+      WriteCert(CaFile(i), ca_cert_[i].get());
+    }
+  }
+  ~TestPki() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  TestPki(const TestPki&) = delete;
+  TestPki& operator=(const TestPki&) = delete;
+
+  std::string CaFile(int ca) const { return (dir_ / ("ca" + std::to_string(ca) + ".crt")).string(); }
+
+  // A node certificate signed by CA `ca` (0 or 1), and its key.
+  NodeFiles Issue(const std::string& name, int ca) {
+    auto key = NewKey();
+    auto cert = NewCert(key.get(), name, ca_cert_[ca].get(), ca_key_[ca].get(), /*ca=*/false);
+    NodeFiles out{(dir_ / (name + ".crt")).string(), (dir_ / (name + ".key")).string()};
+    WriteCert(out.cert, cert.get());
+    BIO* bio = BIO_new_file(out.key.c_str(), "w");
+    EXPECT_NE(bio, nullptr);
+    EXPECT_EQ(PEM_write_bio_PrivateKey(bio, key.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+    BIO_free(bio);
+    return out;
+  }
+
+  // Turns TLS on in `c`: this node's certificate, trusting CA `trust`.
+  void Use(PeerTransportConfig& c, const NodeFiles& files, int trust) const {
+    c.tls_cert_file = files.cert;
+    c.tls_key_file = files.key;
+    c.tls_ca_file = CaFile(trust);
+  }
+
+ private:
+  using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+  using CertPtr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+  static KeyPtr NewKey() {
+    KeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+    EXPECT_NE(key, nullptr);
+    return key;
+  }
+
+  // Self-signed when issuer is null.
+  CertPtr NewCert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* issuer_key,
+                  bool ca) {
+    CertPtr cert(X509_new(), X509_free);
+    X509* x = cert.get();
+    EXPECT_EQ(X509_set_version(x, 2), 1);  // v3
+    EXPECT_EQ(ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial_), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600);
+    EXPECT_EQ(X509_set_pubkey(x, key), 1);
+    X509_NAME* name = X509_get_subject_name(x);
+    EXPECT_EQ(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                         reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                                         -1, 0),
+              1);
+    EXPECT_EQ(X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name), 1);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, nullptr, nullptr, 0);
+    const std::pair<int, const char*> exts[] = {
+        {NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
+        {NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature"},
+        {NID_subject_key_identifier, "hash"},
+    };
+    for (const auto& [nid, value] : exts) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+      EXPECT_NE(ext, nullptr) << value;
+      EXPECT_EQ(X509_add_ext(x, ext, -1), 1);
+      X509_EXTENSION_free(ext);
+    }
+    EXPECT_GT(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()), 0);
+    return cert;
+  }
+
+  static void WriteCert(const std::string& path, X509* cert) {
+    BIO* bio = BIO_new_file(path.c_str(), "w");
+    EXPECT_NE(bio, nullptr);
+    EXPECT_EQ(PEM_write_bio_X509(bio, cert), 1);
+    BIO_free(bio);
+  }
+
+  std::filesystem::path dir_;
+  long serial_ = 0;
+  KeyPtr ca_key_[2] = {KeyPtr(nullptr, EVP_PKEY_free), KeyPtr(nullptr, EVP_PKEY_free)};
+  CertPtr ca_cert_[2] = {CertPtr(nullptr, X509_free), CertPtr(nullptr, X509_free)};
 };
 
 class PeerTransportTest : public ::testing::Test {
@@ -533,6 +648,185 @@ TEST_F(PeerTransportTest, StartReportsAddressInUse) {
   auto bad = b.Start(io_, cc);
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(PeerTransportTest, TlsPeersExchangeFramesInsideMutualTls) {
+  // Goal: with TLS on both sides the handshake and frames run inside TLS and arrive in order.
+  // Method: two nodes with certificates of one CA; a raw TCP client that speaks the plain
+  // protocol is refused at the TLS handshake, which shows the listener really uses TLS.
+  TestPki pki;
+  auto [lo, hi] = OrderedPair(30, 31);
+  auto ch = hi->Config();
+  ch.admitted = {lo->pub(), hi->pub()};
+  pki.Use(ch, pki.Issue("hi", 0), 0);
+  ASSERT_TRUE(hi->Start(io_, ch).has_value());
+  auto cl = lo->Config();
+  cl.admitted = {lo->pub(), hi->pub()};
+  cl.peers = {{hi->pub(), Addr(hi->port()), true}};
+  pki.Use(cl, pki.Issue("lo", 0), 0);
+  ASSERT_TRUE(lo->Start(io_, cl).has_value());
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return lo->IsConnected(hi->pub()) && hi->IsConnected(lo->pub()); }))
+      << lo->Log() << "\n"
+      << hi->Log();
+  EXPECT_TRUE(Contains(hi->Log(), "mutual TLS 1.3"));
+
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; i++) {  // up to ~1.2 MB: frames span many TLS records
+    ASSERT_TRUE(lo->transport->Send(hi->pub(), std::to_string(i) + std::string(i * 24999, 'x')));
+    ASSERT_TRUE(hi->transport->Send(lo->pub(), "hi" + std::to_string(i)));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return hi->received[lo->pub()].size() == kCount && lo->received[hi->pub()].size() == kCount;
+  }));
+  for (int i = 0; i < kCount; i++) {
+    EXPECT_EQ(hi->received[lo->pub()][i], std::to_string(i) + std::string(i * 24999, 'x'));
+    EXPECT_EQ(lo->received[hi->pub()][i], "hi" + std::to_string(i));
+  }
+
+  // A key that is not admitted, with a valid certificate: TLS succeeds, and the Refusal of
+  // the signed handshake travels inside TLS.
+  TestNode stranger(29);
+  auto cs = stranger.Config();
+  cs.self_is_validator = false;
+  cs.admitted = {hi->pub()};
+  cs.peers = {{hi->pub(), Addr(hi->port()), true}};
+  pki.Use(cs, pki.Issue("stranger", 0), 0);
+  ASSERT_TRUE(stranger.Start(io_, cs).has_value());
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return Contains(stranger.LastError(hi->pub()),
+                    "refused by the peer: key " + ToHex(stranger.pub()) + " is not a validator");
+  })) << stranger.Log();
+  stranger.transport->Stop();
+
+  RawClient plain(io_);
+  plain.Connect(hi->port());
+  plain.Write(std::string("\x00\x00\x00\x03\x0a\x01\x78", 7));
+  ASSERT_TRUE(RunUntil(io_, [&] { return plain.closed; }));
+  ASSERT_TRUE(RunUntil(io_, [&] { return Contains(hi->Log(), "TLS handshake with 127.0.0.1:"); }))
+      << hi->Log();
+  EXPECT_TRUE(hi->IsConnected(lo->pub()));
+}
+
+TEST_F(PeerTransportTest, TlsAndPlainNodesDoNotConnectAndSayWhy) {
+  // Goal: a TLS node and a plain node never connect, whichever dials, and the logs say TLS is
+  // the reason. Method: pair a (TLS dials plain) and pair b (plain dials TLS).
+  TestPki pki;
+  auto [a_lo, a_hi] = OrderedPair(32, 33);
+  auto [b_lo, b_hi] = OrderedPair(34, 35);
+  auto ah = a_hi->Config();  // plain
+  ah.admitted = {a_lo->pub(), a_hi->pub()};
+  ASSERT_TRUE(a_hi->Start(io_, ah).has_value());
+  auto al = a_lo->Config();  // TLS
+  al.admitted = {a_lo->pub(), a_hi->pub()};
+  al.peers = {{a_hi->pub(), Addr(a_hi->port()), true}};
+  pki.Use(al, pki.Issue("a_lo", 0), 0);
+  ASSERT_TRUE(a_lo->Start(io_, al).has_value());
+  auto bh = b_hi->Config();  // TLS
+  bh.admitted = {b_lo->pub(), b_hi->pub()};
+  pki.Use(bh, pki.Issue("b_hi", 0), 0);
+  ASSERT_TRUE(b_hi->Start(io_, bh).has_value());
+  auto bl = b_lo->Config();  // plain
+  bl.admitted = {b_lo->pub(), b_hi->pub()};
+  bl.peers = {{b_hi->pub(), Addr(b_hi->port()), true}};
+  ASSERT_TRUE(b_lo->Start(io_, bl).has_value());
+
+  const std::string a_why = "TLS handshake with " + Addr(a_hi->port()) + " failed: ";
+  ASSERT_TRUE(RunUntil(io_,
+                       [&] {
+                         return Contains(a_lo->LastError(a_hi->pub()), a_why) &&
+                                Contains(a_hi->Log(), "the peer started a TLS handshake") &&
+                                Contains(b_hi->Log(), "TLS handshake with 127.0.0.1:") &&
+                                Contains(b_hi->Log(), "the peer does not seem to use TLS");
+                       }))
+      << a_lo->Log() << "\n"
+      << a_hi->Log() << "\n"
+      << b_lo->Log() << "\n"
+      << b_hi->Log();
+  EXPECT_TRUE(Contains(a_lo->Log(), a_why));
+  RunFor(io_, 200ms);  // a few redials
+  for (auto* n : {a_lo.get(), a_hi.get(), b_lo.get(), b_hi.get()}) {
+    EXPECT_EQ(n->connected.size(), 0u) << n->Log();
+  }
+}
+
+TEST_F(PeerTransportTest, TlsRefusesCertificateFromAnotherCaOnEitherSide) {
+  // Goal: each side verifies the other's chain against its tls_ca_file (mutual TLS).
+  // Method: pair a: the dialer's certificate is from CA 1 while the listener trusts CA 0 only;
+  // pair b: the listener's certificate is from CA 1. Every node trusts CA 0.
+  TestPki pki;
+  auto [a_lo, a_hi] = OrderedPair(36, 37);
+  auto [b_lo, b_hi] = OrderedPair(38, 39);
+  auto ah = a_hi->Config();
+  ah.admitted = {a_lo->pub(), a_hi->pub()};
+  pki.Use(ah, pki.Issue("a_hi", 0), 0);
+  ASSERT_TRUE(a_hi->Start(io_, ah).has_value());
+  auto al = a_lo->Config();
+  al.admitted = {a_lo->pub(), a_hi->pub()};
+  al.peers = {{a_hi->pub(), Addr(a_hi->port()), true}};
+  pki.Use(al, pki.Issue("a_lo", 1), 0);
+  ASSERT_TRUE(a_lo->Start(io_, al).has_value());
+  auto bh = b_hi->Config();
+  bh.admitted = {b_lo->pub(), b_hi->pub()};
+  pki.Use(bh, pki.Issue("b_hi", 1), 0);
+  ASSERT_TRUE(b_hi->Start(io_, bh).has_value());
+  auto bl = b_lo->Config();
+  bl.admitted = {b_lo->pub(), b_hi->pub()};
+  bl.peers = {{b_hi->pub(), Addr(b_hi->port()), true}};
+  pki.Use(bl, pki.Issue("b_lo", 0), 0);
+  ASSERT_TRUE(b_lo->Start(io_, bl).has_value());
+
+  const std::string verify_failed = "(the peer's certificate: ";
+  ASSERT_TRUE(RunUntil(io_,
+                       [&] {
+                         return Contains(a_hi->Log(), verify_failed) &&
+                                Contains(a_lo->LastError(a_hi->pub()), "TLS handshake with " +
+                                                                           Addr(a_hi->port()) +
+                                                                           " failed: ") &&
+                                Contains(b_lo->LastError(b_hi->pub()), verify_failed) &&
+                                Contains(b_hi->Log(), "TLS handshake with 127.0.0.1:");
+                       }))
+      << a_lo->Log() << "\n"
+      << a_hi->Log() << "\n"
+      << b_lo->Log() << "\n"
+      << b_hi->Log();
+  EXPECT_TRUE(Contains(b_lo->LastError(b_hi->pub()),
+                       "TLS handshake with " + Addr(b_hi->port()) + " failed: "));
+  RunFor(io_, 200ms);
+  for (auto* n : {a_lo.get(), a_hi.get(), b_lo.get(), b_hi.get()}) {
+    EXPECT_EQ(n->connected.size(), 0u) << n->Log();
+  }
+}
+
+TEST_F(PeerTransportTest, StartRefusesPartialOrUnreadableTlsFiles) {
+  TestPki pki;
+  const auto files = pki.Issue("n", 0);
+  const auto other = pki.Issue("other", 0);
+  struct Case {
+    std::string cert, key, ca, expect;
+  };
+  const Case cases[] = {
+      {files.cert, files.key, "", "tls_ca_file is missing"},
+      {"", files.key, pki.CaFile(0), "tls_cert_file is missing"},
+      {files.cert + ".nope", files.key, pki.CaFile(0), "cannot load tls_cert_file"},
+      {files.cert, files.key, pki.CaFile(0) + ".nope", "cannot load tls_ca_file"},
+      {files.cert, other.key, pki.CaFile(0), "cannot load tls_key_file"},
+  };
+  uint8_t seed = 40;
+  for (const Case& c : cases) {
+    TestNode n(seed++);
+    auto cfg = n.Config();
+    cfg.tls_cert_file = c.cert;
+    cfg.tls_key_file = c.key;
+    cfg.tls_ca_file = c.ca;
+    auto r = n.Start(io_, cfg);
+    ASSERT_FALSE(r.has_value()) << c.expect;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_TRUE(Contains(r.error().message, c.expect)) << r.error().message;
+    if (c.key == other.key) {
+      EXPECT_TRUE(Contains(r.error().message, "key values mismatch")) << r.error().message;
+    }
+  }
 }
 
 }  // namespace

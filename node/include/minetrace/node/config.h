@@ -33,12 +33,21 @@ struct NodeConfig {
   std::vector<Peer> peers;
   // Observer keys a validator admits besides the validators (regulators, auditors).
   std::vector<std::string> observer_keys_hex;
+  // [network] tls_cert_file, tls_key_file, tls_ca_file (PEM): all three set = mutual TLS 1.3
+  // on every peer connection, the peer's chain verified against the CA file; all empty = plain
+  // TCP. The parser refuses a partial set.
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
+  std::filesystem::path tls_ca_file;
 
   // A leader proposes as soon as txs wait (at most block_max_txs per block); with none, it
   // waits up to block_interval and then proposes an empty block, so the chain keeps moving
   // and earlier blocks commit.
   std::chrono::milliseconds block_interval{200};
   uint32_t block_max_txs = 1000;
+  // Payload bytes per block at most (<= 4 MiB); a network parameter: validators refuse to
+  // vote for larger blocks, so every validator must use the same value.
+  uint32_t block_max_bytes = 2 << 20;
   // First round timeout of the pacemaker; must exceed block_interval.
   std::chrono::milliseconds round_timeout{2000};
   // Uncommitted blocks the consensus core keeps, and recent committed ones it serves to peers;

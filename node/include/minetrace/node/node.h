@@ -99,6 +99,7 @@ class Node {
   Result<void> StartConsensus();  // io thread; once
   void ScheduleSync();
   void RequestSync();
+  void SendSyncRequest(const crypto::PublicKey& peer, uint32_t max_blocks);
   void ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& request);
   void ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& response);
   Result<Hash32> HeadConsensusBlockId() const;
@@ -125,6 +126,7 @@ class Node {
   std::unique_ptr<PeerTransport> transport_;      // io thread only
   std::unique_ptr<ConsensusDriver> driver_;       // io thread only; validators only
   bool consensus_started_ = false;                 // io thread only
+  bool proposal_wakeup_posted_ = false;            // io thread only
   std::chrono::steady_clock::time_point initial_sync_deadline_{};
   std::optional<crypto::PublicKey> sync_peer_;    // io thread only: the ask in flight
   std::chrono::steady_clock::time_point sync_sent_at_{};
