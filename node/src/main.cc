@@ -47,10 +47,13 @@ int RunNode(const std::string& config_path) {
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "minetrace-node: a minetrace validator. Admits signed custody transactions, commits\n"
-      "them in blocks to RocksDB (synced writes) and serves the gRPC API\n"
-      "(minetrace.v1.TxService, QueryService, NodeService; reflection on).\n"
-      "Stop it with SIGINT or SIGTERM: committed blocks are never lost.",
+      "minetrace-node: a minetrace node. A validator (its key is in the genesis) agrees on\n"
+      "blocks with the other validators (BFT); any other admitted key runs an observer that\n"
+      "follows and verifies the chain. Both admit signed custody transactions, commit blocks\n"
+      "to RocksDB (synced writes) and serve the gRPC API (minetrace.v1.TxService,\n"
+      "QueryService, NodeService; reflection on).\n"
+      "Stop it with SIGINT or SIGTERM: committed blocks are never lost.\n"
+      "SIGUSR1 writes a backup checkpoint into backup_dir (docs/OPERATIONS.md).",
       "minetrace-node"};
   std::string config_path;
   app.add_option("--config", config_path, "node config file (TOML), as `minetrace testnet` writes")
