@@ -124,6 +124,45 @@ TEST_F(TestnetTest, WritesGenesisKeysAndConfigsThatLoadBack) {
   }
 }
 
+TEST_F(TestnetTest, ObserversListTheValidatorsWhichAdmitThem) {
+  TestnetOptions options;
+  options.validators = 4;
+  options.observers = 2;
+  options.out_dir = root_ / "net";
+  options.base_port = 7300;
+  auto net = CreateTestnet(options, 1790000000000);
+  ASSERT_TRUE(net) << net.error().message;
+  ASSERT_EQ(net->nodes.size(), 6u);
+  EXPECT_EQ(net->genesis.validators_size(), 4);  // observers are not in the genesis
+  std::vector<std::string> validator_keys, observer_keys;
+  for (const auto& node : net->nodes) {
+    (node.validator ? validator_keys : observer_keys).push_back(ToHex(node.key));
+  }
+  for (size_t k = 0; k < net->nodes.size(); ++k) {
+    const TestnetNode& node = net->nodes[k];
+    EXPECT_EQ(node.dir.filename().string(),
+              k < 4 ? "node" + std::to_string(k) : "observer" + std::to_string(k - 4));
+    EXPECT_EQ(node.grpc_address, "127.0.0.1:" + std::to_string(7300 + k));
+    std::string error;
+    std::optional<toml::table> config = ParseToml(ReadText(node.config_file), error);
+    ASSERT_TRUE(config) << error;
+    std::vector<std::string> peers;
+    for (const toml::node& p : *(*config)["peers"].as_array()) {
+      peers.push_back((*p.as_table())["key"].value_or(std::string()));
+    }
+    std::vector<std::string> expected;  // every validator but itself
+    for (const auto& v : validator_keys) {
+      if (v != ToHex(node.key)) expected.push_back(v);
+    }
+    EXPECT_EQ(peers, expected) << node.dir;
+    std::vector<std::string> admitted;
+    if (const toml::array* a = config->at_path("network.observers").as_array()) {
+      for (const toml::node& o : *a) admitted.push_back(o.value_or(std::string()));
+    }
+    EXPECT_EQ(admitted, node.validator ? observer_keys : std::vector<std::string>{}) << node.dir;
+  }
+}
+
 TEST_F(TestnetTest, AcceptsAnExistingEmptyDirectory) {
   fs::create_directories(root_ / "empty");
   TestnetOptions options;
