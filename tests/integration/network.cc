@@ -33,11 +33,12 @@ bool PortFree(int port) {
   return ok;
 }
 
-// A base port B with B..B+n-1 and B+100..B+100+n-1 all free now.
+// A base port B with B..B+n-1 and B+100..B+100+n-1 all free now, below Linux's ephemeral
+// range (32768..): an outgoing connection could otherwise take one before a node binds it.
 int FreeBasePort(int n) {
   std::mt19937 rng(std::random_device{}());
   for (int attempt = 0; attempt < 200; ++attempt) {
-    int base = 20000 + static_cast<int>(rng() % 400) * 100;
+    int base = 10000 + static_cast<int>(rng() % 220) * 100;
     bool free = true;
     for (int k = 0; k < n && free; ++k) free = PortFree(base + k) && PortFree(base + 100 + k);
     if (free) return base;

@@ -124,19 +124,6 @@ bool AllValidatorsConnected(Network& net) {
   return true;
 }
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 TEST(NetworkFaults, PartitionOfOneKeepsCommittingTwoStopsWithoutForkAndAllConverge) {
   Network net(NetworkOptions{.observers = 0});
   net.RouteThroughProxies();

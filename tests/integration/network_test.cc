@@ -40,6 +40,23 @@ grpc::Status SubmitAndWait(NodeProcess& node, const v1::SignedTx& tx, v1::TxWith
   return stub->WaitTx(wctx.get(), w, out);
 }
 
+// Submits `count` RegisterMember txs in batches of 500, to nodes 0..nodes-1 in turn; every
+// one must be admitted.
+void SubmitInBatches(Network& net, uint32_t count, size_t nodes) {
+  constexpr uint32_t kBatch = 500;
+  for (uint32_t first = 0; first < count; first += kBatch) {
+    v1::SubmitTxsRequest req;
+    for (uint32_t i = first; i < std::min(count, first + kBatch); ++i) {
+      *req.add_txs() = net.RegisterMemberTx(i);
+    }
+    v1::SubmitTxsResponse resp;
+    auto ctx = Ctx(30000);
+    grpc::Status s = net.node((first / kBatch) % nodes).TxStub()->SubmitTxs(ctx.get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    for (const auto& r : resp.results()) ASSERT_EQ(r.code(), 0) << r.message();
+  }
+}
+
 TEST(Network, TxsSubmittedToEveryNodeCommitOnceAndAllNodesAgree) {
   Network net;
   net.StartAll();
@@ -162,16 +179,7 @@ TEST(Network, ObserverStartedAfterTenThousandTxsSyncsAndFollows) {
   Network net(NetworkOptions{.observers = 1});
   for (int v = 0; v < 4; ++v) net.node(v).Start();
   constexpr uint32_t kTxs = 10000;
-  constexpr uint32_t kBatch = 500;
-  for (uint32_t first = 0; first < kTxs; first += kBatch) {
-    v1::SubmitTxsRequest req;
-    for (uint32_t i = first; i < first + kBatch; ++i) *req.add_txs() = net.RegisterMemberTx(i);
-    v1::SubmitTxsResponse resp;
-    auto ctx = Ctx(30000);
-    grpc::Status s = net.node((first / kBatch) % 4).TxStub()->SubmitTxs(ctx.get(), req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    for (const auto& r : resp.results()) ASSERT_EQ(r.code(), 0) << r.message();
-  }
+  SubmitInBatches(net, kTxs, 4);
   ASSERT_TRUE(net.WaitForAgreement(kTxs, 180000));
   net.node(4).Start();
   ASSERT_TRUE(net.WaitForAgreement(kTxs, 120000));
@@ -197,14 +205,7 @@ TEST(Network, ValidatorFarBehindSyncsThenVotesAgain) {
   net.StartAll();
   net.node(3).Kill();
   constexpr uint32_t kTxs = 3000;
-  constexpr uint32_t kBatch = 500;
-  for (uint32_t first = 0; first < kTxs; first += kBatch) {
-    v1::SubmitTxsRequest req;
-    for (uint32_t i = first; i < first + kBatch; ++i) *req.add_txs() = net.RegisterMemberTx(i);
-    v1::SubmitTxsResponse resp;
-    auto ctx = Ctx(30000);
-    ASSERT_TRUE(net.node((first / kBatch) % 3).TxStub()->SubmitTxs(ctx.get(), req, &resp).ok());
-  }
+  SubmitInBatches(net, kTxs, 3);
   ASSERT_TRUE(net.WaitForAgreement(kTxs, 60000));
   // Idle rounds add empty blocks: wait until validator 3 is far behind.
   ASSERT_TRUE(net.WaitForHeight(0, 40, 60000));

@@ -28,20 +28,6 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
-int FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
-
 crypto::PrivateKey Key(uint8_t seed) {
   Bytes secret(32, 0x22);
   secret[31] = seed;
@@ -49,6 +35,25 @@ crypto::PrivateKey Key(uint8_t seed) {
 }
 
 }  // namespace
+
+int FreeLoopbackPort() {
+  // Below Linux's ephemeral range (32768..), so that no outgoing connection takes the port
+  // between this check and the node binding it.
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = 10000 + static_cast<int>(rng() % 22000);
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  ADD_FAILURE() << "no free loopback port below 32000";
+  return 0;
+}
 
 std::unique_ptr<grpc::ClientContext> Ctx(int timeout_ms) {
   auto ctx = std::make_unique<grpc::ClientContext>();

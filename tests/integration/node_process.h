@@ -75,6 +75,9 @@ class NodeProcess {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// A loopback port that was free a moment ago.
+int FreeLoopbackPort();
+
 // Per-call context with a deadline.
 std::unique_ptr<grpc::ClientContext> Ctx(int timeout_ms = 10000);
 
