@@ -41,6 +41,34 @@ consensus::Block GenesisBlockFor(const v1::LedgerInfo& genesis_info) {
   return consensus::GenesisBlock(0, root);
 }
 
+Result<CertifiedBlock> CommittedHead(const ledger::Ledger& ledger) {
+  const uint64_t head = ledger.head().height();
+  if (head == 0) {
+    auto genesis_info = ledger.GetLedgerInfo(0);
+    if (!genesis_info) return tl::unexpected(genesis_info.error());
+    if (!genesis_info->has_value()) {
+      return MakeError(ErrorCode::kDataLoss, "the genesis ledger info is missing");
+    }
+    consensus::Block genesis = GenesisBlockFor(**genesis_info);
+    consensus::QuorumCertificate qc = consensus::GenesisQc(genesis);
+    return CertifiedBlock{std::move(genesis), std::move(qc)};
+  }
+  auto raw = ledger.GetCertificate(head);
+  if (!raw) return tl::unexpected(raw.error());
+  v1::CommittedBlock cert;
+  if (!raw->has_value() || !cert.ParseFromString(**raw)) {
+    return MakeError(ErrorCode::kDataLoss, "the certificate of the head block " +
+                                               std::to_string(head) +
+                                               " is missing or does not parse");
+  }
+  auto block = BlockFromProto(cert.block());
+  auto qc = QcFromProto(cert.qc());
+  if (!block || !qc) {
+    return MakeError(ErrorCode::kDataLoss, "the head block's certificate is malformed");
+  }
+  return CertifiedBlock{std::move(*block), std::move(*qc)};
+}
+
 std::string CommittedBlockKey(const Hash32& id) {
   return std::string(kCommittedPrefix) + RawId(id);
 }
@@ -216,31 +244,10 @@ Result<void> ConsensusDriver::Start() {
                                                             safety.error().message);
     recovery.safety = std::move(*safety);
   }
-  const uint64_t head = ledger_.head().height();
-  if (head == 0) {
-    auto genesis_info = ledger_.GetLedgerInfo(0);
-    if (!genesis_info || !genesis_info->has_value()) {
-      return MakeError(ErrorCode::kDataLoss, "the genesis ledger info is missing");
-    }
-    recovery.committed_root = GenesisBlockFor(**genesis_info);
-    recovery.committed_root_qc = consensus::GenesisQc(recovery.committed_root);
-  } else {
-    auto raw = ledger_.GetCertificate(head);
-    if (!raw) return tl::unexpected(raw.error());
-    v1::CommittedBlock cert;
-    if (!raw->has_value() || !cert.ParseFromString(**raw)) {
-      return MakeError(ErrorCode::kDataLoss,
-                       "the certificate of the head block " + std::to_string(head) +
-                           " is missing or does not parse");
-    }
-    auto block = BlockFromProto(cert.block());
-    auto qc = QcFromProto(cert.qc());
-    if (!block || !qc) {
-      return MakeError(ErrorCode::kDataLoss, "the head block's certificate is malformed");
-    }
-    recovery.committed_root = std::move(*block);
-    recovery.committed_root_qc = std::move(*qc);
-  }
+  auto root = CommittedHead(ledger_);
+  if (!root) return tl::unexpected(root.error());
+  recovery.committed_root = std::move(root->block);
+  recovery.committed_root_qc = std::move(root->qc);
   Result<void> scanned = ledger_.ScanConsensusRecords(
       kBlockPrefix, [&](std::string_view, std::string_view value) {
         v1::ConsensusBlock proto;

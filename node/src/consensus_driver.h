@@ -146,6 +146,14 @@ class ConsensusDriver {
 // The consensus block every replica starts from, derived from the genesis ledger info.
 consensus::Block GenesisBlockFor(const v1::LedgerInfo& genesis_info);
 
+// The consensus block of the ledger's head with the QC certifying it (the genesis block and
+// its QC at height 0): where consensus restarts from and where synced blocks must attach.
+struct CertifiedBlock {
+  consensus::Block block;
+  consensus::QuorumCertificate qc;
+};
+Result<CertifiedBlock> CommittedHead(const ledger::Ledger& ledger);
+
 // The record that maps a committed block's id to its height (to serve it from the ledger).
 std::string CommittedBlockKey(const Hash32& id);
 

@@ -609,23 +609,6 @@ void Node::ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& reque
   }
 }
 
-Result<Hash32> Node::HeadConsensusBlockId() const {
-  uint64_t head = ledger_->head().height();
-  if (head == 0) {
-    auto info = ledger_->GetLedgerInfo(0);
-    if (!info || !info->has_value()) return MakeError(ErrorCode::kDataLoss, "no genesis info");
-    return consensus::BlockId(GenesisBlockFor(**info).header);
-  }
-  auto raw = ledger_->GetCertificate(head);
-  v1::CommittedBlock cert;
-  if (!raw || !raw->has_value() || !cert.ParseFromString(**raw)) {
-    return MakeError(ErrorCode::kDataLoss, "the head block's certificate is missing");
-  }
-  auto header = HeaderFromProto(cert.block().header());
-  if (!header) return MakeError(ErrorCode::kDataLoss, "the head block's certificate is bad");
-  return consensus::BlockId(*header);
-}
-
 // Verifies a batch of committed blocks from a peer and applies the longest prefix that ends
 // with a commit proof: linked by parent ids to this node's head, each certified by a quorum,
 // the last one committed by a 2-chain (a QC over its child of the next round). A faulty peer
@@ -643,8 +626,9 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     }
     return;
   }
-  auto parent = HeadConsensusBlockId();
-  if (!parent) return Fatal(parent.error().ToString());
+  auto head_block = CommittedHead(*ledger_);
+  if (!head_block) return Fatal(head_block.error().ToString());
+  const Hash32 parent = consensus::BlockId(head_block->block.header);
   uint64_t height = ledger_->head().height();
   auto refuse = [&](const std::string& why) {
     log_->warn("sync: refused blocks from {}: {}", ToHex(from).substr(0, 16), why);
@@ -657,7 +641,7 @@ void Node::ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& resp
     if (!block || !qc) return refuse("a block or QC is malformed");
     Hash32 id = consensus::BlockId(block->header);
     if (block->header.height != height + blocks.size() + 1 ||
-        block->header.parent_id != (blocks.empty() ? *parent
+        block->header.parent_id != (blocks.empty() ? parent
                                                    : consensus::BlockId(blocks.back().header))) {
       return refuse("block " + std::to_string(block->header.height) + " does not extend the chain");
     }

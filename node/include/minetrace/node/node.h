@@ -102,7 +102,6 @@ class Node {
   void SendSyncRequest(const crypto::PublicKey& peer, uint32_t max_blocks);
   void ServeSync(const crypto::PublicKey& from, const v1::SyncRequest& request);
   void ApplySync(const crypto::PublicKey& from, const v1::SyncResponse& response);
-  Result<Hash32> HeadConsensusBlockId() const;
   void RebuildPendingState();
   void UpdateMempoolGauges();
   void Fatal(const std::string& why);
