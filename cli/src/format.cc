@@ -228,6 +228,9 @@ std::string SummarizeTxBody(const v1::TxBody& body) {
     case v1::TxBody::ACTION_NOT_SET:
       s << "(no action)";
       break;
+    default:  // issue 5: summaries of the new actions are being written
+      s << "(action " << static_cast<int>(body.action_case()) << ")";
+      break;
   }
   return s.str();
 }

@@ -118,6 +118,9 @@ Result<TxEffects> Execution::Run() {
     case v1::TxBody::ACTION_NOT_SET:
       r = tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "transaction has no action"));
       break;
+    default:  // issue 5: the rules of these actions are being written
+      r = tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "action not supported yet"));
+      break;
   }
   if (!r) return tl::unexpected(r.error());
   if (ctx_.block_time_ms - body_.created_at_ms() > kLateUploadMs) {
@@ -656,7 +659,8 @@ v1::SiteStatus EffectiveSiteStatus(const v1::MineSite& site, int64_t time_ms) {
 }
 
 Result<TxEffects> ExecuteTx(StateView& view, const BlockContext& ctx, const v1::TxBody& body,
-                            std::string_view signer) {
+                            std::string_view signer,
+                            std::vector<v1::Anomaly>* /*refusal_anomalies*/) {
   MT_ASSERT(signer.size() == 32);
   Execution e(view, ctx, body, signer);
   return e.Run();

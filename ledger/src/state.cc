@@ -32,6 +32,37 @@ std::string LotHistory(std::string_view lot, uint64_t leaf) {
 }
 std::string SitesByCountryPrefix(std::string_view c) { return "sc/" + std::string(c) + '\0'; }
 std::string AllSitesPrefix() { return "s/"; }
+std::string LotsInTransitToPrefix(std::string_view k) { return "lto/" + std::string(k); }
+std::string Inspection(std::string_view site, uint32_t seq) {
+  return InspectionsPrefix(site) + Be64(seq);
+}
+std::string InspectionsPrefix(std::string_view site) { return "si/" + std::string(site) + '\0'; }
+std::string Shipment(std::string_view id) { return "sh/" + std::string(id); }
+std::string AllShipmentsPrefix() { return "sh/"; }
+std::string ShipmentsByExporterPrefix(std::string_view k) { return "she/" + std::string(k); }
+std::string ShipmentsByStatusPrefix(v1::ShipmentStatus status) {
+  return "sht/" + std::string(1, static_cast<char>(status));
+}
+std::string CertificateNumber(std::string_view number) { return "cn/" + std::string(number); }
+std::string Incident(std::string_view id) { return "i/" + std::string(id); }
+std::string AllIncidentsPrefix() { return "i/"; }
+std::string IncidentsBySubjectPrefix(v1::IncidentSubjectKind kind, std::string_view id) {
+  return "is/" + std::string(1, static_cast<char>(kind)) + std::string(id) + '\0';
+}
+std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind, std::string_view id) {
+  return "i1/" + std::string(1, static_cast<char>(kind)) + std::string(id) + '\0';
+}
+std::string IncidentsByStatusPrefix(v1::IncidentStatus status) {
+  return "ist/" + std::string(1, static_cast<char>(status));
+}
+std::string Flag(std::string_view id) { return "f/" + std::string(id); }
+std::string AllFlagsPrefix() { return "f/"; }
+std::string FlagsByKindPrefix(std::string_view kind) { return "fk/" + std::string(kind) + '\0'; }
+std::string FlagsByLotPrefix(std::string_view lot) { return "fl/" + std::string(lot) + '\0'; }
+std::string FlagsBySitePrefix(std::string_view site) { return "fs/" + std::string(site) + '\0'; }
+std::string FlagsByMemberPrefix(std::string_view k) { return "fm/" + std::string(k); }
+std::string MassBalance(std::string_view k) { return "mb/" + std::string(k); }
+std::string Sequence(std::string_view name) { return "seq/" + std::string(name); }
 
 }  // namespace keys
 
@@ -98,14 +129,124 @@ void StateView::PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lo
     if (!previous->holder_key().empty()) {
       Delete(Column::kIndex, keys::LotsByHolderPrefix(previous->holder_key()) + lot.lot_id());
     }
+    if (!previous->dispatched_to().empty()) {
+      Delete(Column::kIndex, keys::LotsInTransitToPrefix(previous->dispatched_to()) + lot.lot_id());
+    }
     Delete(Column::kIndex, keys::LotsByStatusPrefix(previous->status()) + lot.lot_id());
   }
   if (!lot.holder_key().empty()) {
     Put(Column::kIndex, keys::LotsByHolderPrefix(lot.holder_key()) + lot.lot_id(), "");
   }
+  if (!lot.dispatched_to().empty()) {
+    Put(Column::kIndex, keys::LotsInTransitToPrefix(lot.dispatched_to()) + lot.lot_id(), "");
+  }
   Put(Column::kIndex, keys::LotsByStatusPrefix(lot.status()) + lot.lot_id(), "");
-  Put(Column::kIndex, keys::LotsBySitePrefix(lot.site_id()) + lot.lot_id(), "");
+  // A processed lot has no site of its own; it is listed under each of its mine sites.
+  if (!lot.site_id().empty()) {
+    Put(Column::kIndex, keys::LotsBySitePrefix(lot.site_id()) + lot.lot_id(), "");
+  }
+  for (const auto& site : lot.mine_site_ids()) {
+    Put(Column::kIndex, keys::LotsBySitePrefix(site) + lot.lot_id(), "");
+  }
   Put(Column::kState, keys::Lot(lot.lot_id()), lot.SerializeAsString());
+}
+
+Result<std::optional<v1::Shipment>> StateView::GetShipment(std::string_view id) const {
+  return GetRecord<v1::Shipment>(keys::Shipment(id));
+}
+
+void StateView::PutShipment(const std::optional<v1::Shipment>& previous,
+                            const v1::Shipment& s) {
+  MT_ASSERT(!s.shipment_id().empty() && s.exporter_key().size() == 32);
+  if (previous) {
+    MT_ASSERT(previous->shipment_id() == s.shipment_id());
+    Delete(Column::kIndex, keys::ShipmentsByStatusPrefix(previous->status()) + s.shipment_id());
+  }
+  Put(Column::kIndex, keys::ShipmentsByStatusPrefix(s.status()) + s.shipment_id(), "");
+  Put(Column::kIndex, keys::ShipmentsByExporterPrefix(s.exporter_key()) + s.shipment_id(), "");
+  Put(Column::kState, keys::Shipment(s.shipment_id()), s.SerializeAsString());
+}
+
+Result<std::optional<v1::Incident>> StateView::GetIncident(std::string_view id) const {
+  return GetRecord<v1::Incident>(keys::Incident(id));
+}
+
+namespace {
+bool BlocksExports(const v1::Incident& i) {
+  return i.level() == 1 && (i.status() == v1::INCIDENT_STATUS_OPEN ||
+                            i.status() == v1::INCIDENT_STATUS_UNDER_MITIGATION);
+}
+}  // namespace
+
+void StateView::PutIncident(const std::optional<v1::Incident>& previous,
+                            const v1::Incident& i) {
+  MT_ASSERT(!i.incident_id().empty());
+  const std::string& id = i.incident_id();
+  if (previous) {
+    MT_ASSERT(previous->incident_id() == id && previous->subject_kind() == i.subject_kind() &&
+              previous->subject_id() == i.subject_id());
+    Delete(Column::kIndex, keys::IncidentsByStatusPrefix(previous->status()) + id);
+    if (BlocksExports(*previous)) {
+      Delete(Column::kIndex,
+             keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id);
+    }
+  }
+  Put(Column::kIndex, keys::IncidentsBySubjectPrefix(i.subject_kind(), i.subject_id()) + id, "");
+  Put(Column::kIndex, keys::IncidentsByStatusPrefix(i.status()) + id, "");
+  if (BlocksExports(i)) {
+    Put(Column::kIndex, keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id,
+        "");
+  }
+  Put(Column::kState, keys::Incident(id), i.SerializeAsString());
+}
+
+Result<std::optional<v1::Flag>> StateView::GetFlag(std::string_view id) const {
+  return GetRecord<v1::Flag>(keys::Flag(id));
+}
+
+void StateView::PutFlag(const v1::Flag& f) {
+  MT_ASSERT(!f.flag_id().empty() && !f.kind().empty());
+  const std::string& id = f.flag_id();
+  Put(Column::kIndex, keys::FlagsByKindPrefix(f.kind()) + id, "");
+  if (!f.lot_id().empty()) Put(Column::kIndex, keys::FlagsByLotPrefix(f.lot_id()) + id, "");
+  if (!f.site_id().empty()) Put(Column::kIndex, keys::FlagsBySitePrefix(f.site_id()) + id, "");
+  if (!f.member_key().empty()) {
+    Put(Column::kIndex, keys::FlagsByMemberPrefix(f.member_key()) + id, "");
+  }
+  Put(Column::kState, keys::Flag(id), f.SerializeAsString());
+}
+
+Result<std::optional<v1::Inspection>> StateView::GetInspection(std::string_view site,
+                                                               uint32_t sequence) const {
+  return GetRecord<v1::Inspection>(keys::Inspection(site, sequence));
+}
+
+void StateView::PutInspection(const v1::Inspection& i) {
+  MT_ASSERT(!i.site_id().empty() && i.sequence() > 0);
+  Put(Column::kState, keys::Inspection(i.site_id(), i.sequence()), i.SerializeAsString());
+}
+
+Result<v1::MassBalance> StateView::GetMassBalance(std::string_view member_key) const {
+  auto b = GetRecord<v1::MassBalance>(keys::MassBalance(member_key));
+  if (!b) return tl::unexpected(b.error());
+  if (b->has_value()) return **b;
+  v1::MassBalance zero;
+  zero.set_member_key(std::string(member_key));
+  return zero;
+}
+
+void StateView::PutMassBalance(const v1::MassBalance& b) {
+  MT_ASSERT(b.member_key().size() == 32);
+  Put(Column::kState, keys::MassBalance(b.member_key()), b.SerializeAsString());
+}
+
+Result<uint64_t> StateView::NextSequence(std::string_view name) {
+  std::string key = keys::Sequence(name);
+  auto raw = Get(Column::kState, key);
+  if (!raw) return tl::unexpected(raw.error());
+  uint64_t next = raw->has_value() ? ReadBigEndian64(**raw) + 1 : 1;
+  Put(Column::kState, key, keys::Be64(next));
+  return next;
 }
 
 void StateView::MergeIntoParent() {

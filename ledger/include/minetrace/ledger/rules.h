@@ -28,9 +28,12 @@ struct TxEffects {
 };
 
 // Applies body's action, signed by `signer` (32 bytes), to `view`. On error the caller
-// discards the view's layer: a refused transaction changes nothing.
+// discards the view's layer: a refused transaction changes nothing. A refusal may still raise
+// anomalies (a tag used off its site or agent is refused and flagged): they are appended to
+// `refusal_anomalies` when given, for the receipt of the failed tx.
 Result<TxEffects> ExecuteTx(StateView& view, const BlockContext& ctx, const v1::TxBody& body,
-                            std::string_view signer);
+                            std::string_view signer,
+                            std::vector<v1::Anomaly>* refusal_anomalies = nullptr);
 
 // The ICGLR status a site has at `time_ms`: green lapses to blue after 365 days without
 // inspection, blue becomes red after three more years.

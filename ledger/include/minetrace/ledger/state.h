@@ -33,6 +33,32 @@ std::string LotHistoryPrefix(std::string_view lot_id);
 std::string LotHistory(std::string_view lot_id, uint64_t leaf_index);
 std::string SitesByCountryPrefix(std::string_view country);
 std::string AllSitesPrefix();
+// Lots dispatched to a member and not yet received.
+std::string LotsInTransitToPrefix(std::string_view receiver_key);
+std::string Inspection(std::string_view site_id, uint32_t sequence);
+std::string InspectionsPrefix(std::string_view site_id);
+std::string Shipment(std::string_view shipment_id);
+std::string AllShipmentsPrefix();
+std::string ShipmentsByExporterPrefix(std::string_view exporter_key);
+std::string ShipmentsByStatusPrefix(v1::ShipmentStatus status);
+// State key: certificate number -> shipment id, so a number is issued once.
+std::string CertificateNumber(std::string_view number);
+std::string Incident(std::string_view incident_id);
+std::string AllIncidentsPrefix();
+std::string IncidentsBySubjectPrefix(v1::IncidentSubjectKind kind, std::string_view subject_id);
+// Present while the incident is level 1 and open or under mitigation: what blocks exports.
+std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind,
+                                        std::string_view subject_id);
+std::string IncidentsByStatusPrefix(v1::IncidentStatus status);
+std::string Flag(std::string_view flag_id);
+std::string AllFlagsPrefix();
+std::string FlagsByKindPrefix(std::string_view kind);
+std::string FlagsByLotPrefix(std::string_view lot_id);
+std::string FlagsBySitePrefix(std::string_view site_id);
+std::string FlagsByMemberPrefix(std::string_view member_key);
+std::string MassBalance(std::string_view member_key);
+// State key: a counter (be64) that numbers incidents and flags.
+std::string Sequence(std::string_view name);
 std::string Be64(uint64_t v);
 }  // namespace keys
 
@@ -58,6 +84,22 @@ class StateView {
   // `previous` is the record as it was before (nullopt for a new lot): its index entries are
   // replaced by the new record's.
   void PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lot);
+
+  Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
+  void PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& shipment);
+  Result<std::optional<v1::Incident>> GetIncident(std::string_view incident_id) const;
+  void PutIncident(const std::optional<v1::Incident>& previous, const v1::Incident& incident);
+  Result<std::optional<v1::Flag>> GetFlag(std::string_view flag_id) const;
+  // Flags are written once (and again only to set incident_id; indexes do not change).
+  void PutFlag(const v1::Flag& flag);
+  Result<std::optional<v1::Inspection>> GetInspection(std::string_view site_id,
+                                                      uint32_t sequence) const;
+  void PutInspection(const v1::Inspection& inspection);
+  // A member's mass balance (all zero for one that never moved a lot).
+  Result<v1::MassBalance> GetMassBalance(std::string_view member_key) const;
+  void PutMassBalance(const v1::MassBalance& balance);
+  // The next number of counter `name` (1 for the first call), e.g. "incident", "flag".
+  Result<uint64_t> NextSequence(std::string_view name);
 
   // Moves this layer's writes into the parent layer. Only for a view with a parent.
   void MergeIntoParent();
