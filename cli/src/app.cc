@@ -344,8 +344,14 @@ class Cli {
             ->required();
         break;
       case TxAction::kAllocateTags:
-        sub->add_option("--site-id", a.site_id, "Site the tags are for")->required();
-        sub->add_option("--agent", a.agent, std::string("Agent's public key: ") + kKeyHelp)
+        sub->add_option("--kind", a.tag_kind,
+                        "mine (default: tags for one site, to an agent) or processor (tags for "
+                        "the lots a processor makes; no --site-id)");
+        sub->add_option("--site-id", a.site_id, "Site the mine tags are for");
+        sub->add_option("--agent", a.agent,
+                        std::string("Agent's (mine tags) or processor's (processor tags) public "
+                                    "key: ") +
+                            kKeyHelp)
             ->required();
         sub->add_option("--prefix", a.prefix, "Tag id prefix; ids are PREFIX + 7 digits")
             ->required();
@@ -383,6 +389,137 @@ class Cli {
       case TxAction::kCancelDispatch:
         sub->add_option("--lot", a.lots, "Lot id in transit, repeatable")->required();
         sub->add_option("--reason", a.reason, "Why the dispatch is cancelled");
+        break;
+      case TxAction::kRecordInspection:
+        sub->add_option("--site-id", a.site_id, "Inspected mine site")->required();
+        sub->add_option("--date", a.date,
+                        "Inspection date, UTC: 2026-03-01 or 2026-03-01T09:30:00Z")
+            ->required();
+        sub->add_option("--result", a.result, "green, yellow or red: the site's new status")
+            ->required();
+        sub->add_option("--inspector", a.inspector,
+                        "Who inspected (names or mission id), 1..200 characters")
+            ->required();
+        sub->add_option("--report-hash", a.report_hash,
+                        "SHA-256 of the inspection report, 64 hex characters");
+        sub->add_option("--report", a.report_file,
+                        "The inspection report file; its SHA-256 is signed (instead of "
+                        "--report-hash)");
+        sub->add_option("--summary", a.summary, "Summary, at most 1000 characters");
+        break;
+      case TxAction::kSetSiteStatus:
+        sub->add_option("--site-id", a.site_id, "Mine site")->required();
+        sub->add_option("--status", a.site_status,
+                        "green, yellow or red (blue is a lapse derived from time)")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why, 1..1000 characters")->required();
+        break;
+      case TxAction::kReportTags:
+        sub->add_option("--tag", a.tags, "Unused tag id, repeatable (1..1000)")->required();
+        sub->add_option("--status", a.tag_status, "lost or void")->required();
+        sub->add_option("--reason", a.reason, "What happened to the tags")->required();
+        break;
+      case TxAction::kWithdrawTags:
+        sub->add_option("--site-id", a.site_id, "Mine site whose unused tags are withdrawn")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why (the sanction or finding)")->required();
+        break;
+      case TxAction::kRestoreTags:
+        sub->add_option("--site-id", a.site_id, "Mine site")->required();
+        sub->add_option("--reason", a.reason, "Why the withdrawal ends")->required();
+        break;
+      case TxAction::kProcess:
+        sub->add_option("--kind", a.processing_kind,
+                        "merge (1..1000 input lots of one mineral into 1..100 lots, output <= "
+                        "input) or split (1 input into 2..100 lots, same total weight)")
+            ->required();
+        sub->add_option("--input", a.inputs, "Input lot id you hold, repeatable")->required();
+        sub->add_option("--output", a.outputs,
+                        "TAG_ID:WEIGHT_KG:GRADE_PERCENT of a new lot, repeatable, e.g. "
+                        "P0000001:120.5:62.25 (an unused processor tag of yours)")
+            ->required();
+        sub->add_option("--note", a.note, "Note, e.g. the batch or plant run");
+        break;
+      case TxAction::kFormShipment:
+        sub->add_option("--shipment-id", a.shipment_id,
+                        "New shipment id (letters, digits, '-', '_', '.'), e.g. EXP-2026-001")
+            ->required();
+        sub->add_option("--lot", a.lots, "Lot id you hold, repeatable (1..1000, one mineral)")
+            ->required();
+        sub->add_option("--destination", a.destination,
+                        "Destination country, ISO 3166-1 alpha-2, e.g. MY")
+            ->required();
+        sub->add_option("--note", a.note, "Note");
+        break;
+      case TxAction::kReviewShipment: {
+        CLI::Option* issue =
+            sub->add_flag("--issue", a.issue, "Issue the certificate (with --certificate, --date)");
+        CLI::Option* refuse =
+            sub->add_flag("--refuse", a.refuse, "Refuse the certificate (with --reason)");
+        issue->excludes(refuse);
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment to review")->required();
+        sub->add_option("--certificate", a.certificate,
+                        "ICGLR certificate number, unique on the ledger");
+        sub->add_option("--date", a.date, "Certificate date, UTC: 2026-03-01");
+        sub->add_option("--reason", a.reason, "Why the certificate is refused");
+        break;
+      }
+      case TxAction::kDispatchShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Certified shipment")->required();
+        sub->add_option("--smelter", a.smelter, std::string("Smelter's public key: ") + kKeyHelp)
+            ->required();
+        break;
+      case TxAction::kReceiveShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment dispatched to you")
+            ->required();
+        sub->add_option("--weight-kg", a.weight_kg,
+                        "Weight found, kg with up to 3 decimals, e.g. 5012.5")
+            ->required();
+        break;
+      case TxAction::kCancelShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment not yet dispatched")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why it is dissolved")->required();
+        break;
+      case TxAction::kReportIncident:
+        sub->add_option("--subject", a.subject, "What the incident is about: site, lot, member, tag")
+            ->required();
+        sub->add_option("--subject-id", a.subject_id,
+                        std::string("Site, lot or tag id; for a member its key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--category", a.category, "One of: " + IncidentCategoryNames())
+            ->required();
+        sub->add_option("--level", a.level,
+                        "1 (serious: blocks exports of everything derived from the subject "
+                        "while open), 2 or 3")
+            ->required()
+            ->check(CLI::Range(1u, 3u));
+        sub->add_option("--description", a.description, "What happened, 1..4000 characters")
+            ->required();
+        sub->add_option("--occurred-at", a.occurred_at,
+                        "When it happened, UTC: 2026-03-01 or 2026-03-01T09:30:00Z");
+        sub->add_option("--source", a.source, "field, hotline, anomaly, audit or other");
+        sub->add_option("--flag", a.flag_id,
+                        "The flag (FLG-...) this incident is opened from (source anomaly)");
+        break;
+      case TxAction::kUpdateIncident:
+        sub->add_option("--incident", a.incident_id, "Incident id, e.g. INC-0000001")
+            ->required();
+        sub->add_option("--status", a.incident_status,
+                        "Regulator: under-mitigation, resolved (with --outcome) or closed");
+        sub->add_option("--outcome", a.outcome, "With --status resolved: " + IncidentOutcomeNames());
+        sub->add_option("--level", a.level, "Regulator: reclassify to level 1, 2 or 3")
+            ->check(CLI::Range(1u, 3u));
+        sub->add_option("--category", a.category, "Regulator: reclassify (a category name)");
+        sub->add_option("--note", a.note,
+                        "A note, at most 4000 characters (required when nothing else changes)");
+        break;
+      case TxAction::kSetAuditFlag:
+        sub->add_option("--member", a.member, std::string("Exporter's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--flag", a.audit_flag, "green, yellow or red (red blocks exports)")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why (the audit and its finding)")->required();
         break;
     }
   }
@@ -442,10 +579,7 @@ class Cli {
       } else {
         env_.out << "FAILED: " << receipt.reason() << " (height " << receipt.height() << ")\n";
       }
-      for (const v1::Anomaly& a : receipt.anomalies()) {
-        env_.out << "anomaly " << a.kind() << (a.lot_id().empty() ? "" : " lot " + a.lot_id())
-                 << (a.detail().empty() ? "" : ": " + a.detail()) << '\n';
-      }
+      for (const v1::Anomaly& a : receipt.anomalies()) env_.out << AnomalyLine(a) << '\n';
     }
     if (receipt.status() != v1::TX_STATUS_OK) {
       return Fail(ExitCode::kFailed,

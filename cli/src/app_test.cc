@@ -42,6 +42,7 @@ struct FakeState {
   v1::TxStatus receipt_status = v1::TX_STATUS_OK;
   std::string receipt_reason;
   std::string receipt_error_code;
+  std::vector<v1::Anomaly> receipt_anomalies;
   int lot_pages = 1;  // ListLots answers this many pages of two lots each
   std::vector<std::string> page_tokens_seen;
 };
@@ -84,6 +85,7 @@ class FakeTxService final : public v1::TxService::Service {
     r.set_status(state_.receipt_status);
     r.set_reason(state_.receipt_reason);
     r.set_error_code(state_.receipt_error_code);
+    for (const v1::Anomaly& a : state_.receipt_anomalies) *r.add_anomalies() = a;
     return grpc::Status::OK;
   }
 
@@ -403,6 +405,75 @@ TEST_F(AppTest, FailedReceiptExitsOneAndSaysWhy) {
   EXPECT_NE(o.err.find("committed at height 8: TAG_USED: tag T0000012 is already used"),
             std::string::npos)
       << o.err;
+}
+
+TEST_F(AppTest, FailedReceiptShowsItsAnomalies) {
+  StartFakeNode();
+  state_.receipt_status = v1::TX_STATUS_FAILED;
+  state_.receipt_reason = "tag T0000012 is allocated to another agent";
+  state_.receipt_error_code = "PERMISSION_DENIED";
+  v1::Anomaly a;
+  a.set_kind("tag_off_agent");
+  a.set_tag_id("T0000012");
+  a.set_site_id("CD-SK-0042");
+  a.set_detail("signed by another member");
+  state_.receipt_anomalies.push_back(a);
+  std::vector<std::string> args = RecordLotArgs();
+  args.push_back("--wait");
+  Output o = Run(args);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.out.find("FAILED: tag T0000012 is allocated to another agent (height 8)\n"
+                       "anomaly tag_off_agent (tag T0000012, site CD-SK-0042): signed by "
+                       "another member\n"),
+            std::string::npos)
+      << o.out;
+}
+
+TEST_F(AppTest, EveryTxActionHasHelpWithItsFlags) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"record-inspection", "--report-hash"}, {"set-site-status", "--reason"},
+      {"report-tags", "--status"},            {"withdraw-tags", "--site-id"},
+      {"restore-tags", "--site-id"},          {"process", "TAG_ID:WEIGHT_KG:GRADE_PERCENT"},
+      {"form-shipment", "--destination"},     {"review-shipment", "--refuse"},
+      {"dispatch-shipment", "--smelter"},     {"receive-shipment", "--weight-kg"},
+      {"cancel-shipment", "--reason"},        {"report-incident", "armed-groups"},
+      {"update-incident", "under-mitigation"}, {"set-audit-flag", "--flag"},
+      {"allocate-tags", "processor"}};
+  for (const auto& [command, words] : cases) {
+    Output o = Run({"tx", command, "--help"});
+    EXPECT_EQ(o.code, 0) << command << o.err;
+    EXPECT_NE(o.out.find(words), std::string::npos) << command << ": " << o.out;
+  }
+}
+
+TEST_F(AppTest, NewActionsSignTheirBodies) {
+  StartFakeNode();
+  Output o = Run({"tx", "report-incident", "--key", SignerKey(), "--node", address_, "--subject",
+                  "lot", "--subject-id", "T0000012", "--category", "armed-groups", "--level", "1",
+                  "--description", "armed escort seen", "--source", "hotline"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  v1::TxBody body;
+  ASSERT_TRUE(body.ParseFromString(state_.submitted[0].body()));
+  EXPECT_EQ(body.report_incident().subject_kind(), v1::INCIDENT_SUBJECT_LOT);
+  EXPECT_EQ(body.report_incident().category(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_EQ(body.report_incident().source(), v1::INCIDENT_SOURCE_HOTLINE);
+
+  Output level = Run({"tx", "report-incident", "--key", SignerKey(), "--node", address_,
+                      "--subject", "lot", "--subject-id", "T1", "--category", "other", "--level",
+                      "4", "--description", "x"});
+  EXPECT_EQ(level.code, 2);
+  ExpectOneErrorLine(level, "minetrace: command line: ");
+
+  Output both = Run({"tx", "review-shipment", "--key", SignerKey(), "--node", address_,
+                     "--shipment-id", "S1", "--issue", "--refuse"});
+  EXPECT_EQ(both.code, 2);
+  ExpectOneErrorLine(both, "minetrace: command line: ");
+  Output neither = Run({"tx", "review-shipment", "--key", SignerKey(), "--node", address_,
+                        "--shipment-id", "S1"});
+  EXPECT_EQ(neither.code, 2);
+  ExpectOneErrorLine(neither, "minetrace: tx review-shipment: INVALID_ARGUMENT: give exactly one "
+                              "of --issue and --refuse");
 }
 
 TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {
