@@ -11,14 +11,17 @@
 #include <utility>
 #include <vector>
 
+#include "batch.h"
 #include "failure.h"
 #include "format.h"
+#include "logbook.h"
 #include "minetrace/base/bytes.h"
 #include "minetrace/crypto/keys.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "node_client.h"
 #include "parse.h"
+#include "submit.h"
 #include "testnet.h"
 #include "tx_build.h"
 
@@ -59,7 +62,47 @@ struct TxOptions {
   bool wait = false;
   uint32_t timeout_ms = kDefaultTimeoutMs;
   bool json = false;
+  bool offline = false;
+  std::string out_file;  // the batch file an offline tx is appended to
 };
+
+// `submit-batch` and `import-logbook`.
+struct BatchOptions {
+  std::string file;  // the batch file, or the logbook CSV
+  std::string node = kDefaultNode;
+  bool wait = false;
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  bool json = false;
+  // import-logbook
+  std::string key_file;
+  std::string chain_id;
+  bool offline = false;
+  std::string out_file;
+};
+
+constexpr const char* kBatchFormatHelp =
+    "Batch file format: a sequence of records, each a 4-byte big-endian length N and then N\n"
+    "bytes, a serialized minetrace.v1.SignedTx; no header. Records are only appended (the\n"
+    "file is locked, checked, written in one go and fsynced); a damaged file is refused, and\n"
+    "a truncated last record is reported with its number.";
+
+constexpr const char* kSubmitResultHelp =
+    "Each tx is reported: OK or FAILED with its height (committed; FAILED means a domain rule\n"
+    "refused it at execution, with the reason), refused (the node did not admit it; its code\n"
+    "and message), or pending (admitted, not committed yet). \"(already)\": the node had the\n"
+    "tx before this upload (resubmitting is harmless; nothing happens twice).";
+
+// Exit status of an upload: with --wait, success only when every tx committed OK; without,
+// when no tx was refused or FAILED (admitted ones may still be pending).
+CommandResult<> UploadVerdict(const std::vector<BatchTxResult>& results, bool wait,
+                              const std::string& what) {
+  const BatchCounts c = CountResults(results);
+  const size_t bad = c.failed + c.refused + (wait ? c.pending : 0);
+  if (bad == 0) return {};
+  return Fail(ExitCode::kFailed, what, "FAILED",
+              std::to_string(bad) + " of " + std::to_string(results.size()) +
+                  " txs not committed OK: " + CountLine(c, results.size()));
+}
 
 struct QueryOptions {
   std::string node = kDefaultNode;
@@ -150,6 +193,8 @@ class Cli {
     DefineTx(app);
     DefineQuery(app);
     DefineStatus(app);
+    DefineSubmitBatch(app);
+    DefineImportLogbook(app);
   }
 
   // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
@@ -265,9 +310,13 @@ class Cli {
   void DefineTx(CLI::App& app) {
     CLI::App* tx =
         app.add_subcommand("tx", "Sign a transaction with --key and submit it to a node");
-    tx->footer(
-        Footer("Prints the tx id (hex). With --wait, also the receipt: \"OK height H\" or\n"
-               "\"FAILED: reason (height H)\"; a FAILED receipt exits with status 1."));
+    tx->footer(Footer(
+        "Prints the tx id (hex). With --wait, also the receipt: \"OK height H\" or\n"
+        "\"FAILED: reason (height H)\" and its anomalies; a FAILED receipt exits with status 1.\n"
+        "With --offline --out FILE --chain-id C: no node is contacted; the signed tx (device\n"
+        "time = now, or --created-at-ms) is appended to FILE and \"appended to FILE (record N)\"\n"
+        "is printed after the tx id.\n" +
+        std::string(kBatchFormatHelp)));
     tx->require_subcommand(1);
     for (const TxActionInfo& info : AllTxActions()) {
       CLI::App* sub = tx->add_subcommand(std::string(info.command), std::string(info.description));
@@ -297,7 +346,13 @@ class Cli {
                     "Deadline of each call to the node, and how long --wait waits (ms)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 3'600'000u));
-    sub->add_flag("--json", tx_.json, "Print {\"txId\":hex} (and \"receipt\" with --wait) as JSON");
+    sub->add_flag("--json", tx_.json,
+                  "Print {\"txId\":hex} (and \"receipt\" with --wait, or \"file\" and "
+                  "\"record\" with --offline) as JSON");
+    sub->add_flag("--offline", tx_.offline,
+                  "Sign without a node and append the signed tx to the batch file --out (needs "
+                  "--chain-id); upload it later with `minetrace submit-batch`");
+    sub->add_option("--out", tx_.out_file, "With --offline: the batch file to append to");
   }
 
   void AddTxActionOptions(CLI::App* sub, TxAction action) {
@@ -524,12 +579,53 @@ class Cli {
     }
   }
 
+  // The flags of offline signing go together; a usage error otherwise.
+  static CommandResult<> CheckOfflineFlags(const std::string& command, bool offline,
+                                           const std::string& out_file,
+                                           const std::string& chain_id, bool wait) {
+    auto usage = [&](const std::string& message) {
+      return Fail(ExitCode::kUsage, command, "INVALID_ARGUMENT", message);
+    };
+    if (!offline) {
+      if (!out_file.empty()) return usage("--out goes with --offline");
+      return {};
+    }
+    if (out_file.empty()) return usage("--offline needs --out FILE, the batch file to append to");
+    if (chain_id.empty()) {
+      return usage("--offline needs --chain-id: no node is asked for it (see `minetrace query "
+                   "status` on a node of the network)");
+    }
+    if (wait) return usage("--wait needs a node; upload the batch with `submit-batch --wait`");
+    return {};
+  }
+
   CommandResult<> RunTx(const TxActionInfo& info) {
     const std::string command = "tx " + std::string(info.command);
     auto body = BuildTxAction(info.action, tx_args_);
     if (!body) return ArgumentFailure(command, body.error());
+    auto flags = CheckOfflineFlags(command, tx_.offline, tx_.out_file, tx_.chain_id, tx_.wait);
+    if (!flags) return flags;
     auto key = crypto::ReadKeyFile(tx_.key_file);
     if (!key) return LocalFailure(command + " --key " + tx_.key_file, key.error());
+
+    if (tx_.offline) {
+      body->set_chain_id(tx_.chain_id);
+      body->set_nonce(tx_.nonce ? *tx_.nonce : env_.random_u64());
+      // The device time is the signing time: what the agent's clock says now, offline.
+      body->set_created_at_ms(tx_.created_at_ms ? *tx_.created_at_ms : env_.clock.NowUnixMs());
+      const v1::SignedTx tx = ledger::proof::SignTx(*body, *key);
+      const std::string id_hex = ToHex(ledger::proof::TxId(tx));
+      auto before = AppendToBatch(tx_.out_file, std::span<const v1::SignedTx>(&tx, 1));
+      if (!before) return LocalFailure(command + " --out " + tx_.out_file, before.error());
+      if (tx_.json) {
+        env_.out << "{\"txId\":\"" << id_hex << "\",\"file\":" << JsonString(tx_.out_file)
+                 << ",\"record\":" << (*before + 1) << "}\n";
+      } else {
+        env_.out << id_hex << "\nappended to " << tx_.out_file << " (record " << (*before + 1)
+                 << ")\n";
+      }
+      return {};
+    }
 
     NodeClient client(tx_.node, std::chrono::milliseconds(tx_.timeout_ms));
     std::string chain_id = tx_.chain_id;
@@ -835,6 +931,178 @@ class Cli {
     return {};
   }
 
+  // ---- submit-batch, import-logbook ----
+
+  void DefineSubmitBatch(CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "submit-batch",
+        "Upload a batch file of signed txs (from `tx ... --offline`, `import-logbook "
+        "--offline`); idempotent");
+    sub->footer(
+        "Uploads every tx in order (SubmitTxs in chunks) and prints one line per tx:\n"
+        "index, tx id (first 16 hex), device time, result, action; then a count line.\n" +
+        std::string(kSubmitResultHelp) +
+        "\nProgress goes to stderr: a bar on a terminal, else a line at each quarter.\n" +
+        std::string(kBatchFormatHelp) +
+        "\nExit status: 0 with --wait when every tx committed OK, without --wait when no tx\n"
+        "was refused or FAILED; 1 otherwise (a count line on stderr says how many), or the file\n"
+        "is unreadable or damaged; 2 bad command line; 3 the node could not be reached.");
+    sub->add_option("FILE", batch_.file, "Batch file")->required();
+    sub->add_option("--node", batch_.node, "Node gRPC address host:port")->capture_default_str();
+    sub->add_flag("--wait", batch_.wait, "Wait for every tx to commit and show its receipt");
+    sub->add_option("--timeout-ms", batch_.timeout_ms,
+                    "Deadline of each call to the node, and how long --wait waits per tx (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_flag("--json", batch_.json,
+                  "Print {\"results\":[{index, txId, action, deviceTimeMs, result, already, "
+                  "height, code, reason, anomalies}], \"counts\":{...}}");
+    On(sub, [this] { return RunSubmitBatch(); });
+  }
+
+  // Uploads `txs` and prints the table (or JSON); the exit status as UploadVerdict says.
+  CommandResult<> Upload(const std::vector<v1::SignedTx>& txs, NodeClient& client,
+                         const std::string& what) {
+    Progress progress(env_.err, env_.err_is_terminal);
+    SubmitOptions options;
+    options.wait = batch_.wait;
+    options.wait_timeout = std::chrono::milliseconds(batch_.timeout_ms);
+    auto results = SubmitBatch(client, txs, options, progress);
+    if (!results) return tl::unexpected(results.error());
+    if (batch_.json) {
+      auto printed = PrintJson(env_.out, BatchResultsJson(*results), "print JSON");
+      if (!printed) return printed;
+    } else {
+      PrintBatchTable(env_.out, *results);
+    }
+    return UploadVerdict(*results, batch_.wait, what);
+  }
+
+  CommandResult<> RunSubmitBatch() {
+    const std::string what = "submit-batch " + batch_.file;
+    auto txs = ReadBatch(batch_.file);
+    if (!txs) return LocalFailure(what, txs.error());
+    if (txs->empty()) {
+      return Fail(ExitCode::kFailed, what, "INVALID_ARGUMENT", "the batch file holds no txs");
+    }
+    NodeClient client(batch_.node, std::chrono::milliseconds(batch_.timeout_ms));
+    return Upload(*txs, client, what);
+  }
+
+  void DefineImportLogbook(CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "import-logbook",
+        "Turn a mine logbook (CSV) into signed record-lot txs: to a batch file (--offline "
+        "--out) or to a node");
+    sub->footer(
+        "The first row names the columns (any order, case-insensitive):\n"
+        "  tag_id         the tag attached to the bag; becomes the lot id      (required)\n"
+        "  site_id        the mine site                                        (required)\n"
+        "  mineral        cassiterite, wolframite or coltan                    (required)\n"
+        "  weight_kg      kg, up to 3 decimals, e.g. 25.3                      (required)\n"
+        "  grade_percent  percent, up to 2 decimals, e.g. 45.5                 (required)\n"
+        "  producer_key   the cooperative's key: 64 hex characters or a .pub   (required)\n"
+        "  recorded_at    when the bag was weighed, UTC, 2026-03-01T09:30:00Z  (optional)\n"
+        "                 -> the tx's device time; empty or absent: now\n"
+        "Example:\n"
+        "  tag_id,site_id,mineral,weight_kg,grade_percent,producer_key,recorded_at\n"
+        "  T0000012,CD-SK-0042,cassiterite,25.3,45.5,<64 hex>,2026-03-01T09:30:00Z\n"
+        "Fields may be quoted (\"a, b\"; a quote inside is \"\"); blank rows are skipped.\n"
+        "Every row becomes one tx signed by --key. A bad row is reported on stderr as\n"
+        "\"line N: <reason>\" (N = the file's line where the row starts) and the good rows\n"
+        "are still signed. With --offline the txs are appended to --out (a batch file, see\n"
+        "`submit-batch --help`); otherwise they are uploaded as by submit-batch.\n" +
+        std::string(kSubmitResultHelp) +
+        "\nExit status: 0 when every row was good (and, with a node, uploaded as submit-batch\n"
+        "counts success); 1 when any row was bad, the file is unreadable or an upload failed;\n"
+        "2 bad command line; 3 the node could not be reached.");
+    sub->add_option("FILE", batch_.file, "The logbook, CSV")->required();
+    sub->add_option("--key", batch_.key_file, "Signer's private key file (the agent)")
+        ->required();
+    sub->add_option("--chain-id", batch_.chain_id,
+                    "Chain id to sign for (default: the node's; required with --offline)");
+    sub->add_flag("--offline", batch_.offline, "Sign without a node; append to --out");
+    sub->add_option("--out", batch_.out_file, "With --offline: the batch file to append to");
+    sub->add_option("--node", batch_.node, "Node gRPC address host:port")->capture_default_str();
+    sub->add_flag("--wait", batch_.wait, "Wait for every tx to commit and show its receipt");
+    sub->add_option("--timeout-ms", batch_.timeout_ms,
+                    "Deadline of each call to the node, and how long --wait waits per tx (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_flag("--json", batch_.json, "With a node: print the results as submit-batch --json");
+    On(sub, [this] { return RunImportLogbook(); });
+  }
+
+  CommandResult<> RunImportLogbook() {
+    const std::string what = "import-logbook " + batch_.file;
+    auto flags =
+        CheckOfflineFlags(what, batch_.offline, batch_.out_file, batch_.chain_id, batch_.wait);
+    if (!flags) return flags;
+    std::string text;
+    {
+      constexpr std::streamsize kMaxLogbookBytes = 64 << 20;
+      std::ifstream in(batch_.file, std::ios::binary);
+      if (!in) return Fail(ExitCode::kFailed, what, "NOT_FOUND", "cannot read the file");
+      text.resize(static_cast<size_t>(kMaxLogbookBytes) + 1);
+      in.read(text.data(), kMaxLogbookBytes + 1);
+      if (in.bad()) return Fail(ExitCode::kFailed, what, "INTERNAL", "error reading the file");
+      text.resize(static_cast<size_t>(in.gcount()));
+      if (text.size() > static_cast<size_t>(kMaxLogbookBytes)) {
+        return Fail(ExitCode::kFailed, what, "RESOURCE_EXHAUSTED",
+                    "the file is larger than 64 MiB; split it");
+      }
+    }
+    auto book = ParseLogbook(text);
+    if (!book) return LocalFailure(what, book.error());
+    auto key = crypto::ReadKeyFile(batch_.key_file);
+    if (!key) return LocalFailure(what + " --key " + batch_.key_file, key.error());
+
+    std::optional<NodeClient> client;
+    std::string chain_id = batch_.chain_id;
+    if (!batch_.offline) {
+      client.emplace(batch_.node, std::chrono::milliseconds(batch_.timeout_ms));
+      if (chain_id.empty()) {
+        auto status = client->Status();
+        if (!status) return tl::unexpected(status.error());
+        chain_id = status->chain_id();
+      }
+    }
+
+    for (const LogbookRowError& e : book->errors) {
+      env_.err << "line " << e.line << ": " << e.reason << '\n';
+    }
+    std::vector<v1::SignedTx> txs;
+    txs.reserve(book->rows.size());
+    const int64_t now_ms = env_.clock.NowUnixMs();
+    for (LogbookRow& row : book->rows) {
+      row.body.set_chain_id(chain_id);
+      row.body.set_nonce(env_.random_u64());
+      if (row.body.created_at_ms() == 0) row.body.set_created_at_ms(now_ms);
+      txs.push_back(ledger::proof::SignTx(row.body, *key));
+    }
+
+    CommandResult<> uploaded;
+    if (txs.empty()) {
+      env_.out << "no good rows to sign\n";
+    } else if (batch_.offline) {
+      auto before = AppendToBatch(batch_.out_file, txs);
+      if (!before) return LocalFailure(what + " --out " + batch_.out_file, before.error());
+      env_.out << "signed " << txs.size() << " of " << book->data_rows
+               << " rows; appended to " << batch_.out_file << " as records " << (*before + 1)
+               << ".." << (*before + txs.size()) << '\n';
+    } else {
+      uploaded = Upload(txs, *client, what);
+    }
+    if (!book->errors.empty()) {
+      return Fail(ExitCode::kFailed, what, "INVALID_ARGUMENT",
+                  std::to_string(book->errors.size()) + " of " +
+                      std::to_string(book->data_rows) + " rows are bad (see the lines above); " +
+                      std::to_string(txs.size()) + " good rows were " +
+                      (batch_.offline ? "signed" : "uploaded"));
+    }
+    return uploaded;
+  }
+
   // ---- status ----
 
   void DefineStatus(CLI::App& app) {
@@ -954,6 +1222,7 @@ class Cli {
   TxArgs tx_args_;
   QueryOptions query_;
   StatusOptions status_;
+  BatchOptions batch_;
 };
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/v1/node.grpc.pb.h"
+#include "batch.h"
 #include "node_client.h"
 #include "testnet.h"
 
@@ -38,6 +40,9 @@ struct FakeState {
   std::mutex mu;
   int status_calls = 0;
   std::vector<v1::SignedTx> submitted;
+  std::map<std::string, v1::SignedTx> committed;  // by tx id bytes: commits at once
+  std::string refuse_tag;  // SubmitTxs refuses a record-lot of this tag (a rule)
+  int submit_txs_calls = 0;
   grpc::Status submit_status = grpc::Status::OK;
   v1::TxStatus receipt_status = v1::TX_STATUS_OK;
   std::string receipt_reason;
@@ -72,13 +77,41 @@ class FakeTxService final : public v1::TxService::Service {
     if (!state_.submit_status.ok()) return state_.submit_status;
     state_.submitted.push_back(request->tx());
     response->set_tx_id(ledger::proof::HashString(ledger::proof::TxId(request->tx())));
+    state_.committed[response->tx_id()] = request->tx();
+    return grpc::Status::OK;
+  }
+  grpc::Status SubmitTxs(grpc::ServerContext*, const v1::SubmitTxsRequest* request,
+                         v1::SubmitTxsResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    ++state_.submit_txs_calls;
+    for (const v1::SignedTx& tx : request->txs()) {
+      const std::string id = ledger::proof::HashString(ledger::proof::TxId(tx));
+      v1::TxAdmission* a = response->add_results();
+      a->set_tx_id(id);
+      v1::TxBody body;
+      body.ParseFromString(tx.body());
+      if (state_.committed.count(id) > 0) {
+        a->set_code(grpc::StatusCode::ALREADY_EXISTS);
+        a->set_message("tx is already committed; a tx id is accepted once");
+      } else if (!state_.refuse_tag.empty() &&
+                 body.record_mine_lot().tag_id() == state_.refuse_tag) {
+        a->set_code(grpc::StatusCode::ALREADY_EXISTS);
+        a->set_message("lot " + state_.refuse_tag + " already exists");
+      } else {
+        state_.submitted.push_back(tx);
+        state_.committed[id] = tx;
+      }
+    }
     return grpc::Status::OK;
   }
   grpc::Status WaitTx(grpc::ServerContext*, const v1::WaitTxRequest* request,
                       v1::TxWithReceipt* response) override {
     std::lock_guard<std::mutex> lock(state_.mu);
-    if (state_.submitted.empty()) return {grpc::StatusCode::NOT_FOUND, "no such tx"};
-    *response->mutable_tx() = state_.submitted.back();
+    auto found = state_.committed.find(request->tx_id());
+    if (found == state_.committed.end()) {
+      return {grpc::StatusCode::NOT_FOUND, "tx is neither pending nor committed; submit it"};
+    }
+    *response->mutable_tx() = found->second;
     v1::Receipt& r = *response->mutable_receipt();
     r.set_tx_id(request->tx_id());
     r.set_height(8);
@@ -231,7 +264,7 @@ class AppTest : public ::testing::Test {
     std::ostringstream out;
     std::ostringstream err;
     ManualClock clock(kNowMs);
-    const Env env{out, err, clock, [] { return uint64_t{42}; }};
+    const Env env{out, err, clock, [this] { return nonce_++; }, false};
     Output o;
     o.code = RunCli(static_cast<int>(argv.size()), argv.data(), env);
     o.out = out.str();
@@ -269,6 +302,7 @@ class AppTest : public ::testing::Test {
   std::unique_ptr<FakeQueryService> query_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_ = "127.0.0.1:1";
+  uint64_t nonce_ = 42;
 };
 
 TEST_F(AppTest, HelpExistsForEveryCommandAndExitsZero) {
@@ -474,6 +508,184 @@ TEST_F(AppTest, NewActionsSignTheirBodies) {
   EXPECT_EQ(neither.code, 2);
   ExpectOneErrorLine(neither, "minetrace: tx review-shipment: INVALID_ARGUMENT: give exactly one "
                               "of --issue and --refuse");
+}
+
+// ---- offline signing, batches, logbooks ----
+
+TEST_F(AppTest, OfflineTxAppendsToABatchFileWithoutANode) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> args = RecordLotArgs();  // --node 127.0.0.1:1: nobody there
+  args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "field-chain"});
+  Output first = Run(args);
+  ASSERT_EQ(first.code, 0) << first.err;
+  *(std::find(args.begin(), args.end(), "T0000012")) = "T0000013";
+  args.insert(args.end(), {"--json"});
+  Output second = Run(args);
+  ASSERT_EQ(second.code, 0) << second.err;
+
+  auto txs = ReadBatch(batch);
+  ASSERT_TRUE(txs) << txs.error().message;
+  ASSERT_EQ(txs->size(), 2u);
+  EXPECT_EQ(first.out, ToHex(ledger::proof::TxId((*txs)[0])) + "\nappended to " + batch +
+                           " (record 1)\n");
+  EXPECT_EQ(second.out, "{\"txId\":\"" + ToHex(ledger::proof::TxId((*txs)[1])) +
+                            "\",\"file\":\"" + batch + "\",\"record\":2}\n");
+  auto body = ledger::proof::CheckTxEnvelope((*txs)[1], /*verify_signature=*/true);
+  ASSERT_TRUE(body) << body.error().message;
+  EXPECT_EQ(body->chain_id(), "field-chain");
+  EXPECT_EQ(body->created_at_ms(), kNowMs);  // the device time is the signing time
+  EXPECT_EQ(body->record_mine_lot().tag_id(), "T0000013");
+}
+
+TEST_F(AppTest, OfflineFlagsGoTogether) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> no_chain = RecordLotArgs();
+  no_chain.insert(no_chain.end(), {"--offline", "--out", batch});
+  Output a = Run(no_chain);
+  EXPECT_EQ(a.code, 2);
+  ExpectOneErrorLine(a, "minetrace: tx record-lot: INVALID_ARGUMENT: --offline needs --chain-id");
+  std::vector<std::string> no_out = RecordLotArgs();
+  no_out.insert(no_out.end(), {"--offline", "--chain-id", "c"});
+  Output b = Run(no_out);
+  EXPECT_EQ(b.code, 2);
+  ExpectOneErrorLine(b, "minetrace: tx record-lot: INVALID_ARGUMENT: --offline needs --out");
+  std::vector<std::string> out_only = RecordLotArgs();
+  out_only.insert(out_only.end(), {"--out", batch});
+  Output c = Run(out_only);
+  EXPECT_EQ(c.code, 2);
+  ExpectOneErrorLine(c, "minetrace: tx record-lot: INVALID_ARGUMENT: --out goes with --offline");
+  std::vector<std::string> wait = RecordLotArgs();
+  wait.insert(wait.end(), {"--offline", "--out", batch, "--chain-id", "c", "--wait"});
+  EXPECT_EQ(Run(wait).code, 2);
+  EXPECT_FALSE(fs::exists(batch));
+}
+
+TEST_F(AppTest, SubmitBatchTwiceReportsEveryTxAlreadyCommittedAndExitsZero) {
+  StartFakeNode();
+  const std::string batch = (dir_ / "batch.pb").string();
+  for (const char* tag : {"T0000012", "T0000013", "T0000014"}) {
+    std::vector<std::string> args = RecordLotArgs();
+    *(std::find(args.begin(), args.end(), "T0000012")) = tag;
+    args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "fake-chain"});
+    ASSERT_EQ(Run(args).code, 0);
+  }
+  EXPECT_TRUE(state_.submitted.empty());
+
+  Output first = Run({"submit-batch", batch, "--node", address_, "--wait"});
+  ASSERT_EQ(first.code, 0) << first.err << first.out;
+  EXPECT_EQ(state_.submitted.size(), 3u);
+  EXPECT_NE(first.out.find("3 txs: 3 OK, 0 FAILED, 0 refused, 0 pending\n"), std::string::npos)
+      << first.out;
+  EXPECT_NE(first.out.find("Z  OK height 8 "), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("  record-lot T0000013 site CD-SK-0042"), std::string::npos)
+      << first.out;
+  // Not a terminal: plain progress lines, not a bar.
+  EXPECT_NE(first.err.find("minetrace: uploaded 3/3\n"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("minetrace: committed 3/3\n"), std::string::npos) << first.err;
+  EXPECT_EQ(first.err.find('\r'), std::string::npos);
+
+  Output again = Run({"submit-batch", batch, "--node", address_, "--wait", "--json"});
+  ASSERT_EQ(again.code, 0) << again.err << again.out;
+  EXPECT_EQ(state_.submitted.size(), 3u);  // nothing admitted twice
+  EXPECT_NE(again.out.find("\"counts\":{\"total\":3,\"ok\":3,\"failed\":0,\"refused\":0,"
+                           "\"pending\":0,\"already\":3}"),
+            std::string::npos)
+      << again.out;
+  Output table = Run({"submit-batch", batch, "--node", address_});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("OK height 8 (already)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("(3 were already on the node)"), std::string::npos) << table.out;
+}
+
+TEST_F(AppTest, SubmitBatchReportsRefusedTxsAndExitsOne) {
+  StartFakeNode();
+  state_.refuse_tag = "T0000013";
+  const std::string batch = (dir_ / "batch.pb").string();
+  for (const char* tag : {"T0000012", "T0000013"}) {
+    std::vector<std::string> args = RecordLotArgs();
+    *(std::find(args.begin(), args.end(), "T0000012")) = tag;
+    args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "fake-chain"});
+    ASSERT_EQ(Run(args).code, 0);
+  }
+  Output o = Run({"submit-batch", batch, "--node", address_});
+  EXPECT_EQ(o.code, 1) << o.err;
+  // An ALREADY_EXISTS that is a rule (not this tx) is a refusal, with the node's message.
+  EXPECT_NE(o.out.find("refused"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("   ALREADY_EXISTS: lot T0000013 already exists\n"), std::string::npos)
+      << o.out;
+  // Without --wait the admitted tx is pending, which is not a failure.
+  EXPECT_NE(o.out.find("2 txs: 0 OK, 0 FAILED, 1 refused, 1 pending\n"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.err.find("minetrace: submit-batch " + batch +
+                       ": FAILED: 1 of 2 txs not committed OK: 2 txs: 0 OK, 0 FAILED, 1 refused, "
+                       "1 pending\n"),
+            std::string::npos)
+      << o.err;
+}
+
+TEST_F(AppTest, SubmitBatchRefusesATruncatedFileNamingTheRecord) {
+  const fs::path batch = dir_ / "batch.pb";
+  v1::SignedTx tx;
+  tx.set_body("b");
+  std::ofstream(batch, std::ios::binary) << EncodeBatchRecord(tx) << std::string("\0\0", 2);
+  Output o = Run({"submit-batch", batch.string(), "--node", address_});
+  EXPECT_EQ(o.code, 1);
+  ExpectOneErrorLine(o, "minetrace: submit-batch " + batch.string() + ": DATA_LOSS: " +
+                            batch.string() + ": record 2 is truncated");
+}
+
+TEST_F(AppTest, ImportLogbookOfflineSignsGoodRowsAndReportsBadOnesByLine) {
+  const fs::path csv = dir_ / "logbook.csv";
+  const std::string producer(64, 'c');
+  std::ofstream(csv) << "tag_id,site_id,mineral,weight_kg,grade_percent,producer_key,recorded_at\n"
+                     << "T0000012,CD-SK-0042,cassiterite,25.3,45.5," << producer
+                     << ",2026-03-01T09:30:00Z\n"
+                     << "T0000013,CD-SK-0042,cassiterite,-1,45.5," << producer << ",\n"
+                     << "\"T0000014\",\"CD-SK-0042\",coltan,\"12\",30," << producer << ",\n";
+  const std::string batch = (dir_ / "batch.pb").string();
+  Output o = Run({"import-logbook", csv.string(), "--key", SignerKey(), "--offline", "--out",
+                  batch, "--chain-id", "field-chain"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_EQ(o.out, "signed 2 of 3 rows; appended to " + batch + " as records 1..2\n");
+  EXPECT_EQ(o.err.rfind("line 3: weight_kg: \"-1\" is not a non-negative decimal number\n", 0),
+            0u)
+      << o.err;
+  EXPECT_NE(o.err.find("minetrace: import-logbook " + csv.string() +
+                       ": INVALID_ARGUMENT: 1 of 3 rows are bad (see the lines above); 2 good "
+                       "rows were signed\n"),
+            std::string::npos)
+      << o.err;
+  auto txs = ReadBatch(batch);
+  ASSERT_TRUE(txs) << txs.error().message;
+  ASSERT_EQ(txs->size(), 2u);
+  auto first = ledger::proof::CheckTxEnvelope((*txs)[0], true);
+  auto second = ledger::proof::CheckTxEnvelope((*txs)[1], true);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->created_at_ms(), 1772357400000);  // recorded_at
+  EXPECT_EQ(second->created_at_ms(), kNowMs);        // no recorded_at: the signing time
+  EXPECT_EQ(second->record_mine_lot().tag_id(), "T0000014");
+  EXPECT_EQ(second->chain_id(), "field-chain");
+  EXPECT_NE(first->nonce(), second->nonce());
+}
+
+TEST_F(AppTest, ImportLogbookToANodeUploadsAndShowsTheTable) {
+  StartFakeNode();
+  const fs::path csv = dir_ / "logbook.csv";
+  std::ofstream(csv) << "tag_id,site_id,mineral,weight_kg,grade_percent,producer_key\n"
+                     << "T0000012,CD-SK-0042,cassiterite,25.3,45.5," << std::string(64, 'c')
+                     << "\n";
+  Output o = Run({"import-logbook", csv.string(), "--key", SignerKey(), "--node", address_,
+                  "--wait"});
+  ASSERT_EQ(o.code, 0) << o.err << o.out;
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  EXPECT_EQ(state_.status_calls, 1);  // the chain id came from the node
+  EXPECT_NE(o.out.find("1 tx: 1 OK, 0 FAILED, 0 refused, 0 pending\n"), std::string::npos)
+      << o.out;
+  Output bad_header = Run({"import-logbook", csv.string() + ".missing", "--key", SignerKey(),
+                           "--offline", "--out", "x", "--chain-id", "c"});
+  EXPECT_EQ(bad_header.code, 1);
+  ExpectOneErrorLine(bad_header, "minetrace: import-logbook " + csv.string() +
+                                     ".missing: NOT_FOUND: cannot read the file");
 }
 
 TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {
