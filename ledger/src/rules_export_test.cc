@@ -229,6 +229,20 @@ TEST_F(ExportRules, RedUpstreamSiteBlocksCertification) {
       "'P0000001')) is red");
 }
 
+TEST_F(ExportRules, SiteLapsedToRedBlocksDispatch) {
+  SetUpExport();
+  ExpectOk(FormShipment(exporter_, "SH-1", {"P0000001"}));
+  ExpectOk(Certify(certifier_, "SH-1", "CD-0001"));
+  // No inspection for four years and more: green -> blue -> red, from block time alone.
+  constexpr int64_t kDay = 24LL * 3600 * 1000;
+  now_ms_ += 4 * 365 * kDay + kDay;
+  ExpectRefused(DispatchShipment(exporter_, "SH-1", smelter_), "FAILED_PRECONDITION",
+                "mine site 'CD-1' (origin of lot 'T0000001' (upstream of lot 'P0000001')) is "
+                "red; nothing from a red site is exported");
+  ExpectRefused(DispatchShipment(trader_, "SH-1", smelter_), "PERMISSION_DENIED",
+                "lacks the role exporter");
+}
+
 TEST_F(ExportRules, OpenLevelOneIncidentUpstreamBlocksUntilResolved) {
   SetUpExport();
   ExpectOk(FormShipment(exporter_, "SH-1", {"P0000001"}));
@@ -303,6 +317,49 @@ TEST_F(ExportRules, UpstreamWalkVisitsSharedAncestorsOnce) {
   ExpectCertifyRefused("lot 'T0000001' (upstream of lot 'P0000003')");
   ResolveIncident("INC-0000001");
   ExpectOk(Certify(certifier_, "SH-1", "CD-0001"));
+}
+
+TEST_F(ExportRules, RefusesUpstreamGraphTooLargeToCheck) {
+  SetUpChain();
+  // Written straight into a view (no tx could build it quickly): lot X0 has 1000 parents, each
+  // with 100 parents of its own, so more than 100,000 lots lie upstream.
+  auto view = State();
+  v1::Lot top;
+  top.set_lot_id("X0");
+  top.set_status(v1::LOT_STATUS_IN_SHIPMENT);
+  top.set_holder_key(KeyStr(exporter_));
+  top.set_shipment_id("SH-BIG");
+  for (int i = 1; i <= 1000; ++i) {
+    std::string id = "X" + std::to_string(i);
+    top.add_parent_lot_ids(id);
+    v1::Lot mid;
+    mid.set_lot_id(id);
+    mid.set_status(v1::LOT_STATUS_CONSUMED);
+    for (int j = 0; j < 100; ++j) mid.add_parent_lot_ids(id + "-" + std::to_string(j));
+    view->PutLot(std::nullopt, mid);
+  }
+  view->PutLot(std::nullopt, top);
+  v1::Shipment big;
+  big.set_shipment_id("SH-BIG");
+  big.set_exporter_key(KeyStr(exporter_));
+  big.add_lot_ids("X0");
+  big.set_status(v1::SHIPMENT_STATUS_FORMED);
+  view->PutShipment(std::nullopt, big);
+  auto b = Body();
+  auto* a = b.mutable_review_shipment();
+  a->set_shipment_id("SH-BIG");
+  a->set_issue(true);
+  a->set_certificate_number("CD-0001");
+  a->set_certificate_date_ms(now_ms_);
+  BlockContext ctx{"test-chain", ledger_->head().height() + 1, now_ms_};
+  StateView layer(*view);
+  auto r = ExecuteTx(layer, ctx, b, KeyStr(certifier_));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(r.error().message.find("shipment 'SH-BIG': more than 100000 lots upstream: too large "
+                                   "to check in one transaction"),
+            std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

@@ -144,6 +144,9 @@ TEST_F(WithdrawalRules, WithdrawnTagsNeverUsableRestoredSiteTakesNewTags) {
                 "was withdrawn with the tags of site 'CD-1' at height " + std::to_string(height) +
                     " and can never be used");
   ExpectRefused(Allocate("CD-1", agent_, "N", 1, 2), "FAILED_PRECONDITION", "withdrawn");
+  ExpectRefused(Withdraw(agent_, "CD-1", false), "PERMISSION_DENIED",
+                "needed to restore a site's tags");
+  ExpectRefused(Withdraw(admin_, "CD-1", false, ""), "INVALID_ARGUMENT", "reason");
   ExpectOk(Withdraw(admin_, "CD-1", false, "sanction lifted"));
   EXPECT_FALSE((*ledger_->GetMineSite("CD-1"))->tags_withdrawn());
   // The old tags stay unusable; new ones work.

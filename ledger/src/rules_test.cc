@@ -187,6 +187,12 @@ TEST_F(TagRules, AnotherAgentsTagIsRefusedAndFlagged) {
   EXPECT_EQ(an.site_id(), "CD-1");
   EXPECT_EQ(an.member_key(), KeyStr(agent2_));
   EXPECT_FALSE(an.detail().empty());
+  // Committed, it is a FAILED receipt that carries the anomaly; the tag stays unused.
+  auto r = Commit(b, agent2_);
+  ExpectRefused(r, "PERMISSION_DENIED", "allocated to another agent");
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "tag_off_agent");
+  EXPECT_EQ((*ledger_->GetTag("T0000001"))->status(), v1::TAG_STATUS_ALLOCATED);
 }
 
 TEST_F(TagRules, TagAtAnotherSiteIsRefusedAndFlagged) {
