@@ -6,7 +6,6 @@
 
 #include <initializer_list>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +42,8 @@ std::string GramsText(uint64_t grams);
 std::string SiteStatusName(v1::SiteStatus s);
 std::string MineralName(v1::Mineral m);
 std::string IncidentStatusName(v1::IncidentStatus s);
+std::string IncidentCategoryName(v1::IncidentCategory c);
+std::string IncidentOutcomeName(v1::IncidentOutcome o);
 std::string ShipmentStatusName(v1::ShipmentStatus s);
 // "A, B and C" (at most `max` names, then "and N more").
 std::string JoinNames(const std::vector<std::string>& names, size_t max = 5);

@@ -38,6 +38,12 @@ std::string MineralName(v1::Mineral m) { return EnumWords(v1::Mineral_Name(m), "
 std::string IncidentStatusName(v1::IncidentStatus s) {
   return EnumWords(v1::IncidentStatus_Name(s), "INCIDENT_STATUS_");
 }
+std::string IncidentCategoryName(v1::IncidentCategory c) {
+  return EnumWords(v1::IncidentCategory_Name(c), "INCIDENT_CATEGORY_");
+}
+std::string IncidentOutcomeName(v1::IncidentOutcome o) {
+  return EnumWords(v1::IncidentOutcome_Name(o), "INCIDENT_OUTCOME_");
+}
 std::string ShipmentStatusName(v1::ShipmentStatus s) {
   return EnumWords(v1::ShipmentStatus_Name(s), "SHIPMENT_STATUS_");
 }

@@ -20,17 +20,6 @@ bool IsLowerHexKey(std::string_view s) {
   return true;
 }
 
-std::string OutcomeName(v1::IncidentOutcome o) {
-  std::string n = v1::IncidentOutcome_Name(o);
-  constexpr std::string_view kPrefix = "INCIDENT_OUTCOME_";
-  if (n.rfind(kPrefix, 0) == 0) n = n.substr(kPrefix.size());
-  for (char& c : n) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c == '_') c = ' ';
-  }
-  return n;
-}
-
 }  // namespace
 
 Result<void> Execution::RecordInspection(const v1::RecordInspection& a) {
@@ -308,7 +297,7 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
              IncidentStatusName(a.status());
     if (a.status() == v1::INCIDENT_STATUS_RESOLVED) {
       i.set_outcome(a.outcome());
-      change += " (outcome " + OutcomeName(a.outcome()) + ")";
+      change += " (outcome " + IncidentOutcomeName(a.outcome()) + ")";
     }
     if (a.status() == v1::INCIDENT_STATUS_CLOSED) i.set_closed_at_ms(ctx_.block_time_ms);
   } else if (before.notes_size() >= kMaxIncidentNotes) {
@@ -333,8 +322,8 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
     }
     i.set_category(a.category());
     change += std::string(change.empty() ? "" : "; ") + "category " +
-              v1::IncidentCategory_Name(before.category()) + " -> " +
-              v1::IncidentCategory_Name(a.category());
+              IncidentCategoryName(before.category()) + " -> " +
+              IncidentCategoryName(a.category());
   }
   v1::IncidentNote* note = i.add_notes();
   note->set_author(signer_);

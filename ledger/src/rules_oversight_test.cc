@@ -354,6 +354,16 @@ TEST_F(IncidentRules, OpenToResolvedSkipsMitigationAndReclassifyIsRegulatorOnly)
   auto i = IncidentOf("INC-0000001");
   EXPECT_EQ(i.level(), 1u);
   EXPECT_EQ(i.notes(0).text(), "level 2 -> 1");
+  auto c = Body();
+  c.mutable_update_incident()->set_incident_id("INC-0000001");
+  c.mutable_update_incident()->set_category(v1::INCIDENT_CATEGORY_BRIBERY_FRAUD);
+  c.mutable_update_incident()->set_note("origin misstated");
+  ExpectOk(Commit(c, regulator_));
+  c.set_nonce(++nonce_);
+  ExpectRefused(Commit(c, regulator_), "FAILED_PRECONDITION", "already has that category");
+  i = IncidentOf("INC-0000001");
+  EXPECT_EQ(i.category(), v1::INCIDENT_CATEGORY_BRIBERY_FRAUD);
+  EXPECT_EQ(i.notes(1).text(), "category armed groups -> bribery fraud: origin misstated");
   // Raised to level 1, it now blocks exports; resolving straight from open lifts that.
   auto open = State()->GetOpenLevelOneIncidents(v1::INCIDENT_SUBJECT_SITE, "CD-1");
   EXPECT_EQ(*open, std::vector<std::string>{"INC-0000001"});
