@@ -21,6 +21,8 @@
 #include "minetrace/ledger/proof/tx.h"
 #include "node_client.h"
 #include "parse.h"
+#include "provenance.h"
+#include "records.h"
 #include "submit.h"
 #include "testnet.h"
 #include "tx_build.h"
@@ -120,6 +122,20 @@ struct QueryOptions {
   bool all = false;
   // `proof`.
   std::string out_file;
+  // `provenance`.
+  bool shipment = false;
+  std::string format = "tree";
+  // `incidents`, `flags`, `shipments`, `production`.
+  std::string subject_kind;  // `incidents --subject`
+  std::string subject_id;
+  uint32_t level = 0;
+  std::string category;
+  bool open_only = false;
+  std::string kind;
+  std::string lot;
+  std::string member;
+  std::string from;
+  std::string to;
 };
 
 struct StatusOptions {
@@ -724,7 +740,8 @@ class Cli {
         lots->add_option("--holder", query_.holder, std::string("Holder's key: ") + kKeyHelp);
     CLI::Option* site = lots->add_option("--site", query_.site, "Mine site id");
     CLI::Option* lot_status =
-        lots->add_option("--status", query_.status, "held, in-transit, consumed or exported");
+        lots->add_option("--status", query_.status,
+                         "held, in-transit, consumed, exported, in-shipment or delivered");
     holder->excludes(site)->excludes(lot_status);
     site->excludes(lot_status);
     AddPageOptions(lots);
@@ -763,6 +780,232 @@ class Cli {
     proof->add_option("TXID", query_.subject, "Tx id, 64 hex characters")->required();
     proof->add_option("--out", query_.out_file, "File to write the binary TxProof to");
     On(proof, [this] { return QueryProof(); });
+
+    DefineRecordQueries(query);
+  }
+
+  void DefineRecordQueries(CLI::App* query) {
+    CLI::App* provenance = query->add_subcommand(
+        "provenance",
+        "The upstream graph of a lot or shipment back to its mine lots: sites and their status "
+        "then and now, agents, dates, weights, grades, holders, certificate, flags, incidents");
+    provenance->footer(Footer(
+        "--format tree (default): an ASCII tree from the lot or shipment down to the mine\n"
+        "lots, each lot with its site, custody events, flags and incidents, then the members\n"
+        "with their full keys. --format dot: a Graphviz digraph (minetrace query provenance\n"
+        "ID --format dot | dot -Tsvg > p.svg): shipment -> lots -> parent lots -> sites.\n"
+        "--format json (or --json): the Provenance message as protobuf JSON."));
+    provenance->add_option("ID", query_.subject, "Lot id, or shipment id with --shipment")
+        ->required();
+    provenance->add_flag("--shipment", query_.shipment, "ID is a shipment id");
+    provenance->add_option("--format", query_.format, "tree, json or dot")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"tree", "json", "dot"}));
+    On(provenance, [this] { return QueryProvenance(); });
+
+    CLI::App* incident = query->add_subcommand("incident", "An incident with its notes");
+    incident->add_option("ID", query_.subject, "Incident id, e.g. INC-0000001")->required();
+    On(incident, [this] { return QueryIncident(); });
+
+    CLI::App* incidents = query->add_subcommand(
+        "incidents", "List incidents in id order; the filters combine (AND)");
+    CLI::Option* subject =
+        incidents->add_option("--subject", query_.subject_kind, "site, lot, member or tag (with --id)");
+    CLI::Option* subject_id = incidents->add_option(
+        "--id", query_.subject_id,
+        std::string("The subject's id; a member by its key: ") + kKeyHelp);
+    subject->needs(subject_id);
+    subject_id->needs(subject);
+    incidents->add_option("--status", query_.status,
+                          "open, under-mitigation, resolved or closed");
+    incidents->add_option("--level", query_.level, "1, 2 or 3")->check(CLI::Range(1u, 3u));
+    incidents->add_option("--category", query_.category, "One of: " + IncidentCategoryNames());
+    incidents->add_flag("--open", query_.open_only, "Only open or under mitigation");
+    AddPageOptions(incidents);
+    On(incidents, [this] { return QueryIncidents(); });
+
+    CLI::App* flags = query->add_subcommand(
+        "flags", "List flags (anomalies raised by execution) in id order; filters combine (AND)");
+    flags->add_option("--kind", query_.kind,
+                      "e.g. tag_off_site, tag_off_agent, mass_gain, grade_jump, "
+                      "receipt_weight_mismatch, site_volume_above_estimate, late_upload");
+    flags->add_option("--lot", query_.lot, "Lot id");
+    flags->add_option("--site", query_.site, "Site id");
+    flags->add_option("--member", query_.member, std::string("Member's key: ") + kKeyHelp);
+    AddPageOptions(flags);
+    On(flags, [this] { return QueryFlags(); });
+
+    CLI::App* shipment = query->add_subcommand("shipment", "An export shipment");
+    shipment->add_option("ID", query_.subject, "Shipment id")->required();
+    On(shipment, [this] { return QueryShipment(); });
+
+    CLI::App* shipments =
+        query->add_subcommand("shipments", "List export shipments; filters combine (AND)");
+    shipments->add_option("--exporter", query_.member, std::string("Exporter's key: ") + kKeyHelp);
+    shipments->add_option("--status", query_.status,
+                          "formed, certified, certificate-refused, dispatched, received or "
+                          "cancelled");
+    AddPageOptions(shipments);
+    On(shipments, [this] { return QueryShipments(); });
+
+    CLI::App* inspections =
+        query->add_subcommand("inspections", "A site's recorded inspections, oldest first");
+    inspections->add_option("SITE", query_.subject, "Site id")->required();
+    On(inspections, [this] { return QueryInspections(); });
+
+    CLI::App* production = query->add_subcommand(
+        "production",
+        "Tagged mine-lot volume of a site per 30-day ledger month against its estimate");
+    production->add_option("SITE", query_.subject, "Site id")->required();
+    production->add_option("--from", query_.from,
+                           "First day, UTC (2026-01-01); default the site's registration");
+    production->add_option("--to", query_.to, "Last day, UTC; default the latest block's time");
+    On(production, [this] { return QueryProduction(); });
+
+    CLI::App* holdings = query->add_subcommand(
+        "holdings",
+        "A member's lots held and in transit to it, and its mass balance (produced, received, "
+        "dispatched, processed, lost, exported)");
+    holdings->add_option("KEY", query_.subject, std::string("Member's key: ") + kKeyHelp)
+        ->required();
+    On(holdings, [this] { return QueryHoldings(); });
+  }
+
+  CommandResult<> QueryProvenance() {
+    v1::GetProvenanceRequest request;
+    if (query_.shipment) {
+      request.set_shipment_id(query_.subject);
+    } else {
+      request.set_lot_id(query_.subject);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto provenance = client.GetProvenance(request);
+    if (!provenance) return tl::unexpected(provenance.error());
+    if (query_.json || query_.format == "json") {
+      return PrintJson(env_.out, ToJson(*provenance), "print JSON");
+    }
+    if (query_.format == "dot") {
+      env_.out << ProvenanceDot(*provenance);
+    } else {
+      PrintProvenanceTree(env_.out, *provenance);
+    }
+    return {};
+  }
+
+  CommandResult<> QueryIncident() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetIncident(query_.subject),
+                [&](const auto& m) { PrintIncident(env_.out, m); });
+  }
+
+  CommandResult<> QueryIncidents() {
+    const std::string what = "query incidents";
+    v1::ListIncidentsRequest request;
+    if (!query_.subject_kind.empty()) {
+      auto kind = ParseIncidentSubjectKind(query_.subject_kind);
+      if (!kind) return UsageFailure(what + " --subject", kind.error());
+      request.set_subject_kind(*kind);
+      std::string id = query_.subject_id;
+      if (*kind == v1::INCIDENT_SUBJECT_MEMBER) {
+        auto key = ParseKeyArgument(query_.subject_id, "--id");
+        if (!key) return ArgumentFailure(what, key.error());
+        id = ToHex(*key);
+      }
+      request.set_subject_id(id);
+    }
+    if (!query_.status.empty()) {
+      auto status = ParseIncidentStatus(query_.status);
+      if (!status) return UsageFailure(what + " --status", status.error());
+      request.set_status(*status);
+    }
+    request.set_level(query_.level);
+    if (!query_.category.empty()) {
+      auto category = ParseIncidentCategory(query_.category);
+      if (!category) return UsageFailure(what + " --category", category.error());
+      request.set_category(*category);
+    }
+    request.set_open_only(query_.open_only);
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListIncidentsRequest, v1::ListIncidentsResponse>(
+        request, [&](const v1::ListIncidentsRequest& r) { return client.ListIncidents(r); },
+        [](v1::ListIncidentsResponse* r) { return r->mutable_incidents(); },
+        [](std::ostream& out, const v1::Incident& i) { PrintIncidentLine(out, i); }, "incidents");
+  }
+
+  CommandResult<> QueryFlags() {
+    v1::ListFlagsRequest request;
+    request.set_kind(query_.kind);
+    request.set_lot_id(query_.lot);
+    request.set_site_id(query_.site);
+    if (!query_.member.empty()) {
+      auto key = ParseKeyArgument(query_.member, "--member");
+      if (!key) return ArgumentFailure("query flags", key.error());
+      request.set_member_key(std::string(key->begin(), key->end()));
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListFlagsRequest, v1::ListFlagsResponse>(
+        request, [&](const v1::ListFlagsRequest& r) { return client.ListFlags(r); },
+        [](v1::ListFlagsResponse* r) { return r->mutable_flags(); },
+        [](std::ostream& out, const v1::Flag& f) { PrintFlagLine(out, f); }, "flags");
+  }
+
+  CommandResult<> QueryShipment() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetShipment(query_.subject),
+                [&](const auto& m) { PrintShipment(env_.out, m); });
+  }
+
+  CommandResult<> QueryShipments() {
+    v1::ListShipmentsRequest request;
+    if (!query_.member.empty()) {
+      auto key = ParseKeyArgument(query_.member, "--exporter");
+      if (!key) return ArgumentFailure("query shipments", key.error());
+      request.set_exporter_key(std::string(key->begin(), key->end()));
+    }
+    if (!query_.status.empty()) {
+      auto status = ParseShipmentStatus(query_.status);
+      if (!status) return UsageFailure("query shipments --status", status.error());
+      request.set_status(*status);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListShipmentsRequest, v1::ListShipmentsResponse>(
+        request, [&](const v1::ListShipmentsRequest& r) { return client.ListShipments(r); },
+        [](v1::ListShipmentsResponse* r) { return r->mutable_shipments(); },
+        [](std::ostream& out, const v1::Shipment& s) { PrintShipmentLine(out, s); },
+        "shipments");
+  }
+
+  CommandResult<> QueryInspections() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.ListInspections(query_.subject), [&](const auto& m) {
+      if (m.inspections().empty()) env_.out << "no inspections\n";
+      for (const v1::Inspection& i : m.inspections()) PrintInspectionLine(env_.out, i);
+    });
+  }
+
+  CommandResult<> QueryProduction() {
+    v1::GetSiteProductionRequest request;
+    request.set_site_id(query_.subject);
+    if (!query_.from.empty()) {
+      auto from = ParseUtcTimeMs(query_.from, "--from");
+      if (!from) return UsageFailure("query production", from.error());
+      request.set_from_ms(*from);
+    }
+    if (!query_.to.empty()) {
+      auto to = ParseUtcTimeMs(query_.to, "--to");
+      if (!to) return UsageFailure("query production", to.error());
+      request.set_to_ms(*to);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetSiteProduction(request),
+                [&](const auto& m) { PrintSiteProduction(env_.out, m); });
+  }
+
+  CommandResult<> QueryHoldings() {
+    auto key = ParseKeyArgument(query_.subject, "KEY");
+    if (!key) return ArgumentFailure("query holdings", key.error());
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetHoldings(*key), [&](const auto& m) { PrintHoldings(env_.out, m); });
   }
 
   void AddPageOptions(CLI::App* sub) {

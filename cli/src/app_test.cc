@@ -43,6 +43,9 @@ struct FakeState {
   std::map<std::string, v1::SignedTx> committed;  // by tx id bytes: commits at once
   std::string refuse_tag;  // SubmitTxs refuses a record-lot of this tag (a rule)
   int submit_txs_calls = 0;
+  v1::GetProvenanceRequest provenance_request;
+  v1::ListIncidentsRequest incidents_request;
+  v1::ListFlagsRequest flags_request;
   grpc::Status submit_status = grpc::Status::OK;
   v1::TxStatus receipt_status = v1::TX_STATUS_OK;
   std::string receipt_reason;
@@ -152,6 +155,41 @@ class FakeQueryService final : public v1::QueryService::Service {
     response->set_weight_grams(25300);
     response->set_grade_basis_points(4550);
     response->set_status(v1::LOT_STATUS_HELD);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetProvenance(grpc::ServerContext*, const v1::GetProvenanceRequest* request,
+                             v1::Provenance* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.provenance_request = *request;
+    if (!request->shipment_id().empty()) {
+      response->mutable_shipment()->set_shipment_id(request->shipment_id());
+      response->mutable_shipment()->add_lot_ids("P0000001");
+    }
+    v1::Lot& processed = *response->add_lots()->mutable_lot();
+    processed.set_lot_id("P0000001");
+    processed.set_origin(v1::LOT_ORIGIN_PROCESSING);
+    processed.add_parent_lot_ids("T0000012");
+    v1::Lot& mine = *response->add_lots()->mutable_lot();
+    mine.set_lot_id("T0000012");
+    mine.set_origin(v1::LOT_ORIGIN_MINE);
+    mine.set_site_id("CD-SK-0042");
+    mine.set_site_status_at_record(v1::SITE_STATUS_GREEN);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListIncidents(grpc::ServerContext*, const v1::ListIncidentsRequest* request,
+                             v1::ListIncidentsResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.incidents_request = *request;
+    v1::Incident* i = response->add_incidents();
+    i->set_incident_id("INC-0000001");
+    i->set_status(v1::INCIDENT_STATUS_UNDER_MITIGATION);
+    i->set_level(1);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListFlags(grpc::ServerContext*, const v1::ListFlagsRequest* request,
+                         v1::ListFlagsResponse*) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.flags_request = *request;
     return grpc::Status::OK;
   }
   grpc::Status GetTxProof(grpc::ServerContext*, const v1::GetTxProofRequest* request,
@@ -737,6 +775,72 @@ TEST_F(AppTest, QueryProofWritesBinaryTxProof) {
   ASSERT_TRUE(proof.ParseFromString(buf.str()));
   EXPECT_EQ(proof.inclusion().tree_size(), 9u);
   EXPECT_EQ(ToHex(AsBytes(proof.tx().receipt().tx_id())), id);
+}
+
+TEST_F(AppTest, QueryProvenanceInEveryFormat) {
+  StartFakeNode();
+  Output tree = Run({"query", "--node", address_, "provenance", "P0000001"});
+  ASSERT_EQ(tree.code, 0) << tree.err;
+  EXPECT_EQ(state_.provenance_request.lot_id(), "P0000001");
+  EXPECT_EQ(state_.provenance_request.shipment_id(), "");
+  EXPECT_NE(tree.out.find("`-- lot P0000001  processing"), std::string::npos) << tree.out;
+  EXPECT_NE(tree.out.find("    `-- lot T0000012  mine"), std::string::npos) << tree.out;
+
+  Output dot = Run({"query", "--node", address_, "provenance", "EXP-1", "--shipment", "--format",
+                    "dot"});
+  ASSERT_EQ(dot.code, 0) << dot.err;
+  EXPECT_EQ(state_.provenance_request.shipment_id(), "EXP-1");
+  EXPECT_EQ(state_.provenance_request.lot_id(), "");
+  EXPECT_NE(dot.out.find("\"shipment:EXP-1\" -> \"lot:P0000001\";"), std::string::npos) << dot.out;
+  EXPECT_NE(dot.out.find("\"lot:P0000001\" -> \"lot:T0000012\";"), std::string::npos) << dot.out;
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"query", "--node", address_, "provenance", "P0000001", "--format",
+                                 "json"},
+        std::vector<std::string>{"query", "--json", "--node", address_, "provenance",
+                                 "P0000001"}}) {
+    Output json = Run(args);
+    ASSERT_EQ(json.code, 0) << json.err;
+    v1::Provenance back;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &back).ok()) << json.out;
+    EXPECT_EQ(back.lots_size(), 2);
+  }
+  Output bad = Run({"query", "--node", address_, "provenance", "P1", "--format", "svg"});
+  EXPECT_EQ(bad.code, 2);
+  ExpectOneErrorLine(bad, "minetrace: command line: ");
+}
+
+TEST_F(AppTest, QueryIncidentsAndFlagsSendTheirFilters) {
+  StartFakeNode();
+  Output o = Run({"query", "--node", address_, "incidents", "--subject", "member", "--id",
+                  std::string(64, 'A'), "--status", "under-mitigation", "--level", "1", "--category",
+                  "armed-groups", "--open", "--page-size", "5"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  const v1::ListIncidentsRequest& r = state_.incidents_request;
+  EXPECT_EQ(r.subject_kind(), v1::INCIDENT_SUBJECT_MEMBER);
+  EXPECT_EQ(r.subject_id(), std::string(64, 'a'));  // members are lowercase hex on the ledger
+  EXPECT_EQ(r.status(), v1::INCIDENT_STATUS_UNDER_MITIGATION);
+  EXPECT_EQ(r.level(), 1u);
+  EXPECT_EQ(r.category(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_TRUE(r.open_only());
+  EXPECT_EQ(r.page_size(), 5u);
+  EXPECT_EQ(o.out.rfind("INC-0000001  under-mitigation  level 1", 0), 0u) << o.out;
+
+  Output half = Run({"query", "--node", address_, "incidents", "--subject", "site"});
+  EXPECT_EQ(half.code, 2);
+  Output bad = Run({"query", "--node", address_, "incidents", "--status", "reopened"});
+  EXPECT_EQ(bad.code, 2);
+  ExpectOneErrorLine(bad, "minetrace: query incidents --status: INVALID_ARGUMENT: unknown "
+                          "incident status \"reopened\"");
+
+  Output flags = Run({"query", "--node", address_, "flags", "--kind", "tag_off_site", "--lot",
+                      "T1", "--site", "S1", "--member", std::string(64, 'b')});
+  ASSERT_EQ(flags.code, 0) << flags.err;
+  EXPECT_EQ(state_.flags_request.kind(), "tag_off_site");
+  EXPECT_EQ(state_.flags_request.lot_id(), "T1");
+  EXPECT_EQ(state_.flags_request.site_id(), "S1");
+  EXPECT_EQ(state_.flags_request.member_key(), std::string(32, '\xbb'));
+  EXPECT_EQ(flags.out, "no flags\n");
 }
 
 // ---- minetrace status ----

@@ -559,7 +559,14 @@ Result<std::string> NetworkStatusJson(const std::vector<NodeStatusReport>& repor
 void PrintLot(std::ostream& out, const v1::Lot& lot) {
   Row(out, "lot", lot.lot_id());
   Row(out, "tag", lot.tag_id().empty() ? "-" : lot.tag_id());
+  if (lot.origin() != v1::LOT_ORIGIN_UNSPECIFIED) {
+    Row(out, "origin", std::string(LotOriginName(lot.origin())));
+  }
   Row(out, "site", lot.site_id().empty() ? "-" : lot.site_id());
+  if (lot.site_status_at_record() != v1::SITE_STATUS_UNSPECIFIED) {
+    Row(out, "site status then", std::string(SiteStatusName(lot.site_status_at_record())));
+  }
+  if (!lot.mine_site_ids().empty()) Row(out, "mine sites", JoinIds(lot.mine_site_ids()));
   Row(out, "mineral", std::string(MineralName(lot.mineral())));
   Row(out, "weight", FormatKg(lot.weight_grams()) + " kg");
   Row(out, "grade", FormatPercent(lot.grade_basis_points()) + " %");
@@ -580,6 +587,17 @@ void PrintLot(std::ostream& out, const v1::Lot& lot) {
           FormatTimeMs(lot.last_device_time_ms()));
   Row(out, "last receipt", HexOrDash(lot.last_receipt_hash()));
   if (!lot.parent_lot_ids().empty()) Row(out, "parent lots", JoinIds(lot.parent_lot_ids()));
+  if (!lot.processed_by().empty()) {
+    Row(out, "processed by", HexOrDash(lot.processed_by()));
+    Row(out, "processing",
+        "input " + FormatKg(lot.processing_input_grams()) + " kg, loss " +
+            FormatKg(lot.processing_loss_grams()) + " kg");
+  }
+  if (lot.origin_weight_grams() != 0) {
+    Row(out, "origin weight", FormatKg(lot.origin_weight_grams()) + " kg");
+  }
+  if (!lot.child_lot_ids().empty()) Row(out, "child lots", JoinIds(lot.child_lot_ids()));
+  if (!lot.shipment_id().empty()) Row(out, "shipment", lot.shipment_id());
 }
 
 void PrintLotLine(std::ostream& out, const v1::Lot& lot) {
@@ -601,10 +619,19 @@ void PrintSite(std::ostream& out, const v1::MineSite& site) {
             FormatMicrodegrees(site.longitude_microdeg()));
   }
   Row(out, "minerals", MineralList(site.minerals()));
-  Row(out, "status", std::string(SiteStatusName(site.status())));
+  std::string status(SiteStatusName(site.status()));
+  if (!site.status_reason().empty()) status += " (" + site.status_reason() + ")";
+  Row(out, "status", status);
+  if (site.status_changed_ms() != 0) Row(out, "status since", FormatTimeMs(site.status_changed_ms()));
   Row(out, "estimate", std::to_string(site.production_estimate_kg_per_month()) + " kg/month");
   Row(out, "last inspection", FormatTimeMs(site.last_inspection_ms()));
-  Row(out, "tags withdrawn", site.tags_withdrawn() ? "yes" : "no");
+  Row(out, "inspections", std::to_string(site.inspection_count()));
+  Row(out, "tags withdrawn",
+      site.tags_withdrawn() ? "yes (height " + std::to_string(site.tags_withdrawn_height()) + ")"
+      : site.tags_withdrawn_height() != 0
+          ? "no (tags allocated up to height " + std::to_string(site.tags_withdrawn_height()) +
+                " stay withdrawn)"
+          : "no");
   Row(out, "registered", "height " + std::to_string(site.registered_height()));
 }
 
@@ -623,14 +650,23 @@ void PrintMember(std::ostream& out, const v1::Member& m) {
   std::string status(MemberStatusName(m.status()));
   if (!m.status_reason().empty()) status += " (" + m.status_reason() + ")";
   Row(out, "status", status);
+  if (m.audit_flag() != v1::AUDIT_FLAG_UNSPECIFIED) {
+    std::string flag(AuditFlagName(m.audit_flag()));
+    if (!m.audit_flag_reason().empty()) flag += " (" + m.audit_flag_reason() + ")";
+    Row(out, "audit flag", flag + " since " + FormatTimeMs(m.audit_flag_set_ms()));
+  }
   Row(out, "registered", "height " + std::to_string(m.registered_height()));
 }
 
 void PrintTag(std::ostream& out, const v1::Tag& tag) {
   Row(out, "tag", tag.tag_id());
-  Row(out, "site", tag.site_id());
-  Row(out, "agent", HexOrDash(tag.agent_key()));
-  Row(out, "status", std::string(TagStatusName(tag.status())));
+  Row(out, "kind", std::string(TagKindName(tag.kind())));
+  Row(out, "site", tag.site_id().empty() ? "-" : tag.site_id());
+  Row(out, tag.kind() == v1::TAG_KIND_PROCESSOR ? "processor" : "agent",
+      HexOrDash(tag.agent_key()));
+  std::string status(TagStatusName(tag.status()));
+  if (!tag.status_reason().empty()) status += " (" + tag.status_reason() + ")";
+  Row(out, "status", status);
   Row(out, "lot", tag.lot_id().empty() ? "-" : tag.lot_id());
   Row(out, "allocated", "height " + std::to_string(tag.allocated_height()));
 }
