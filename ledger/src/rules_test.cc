@@ -86,6 +86,28 @@ TEST_F(Envelope, RefusesOtherChainAndDeviceClockFarAhead) {
   ExpectRefused(Commit(ahead, admin_), "INVALID_ARGUMENT", "ahead of ledger time");
 }
 
+TEST_F(Envelope, LateUploadIsFlagged) {
+  now_ms_ += 30 * kDay;
+  auto late = Body(now_ms_ - 8 * kDay);  // signed offline, uploaded 8 days later
+  auto* a = late.mutable_register_member();
+  a->set_member_key(KeyStr(agent_));
+  a->set_name("agent");
+  a->add_roles(v1::ROLE_AGENT);
+  auto r = Commit(late, admin_);
+  ExpectOk(r);
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "late_upload");
+  EXPECT_EQ(r.anomalies(0).detail(), "signed 8 days before it reached the ledger");
+  auto timely = Body(now_ms_ - 6 * kDay);
+  a = timely.mutable_register_member();
+  a->set_member_key(KeyStr(coop_));
+  a->set_name("coop");
+  a->add_roles(v1::ROLE_COOPERATIVE);
+  r = Commit(timely, admin_);
+  ExpectOk(r);
+  EXPECT_EQ(r.anomalies_size(), 0);
+}
+
 TEST_F(SiteRules, RegulatorRegistersAgentMayNot) {
   ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
   ExpectOk(RegisterMember(stranger_, "ministry", {v1::ROLE_REGULATOR}));
