@@ -132,6 +132,8 @@ TEST_F(ExportRules, ReviewRefusals) {
   b.mutable_review_shipment()->set_issue(true);
   b.mutable_review_shipment()->set_certificate_number("CD-0001");
   ExpectRefused(Commit(b, certifier_), "INVALID_ARGUMENT", "certificate date");
+  b.mutable_review_shipment()->set_certificate_date_ms(now_ms_ + 24LL * 3600 * 1000);
+  ExpectRefused(Commit(b, certifier_), "INVALID_ARGUMENT", "not after the block");
   ExpectRefused(RefuseCertificate(certifier_, "SH-1", ""), "INVALID_ARGUMENT",
                 "reason for refusing the certificate");
   // A certifier that is also an exporter does not certify its own shipment.
@@ -202,6 +204,9 @@ TEST_F(ExportRules, CancelReturnsLotsCertificateNumberStaysUsed) {
   ExpectOk(Certify(certifier_, "SH-1", "CD-0001"));
   ExpectRefused(CancelShipment(exporter_, "SH-1", ""), "INVALID_ARGUMENT", "reason");
   ExpectRefused(CancelShipment(trader_, "SH-1"), "PERMISSION_DENIED", "lacks the role exporter");
+  ExpectOk(RegisterMember(stranger_, "exporter2", {v1::ROLE_EXPORTER}));
+  ExpectRefused(CancelShipment(stranger_, "SH-1"), "PERMISSION_DENIED",
+                "belongs to another exporter; only its exporter cancels it");
   ExpectOk(CancelShipment(exporter_, "SH-1"));
   EXPECT_EQ(ShipmentOf("SH-1").status(), v1::SHIPMENT_STATUS_CANCELLED);
   auto lot = LotOf("T0000002");

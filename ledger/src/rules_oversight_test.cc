@@ -115,6 +115,8 @@ TEST_F(SiteStatusRules, RegulatorSetsStatusWithoutRestartingLapseClock) {
                 "blue is derived");
   ExpectRefused(SetStatus(regulator_, "CD-1", v1::SITE_STATUS_RED, ""), "INVALID_ARGUMENT",
                 "reason must be 1 to 1000");
+  ExpectRefused(SetStatus(regulator_, "CD-404", v1::SITE_STATUS_RED), "NOT_FOUND",
+                "no mine site 'CD-404'");
   ExpectOk(SetStatus(regulator_, "CD-1", v1::SITE_STATUS_RED));
   ExpectRefused(RecordLot(agent_, "T0000001", "CD-1", 50000), "FAILED_PRECONDITION", "is red");
   ExpectOk(SetStatus(regulator_, "CD-1", v1::SITE_STATUS_GREEN, "production resumed"));
@@ -316,6 +318,13 @@ TEST_F(IncidentRules, LifecycleOnlyForwardOutcomeOnResolveCloseFromResolved) {
                 "INVALID_ARGUMENT", "only when the incident becomes resolved");
   ExpectRefused(UpdateIncident(coop_, id, v1::INCIDENT_STATUS_UNSPECIFIED), "INVALID_ARGUMENT",
                 "nothing to change");
+  auto level = Body();
+  level.mutable_update_incident()->set_incident_id(id);
+  level.mutable_update_incident()->set_level(4);
+  ExpectRefused(Commit(level, regulator_), "INVALID_ARGUMENT", "level must be 1 (serious), 2 or 3");
+  ExpectRefused(UpdateIncident(coop_, id, v1::INCIDENT_STATUS_UNSPECIFIED,
+                               v1::INCIDENT_OUTCOME_UNSPECIFIED, std::string(4001, 'n')),
+                "INVALID_ARGUMENT", "note must be at most 4000 characters");
   ExpectOk(UpdateIncident(coop_, id, v1::INCIDENT_STATUS_UNSPECIFIED,
                           v1::INCIDENT_OUTCOME_UNSPECIFIED, "seen again on Tuesday"));
   ExpectOk(UpdateIncident(regulator_, id, v1::INCIDENT_STATUS_UNDER_MITIGATION));
