@@ -125,6 +125,7 @@ struct IncidentModel {
   v1::IncidentSubjectKind kind = v1::INCIDENT_SUBJECT_UNSPECIFIED;
   std::string subject;
   uint32_t level = 0;
+  v1::IncidentCategory category = v1::INCIDENT_CATEGORY_UNSPECIFIED;
   v1::IncidentStatus status = v1::INCIDENT_STATUS_OPEN;
 };
 
@@ -165,6 +166,7 @@ struct Outcome {
   std::map<std::string, int> anomalies;
   std::vector<std::string> unnamed;              // breaches refused with a reason not naming the id
   std::map<std::string, int> refusals_of_valid;  // action + reason of planned-valid refusals
+  std::map<std::string, int> breaches;           // action + the rule broken
   uint64_t height = 0;
   std::string accumulator_root;
   int txs = 0;
@@ -214,7 +216,9 @@ class History {
   // ---- actors ----
   const Actor& A(size_t i) const { return actors_.at(i); }
   size_t AddActor(const std::string& name, std::vector<v1::Role> roles);
+  // Active at the block's start and not suspended or reinstated within the block.
   bool Active(size_t i) const {
+    if (claims_.members_changed.count(A(i).id)) return false;
     auto it = snap_.members.find(A(i).id);
     return it != snap_.members.end() && it->second.status() == v1::MEMBER_STATUS_ACTIVE;
   }
@@ -225,6 +229,11 @@ class History {
     }
     if (active.empty()) return std::nullopt;
     return Pick(active);
+  }
+  // An active one if there is one (a breach should be refused for its own rule).
+  size_t AnyActive(const std::vector<size_t>& from) {
+    auto active = PickActive(from);
+    return active ? *active : Pick(from);
   }
   std::optional<size_t> PickOther(const std::vector<size_t>& from, size_t not_this) {
     std::vector<size_t> others;
@@ -256,7 +265,10 @@ class History {
     p.body = std::move(body);
     return p;
   }
-  static Planned Breach(size_t signer, v1::TxBody body, std::string why, std::string mention) {
+  // A deliberate breach: its signer's status is frozen for the block, so the refusal is for
+  // the rule it breaks rather than a suspension planned after it.
+  Planned Breach(size_t signer, v1::TxBody body, std::string why, std::string mention) {
+    claims_.members_frozen.insert(A(signer).id);
     Planned p = Plan(signer, std::move(body));
     p.must_fail = true;
     p.why = std::move(why);
@@ -590,9 +602,9 @@ std::optional<Planned> History::PlanOne() {
       {25, v1::TxBody::kRecordInspection}, {20, v1::TxBody::kSetSiteStatus},
       {20, v1::TxBody::kReportTags},       {8, v1::TxBody::kWithdrawSiteTags},
       {12, v1::TxBody::kRestoreSiteTags},  {20, v1::TxBody::kSetAuditFlag},
-      {10, v1::TxBody::kSuspendMember},    {14, v1::TxBody::kReinstateMember},
-      {24, v1::TxBody::kAllocateTags},     {5, v1::TxBody::kRegisterMember},
-      {5, v1::TxBody::kRegisterMineSite},
+      {6, v1::TxBody::kSuspendMember},     {14, v1::TxBody::kReinstateMember},
+      {24, v1::TxBody::kAllocateTags},     {6, v1::TxBody::kRegisterMember},
+      {6, v1::TxBody::kRegisterMineSite},
   };
   int total = 0;
   for (const auto& w : kWeights) total += w.weight;
@@ -690,6 +702,18 @@ std::optional<Planned> History::PlanSuspension(bool suspend, bool bad) {
     if (claims_.members_changed.count(a.id) || claims_.members_frozen.count(a.id)) continue;
     // Good: suspend an active member, reinstate a suspended one; bad: the other way round.
     if (Active(i) == (suspend != bad)) candidates.push_back(i);
+  }
+  if (bad && (candidates.empty() || Chance(0.5))) {  // by a regulator, not an administrator
+    std::vector<size_t> trade;
+    for (size_t i : registered_) {
+      if (!A(i).Has(v1::ROLE_ADMINISTRATOR) && !A(i).Has(v1::ROLE_REGULATOR)) trade.push_back(i);
+    }
+    size_t who = Pick(trade);
+    auto b = Body();
+    auto* key = suspend ? b.mutable_suspend_member()->mutable_member_key()
+                        : b.mutable_reinstate_member()->mutable_member_key();
+    *key = A(who).id;
+    return Breach(AnyActive(regulators_), b, "only administrators suspend and reinstate", "");
   }
   if (candidates.empty()) return std::nullopt;
   if (suspend && !bad) {
@@ -792,8 +816,7 @@ std::optional<Planned> History::PlanAllocateTags(bool bad) {
         a->set_first(U(1, 1000));
         a->set_count(5);
         a->set_kind(v1::TAG_KIND_MINE);
-        return Breach(Chance(0.5) ? admin_ : Pick(regulators_), b,
-                      "no tags for a site whose tags are withdrawn", site);
+        return Breach(admin_, b, "no tags for a site whose tags are withdrawn", site);
       }
     }
   }
@@ -838,14 +861,21 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
   auto* a = b.mutable_record_mine_lot();
   a->set_weight_grams(U(20'000, 1'500'000));
   a->set_grade_basis_points(static_cast<uint32_t>(U(500, 7500)));
-  a->set_producer_key(A(Pick(coops_)).id);
+  auto producer = PickActive(coops_);
+  if (!producer) return std::nullopt;
+  a->set_producer_key(A(*producer).id);
   // A usable mine tag of an active agent, with its site.
-  auto usable = [&]() -> std::optional<std::pair<size_t, std::string>> {
+  // (Tags of red sites only when `red`, else never: lots are not planned at red sites.)
+  auto usable = [&](bool red = false) -> std::optional<std::pair<size_t, std::string>> {
     auto agent = PickActive(agents_);
     if (!agent) return std::nullopt;
     auto it = snap_.free_tags.find(A(*agent).id);
     if (it == snap_.free_tags.end()) return std::nullopt;
-    auto free = Unclaimed(it->second, claims_.tags);
+    std::vector<std::string> free;
+    for (const auto& t : Unclaimed(it->second, claims_.tags)) {
+      const auto& site = snap_.sites.at(snap_.tags.at(t).site_id());
+      if ((EffectiveSiteStatus(site, now_ms_) == v1::SITE_STATUS_RED) == red) free.push_back(t);
+    }
     if (free.empty()) return std::nullopt;
     std::string tag = Pick(free);
     claims_.tags.insert(tag);
@@ -928,7 +958,7 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
       return Breach(*agent, b, "a withdrawn tag is never used", tag.tag_id());
     }
     case 5: {  // a red site
-      auto u = usable();
+      auto u = usable(true);
       if (!u) return std::nullopt;
       const v1::Tag& tag = snap_.tags.at(u->second);
       const std::string& site = tag.site_id();
@@ -974,7 +1004,7 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
       a->set_tag_id(tag.tag_id());
       a->set_site_id(tag.site_id());
       a->set_mineral(mineral_of(tag.site_id()));
-      return Breach(Pick(traders_), b, "only agents record mine lots", "");
+      return Breach(AnyActive(traders_), b, "only agents record mine lots", "");
     }
   }
 }
@@ -1169,8 +1199,8 @@ std::optional<Planned> History::PlanRecordInspection(bool bad) {
   a->set_site_id(site);
   a->set_inspected_at_ms(std::max(last, now_ms_ - static_cast<int64_t>(U(0, kDayMs))));
   uint64_t r = U(0, 99);
-  a->set_result(r < 60   ? v1::SITE_STATUS_GREEN
-                : r < 85 ? v1::SITE_STATUS_YELLOW
+  a->set_result(r < 70   ? v1::SITE_STATUS_GREEN
+                : r < 92 ? v1::SITE_STATUS_YELLOW
                          : v1::SITE_STATUS_RED);
   a->set_inspector("joint mission " + std::to_string(++inspection_counter_));
   std::string hash(32, '\0');
@@ -1190,7 +1220,7 @@ std::optional<Planned> History::PlanRecordInspection(bool bad) {
         a->set_report_hash(hash.substr(0, 31));
         return Breach(regulator, b, "the report hash is 32 bytes", "");
       default:
-        return Breach(Pick(agents_), b, "only regulators record inspections", "");
+        return Breach(AnyActive(agents_), b, "only regulators record inspections", "");
     }
   }
   claims_.sites_changed.insert(site);
@@ -1208,8 +1238,8 @@ std::optional<Planned> History::PlanSetSiteStatus(bool bad) {
   auto* a = b.mutable_set_site_status();
   a->set_site_id(site);
   uint64_t r = U(0, 99);
-  a->set_status(r < 50   ? v1::SITE_STATUS_GREEN
-                : r < 80 ? v1::SITE_STATUS_YELLOW
+  a->set_status(r < 60   ? v1::SITE_STATUS_GREEN
+                : r < 88 ? v1::SITE_STATUS_YELLOW
                          : v1::SITE_STATUS_RED);
   a->set_reason("risk review of the site");
   size_t regulator = Pick(regulators_);
@@ -1222,7 +1252,7 @@ std::optional<Planned> History::PlanSetSiteStatus(bool bad) {
         a->clear_reason();
         return Breach(regulator, b, "a site status change has a reason", "");
       default:
-        return Breach(Pick(traders_), b, "only regulators set a site's status", "");
+        return Breach(AnyActive(traders_), b, "only regulators set a site's status", "");
     }
   }
   claims_.sites_changed.insert(site);
@@ -1517,7 +1547,7 @@ std::optional<Planned> History::PlanFormShipment(bool bad) {
       return Breach(*exporter, b, "a shipment is of one mineral", "");
     }
     default:  // not an exporter
-      return Breach(Pick(traders_), b, "only exporters form shipments", "");
+      return Breach(AnyActive(traders_), b, "only exporters form shipments", "");
   }
 }
 
@@ -1636,7 +1666,9 @@ std::optional<Planned> History::PlanReviewShipment(bool bad) {
         issue();
         std::vector<std::string> numbers(certificate_numbers_.begin(), certificate_numbers_.end());
         a->set_certificate_number(Pick(numbers));
-        return Breach(Pick(certifiers_), b, "a certificate number is issued once",
+        auto certifier = PickOther(certifiers_, *ActorById(shipments_.at(id).exporter));
+        if (!certifier) return std::nullopt;
+        return Breach(*certifier, b, "a certificate number is issued once",
                       a->certificate_number());
       }
       case 2: {  // not a certifier
@@ -1646,7 +1678,7 @@ std::optional<Planned> History::PlanReviewShipment(bool bad) {
         claims_.shipments.insert(id);
         a->set_shipment_id(id);
         issue();
-        return Breach(Pick(regulators_), b, "only certifiers review shipments", "");
+        return Breach(AnyActive(regulators_), b, "only certifiers review shipments", "");
       }
       case 3: {  // a shipment past review
         auto past = ShipmentsIn({v1::SHIPMENT_STATUS_CERTIFIED, v1::SHIPMENT_STATUS_DISPATCHED,
@@ -1656,7 +1688,8 @@ std::optional<Planned> History::PlanReviewShipment(bool bad) {
         claims_.shipments.insert(id);
         a->set_shipment_id(id);
         issue();
-        return Breach(Pick(certifiers_), b, "only a formed or refused shipment is reviewed", id);
+        return Breach(AnyActive(certifiers_), b, "only a formed or refused shipment is reviewed",
+                      id);
       }
       default: {  // a refusal without its reason
         auto pending = ShipmentsIn({v1::SHIPMENT_STATUS_FORMED});
@@ -1665,7 +1698,7 @@ std::optional<Planned> History::PlanReviewShipment(bool bad) {
         claims_.shipments.insert(id);
         a->set_shipment_id(id);
         a->set_issue(false);
-        return Breach(Pick(certifiers_), b, "a refused certificate says why", "");
+        return Breach(AnyActive(certifiers_), b, "a refused certificate says why", "");
       }
     }
   }
@@ -1759,7 +1792,7 @@ std::optional<Planned> History::PlanReceiveShipment(bool bad) {
     claims_.shipments.insert(id);
     a->set_shipment_id(id);
     a->set_weight_grams(shipments_.at(id).weight_grams);
-    return Breach(Pick(smelters_), b, "a smelter receives only a dispatched shipment", id);
+    return Breach(AnyActive(smelters_), b, "a smelter receives only a dispatched shipment", id);
   }
   auto dispatched = ShipmentsIn({v1::SHIPMENT_STATUS_DISPATCHED});
   if (dispatched.empty()) return std::nullopt;
@@ -1817,7 +1850,7 @@ std::optional<Planned> History::PlanReportIncident(bool bad) {
   auto* a = b.mutable_report_incident();
   a->set_category(static_cast<v1::IncidentCategory>(U(1, 16)));
   uint64_t r = U(0, 99);
-  a->set_level(r < 40 ? 1 : r < 70 ? 2 : 3);
+  a->set_level(r < 25 ? 1 : r < 60 ? 2 : 3);
   a->set_description("reported by the field team");
   a->set_source(static_cast<v1::IncidentSource>(U(0, 5)));
   if (a->source() == v1::INCIDENT_SOURCE_ANOMALY) a->set_source(v1::INCIDENT_SOURCE_HOTLINE);
@@ -1848,9 +1881,11 @@ std::optional<Planned> History::PlanReportIncident(bool bad) {
     }
     a->set_subject_kind(v1::INCIDENT_SUBJECT_LOT);
     a->set_subject_id(lot);
-  } else if (k < 75) {
+  } else if (k < 72) {
     a->set_subject_kind(v1::INCIDENT_SUBJECT_MEMBER);
-    a->set_subject_id(Hex(A(Pick(Chance(0.7) ? exporters_ : traders_)).id));
+    a->set_subject_id(Hex(A(Pick(Chance(0.5) ? exporters_ : traders_)).id));
+    // An exporter under a level-1 incident blocks all its exports: keep those rarer.
+    if (a->level() == 1 && Chance(0.6)) a->set_level(2);
   } else {
     std::string tag;
     if (!upstream.empty() && Chance(0.7)) {
@@ -1879,7 +1914,11 @@ std::optional<Planned> History::PlanReportIncident(bool bad) {
   size_t reporter = Pick(regulators_);
   switch (U(0, 4)) {
     case 0:
-      a->set_subject_id(a->subject_id() + "-NOPE");
+      if (a->subject_kind() == v1::INCIDENT_SUBJECT_MEMBER) {  // a key never registered
+        a->set_subject_id(Hex(std::string(32, 'k')));
+      } else {
+        a->set_subject_id(a->subject_id() + "-NOPE");
+      }
       return Breach(reporter, b, "an incident's subject exists", a->subject_id());
     case 1:
       a->set_level(Chance(0.5) ? 0 : 4);
@@ -1950,7 +1989,7 @@ std::optional<Planned> History::PlanUpdateIncident(bool bad) {
           a->set_status(v1::INCIDENT_STATUS_RESOLVED);
           a->set_outcome(v1::INCIDENT_OUTCOME_MITIGATED);
         }
-        return Breach(Pick(others), b, "only regulators move an incident along", "");
+        return Breach(AnyActive(others), b, "only regulators move an incident along", "");
       }
       case 3: {  // any change to a closed incident
         if (closed.empty()) return std::nullopt;
@@ -1981,7 +2020,11 @@ std::optional<Planned> History::PlanUpdateIncident(bool bad) {
   }
   if (r < 25) {  // reclassified
     a->set_level(inc.level == 1 ? 2 : 1);
-    if (Chance(0.5)) a->set_category(static_cast<v1::IncidentCategory>(U(1, 16)));
+    if (Chance(0.5)) {  // another category
+      a->set_category(static_cast<v1::IncidentCategory>((inc.category % 16) + U(1, 15)));
+      if (a->category() > 16)
+        a->set_category(static_cast<v1::IncidentCategory>(a->category() - 16));
+    }
     return Plan(regulator, b);
   }
   switch (inc.status) {
@@ -2007,7 +2050,7 @@ std::optional<Planned> History::PlanSetAuditFlag(bool bad) {
   auto b = Body();
   auto* a = b.mutable_set_audit_flag();
   uint64_t r = U(0, 99);
-  a->set_flag(r < 50 ? v1::AUDIT_FLAG_GREEN : r < 70 ? v1::AUDIT_FLAG_YELLOW : v1::AUDIT_FLAG_RED);
+  a->set_flag(r < 60 ? v1::AUDIT_FLAG_GREEN : r < 85 ? v1::AUDIT_FLAG_YELLOW : v1::AUDIT_FLAG_RED);
   a->set_reason("annual audit");
   size_t regulator = Pick(regulators_);
   if (bad) {
@@ -2017,7 +2060,7 @@ std::optional<Planned> History::PlanSetAuditFlag(bool bad) {
         return Breach(regulator, b, "audit flags are for exporters", "");
       case 1:
         a->set_member_key(A(Pick(exporters_)).id);
-        return Breach(Pick(certifiers_), b, "only regulators set audit flags", "");
+        return Breach(AnyActive(certifiers_), b, "only regulators set audit flags", "");
       default:
         a->set_member_key(A(Pick(exporters_)).id);
         a->set_flag(v1::AUDIT_FLAG_UNSPECIFIED);
@@ -2168,7 +2211,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
   const bool ok = r.status() == v1::TX_STATUS_OK;
   (ok ? count.ok : count.failed)++;
   for (const auto& an : r.anomalies()) {
-    out_.anomalies[an.kind()]++;
+    out_.anomalies[an.kind() + (ok ? "" : " (refused tx)")]++;
     ++flags_raised_;
     flag_lots_[Numbered("FLG-", flags_raised_, 9)] = an.lot_id();
   }
@@ -2176,6 +2219,8 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
                       std::to_string(r.height()) + ", signer " + A(p.signer).name + ")";
   if (p.must_fail) {
     count.breaches++;
+    std::string why = p.why.substr(0, p.why.find(" '"));
+    out_.breaches[ActionName(action) + ": " + why]++;
     if (ok) {
       std::string text = body.ShortDebugString();
       if (text.size() > 400) text = text.substr(0, 400) + "...";
@@ -2319,6 +2364,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       inc.kind = a.subject_kind();
       inc.subject = a.subject_id();
       inc.level = a.level();
+      inc.category = a.category();
       incidents_.push_back(std::move(inc));
       break;
     }
@@ -2339,6 +2385,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
           inc.status = a.status();
         }
         if (a.level() != 0) inc.level = a.level();
+        if (a.category() != v1::INCIDENT_CATEGORY_UNSPECIFIED) inc.category = a.category();
       }
       break;
     }
@@ -2481,7 +2528,12 @@ void History::CheckState() {
     } else if (listed.count(id)) {
       Violation("lot '" + id + "' has no holder but is listed under " + listed.at(id));
     }
-    if ((lot.status() == v1::LOT_STATUS_IN_TRANSIT) == lot.dispatched_to().empty()) {
+    // On its way (to a buyer, or exported to a smelter) a lot names where it goes.
+    bool on_its_way =
+        lot.status() == v1::LOT_STATUS_IN_TRANSIT || lot.status() == v1::LOT_STATUS_EXPORTED;
+    bool at_rest =
+        lot.status() == v1::LOT_STATUS_HELD || lot.status() == v1::LOT_STATUS_IN_SHIPMENT;
+    if ((on_its_way && lot.dispatched_to().empty()) || (at_rest && !lot.dispatched_to().empty())) {
       Violation("lot '" + id + "' is " + v1::LotStatus_Name(lot.status()) +
                 (lot.dispatched_to().empty() ? " without" : " with") + " a receiver");
     }
@@ -2587,9 +2639,14 @@ void History::CheckState() {
         continue;
       }
       if (lot.status() != want || lot.holder_key() != holder || lot.shipment_id() != sid) {
+        auto who = [&](const std::string& key) {
+          auto actor = ActorById(key);
+          return key.empty() ? std::string("nobody") : actor ? A(*actor).name : "an unknown key";
+        };
         Violation("lot '" + id + "' of " + v1::ShipmentStatus_Name(s.status) + " shipment '" + sid +
-                  "' is " + v1::LotStatus_Name(lot.status()) + " in shipment '" +
-                  lot.shipment_id() + "'");
+                  "' is " + v1::LotStatus_Name(lot.status()) + " held by " + who(lot.holder_key()) +
+                  " in shipment '" + lot.shipment_id() + "'; expected " + v1::LotStatus_Name(want) +
+                  " held by " + who(holder));
       }
     }
     std::vector<std::string> problems;
@@ -2719,12 +2776,13 @@ TEST(History, InvariantsHoldThroughRandomHistory) {
   for (uint64_t seed : Seeds({1, 2})) {
     SCOPED_TRACE("seed " + std::to_string(seed) +
                  " (replay: MINETRACE_HISTORY_SEEDS covers seeds 1..N)");
-    History history(seed, 60, "main");
+    History history(seed, 75, "main");
     Outcome o = history.Run();
     std::printf("%s", Summary(seed, o).c_str());
     if (verbose) {
       for (const auto& u : o.unnamed) std::printf("  unnamed: %s\n", u.c_str());
       for (const auto& [why, n] : o.refusals_of_valid) std::printf("  %4d x %s\n", n, why.c_str());
+      for (const auto& [why, n] : o.breaches) std::printf("  breach %4d x %s\n", n, why.c_str());
     }
     std::string violations;
     for (size_t i = 0; i < o.violations.size() && i < 20; ++i) violations += o.violations[i] + "\n";
