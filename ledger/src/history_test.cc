@@ -332,6 +332,7 @@ class History {
   void CheckExportEvent(const std::string& shipment_id, const std::string& signer, bool dispatch,
                         const v1::Receipt& r, size_t index);
   void CheckState();
+  void CheckRecordsAgainstModels();
   void Violation(std::string what) {
     out_.violations.push_back("height " + std::to_string(height_) + ": " + std::move(what));
   }
@@ -370,12 +371,19 @@ class History {
   std::vector<IncidentModel> incidents_;  // INC-n is incidents_[n-1]
   std::map<std::string, v1::AuditFlag> audit_;
   std::set<std::string> certificate_numbers_;
-  std::map<std::string, uint64_t> mine_weight_;   // mine lot -> weight recorded
-  int64_t receive_net_grams_ = 0;                 // sum of found - dispatched
-  int64_t receive_gain_grams_ = 0;                // the positive part of it
-  std::map<std::string, uint64_t> dead_since_;    // tag -> height seen void/lost/withdrawn
-  uint64_t flags_raised_ = 0;                     // anomalies on receipts so far
-  std::map<std::string, std::string> flag_lots_;  // FLG id -> its lot (if any)
+  std::map<std::string, uint64_t> mine_weight_;       // mine lot -> weight recorded
+  int64_t receive_net_grams_ = 0;                     // sum of found - dispatched
+  int64_t receive_gain_grams_ = 0;                    // the positive part of it
+  std::map<std::string, uint64_t> dead_since_;        // tag -> height seen void/lost/withdrawn
+  uint64_t flags_raised_ = 0;                         // anomalies on receipts so far
+  std::map<std::string, std::string> flag_lots_;      // FLG id -> its lot (if any)
+  std::map<std::string, std::string> flag_incident_;  // FLG id -> the incident opened from it
+  std::map<std::string, v1::MassBalance> balances_;   // member -> its mass balance
+  v1::MassBalance& Balance(const std::string& member) {
+    v1::MassBalance& b = balances_[member];
+    b.set_member_key(member);
+    return b;
+  }
 
   int shipment_counter_ = 0;
   int certificate_counter_ = 0;
@@ -2286,15 +2294,49 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       }
       break;
     }
-    case v1::TxBody::kRecordMineLot:
-      mine_weight_[body.record_mine_lot().tag_id()] = body.record_mine_lot().weight_grams();
+    case v1::TxBody::kRecordMineLot: {
+      const auto& a = body.record_mine_lot();
+      mine_weight_[a.tag_id()] = a.weight_grams();
+      auto& b = Balance(a.producer_key());
+      b.set_produced_grams(b.produced_grams() + a.weight_grams());
       break;
+    }
+    case v1::TxBody::kDispatchLots: {
+      auto& b = Balance(r.signer());
+      for (const auto& id : body.dispatch_lots().lot_ids()) {
+        b.set_dispatched_grams(b.dispatched_grams() + snap_.lots.at(id).weight_grams());
+      }
+      break;
+    }
+    case v1::TxBody::kCancelDispatch: {
+      auto& b = Balance(r.signer());
+      for (const auto& id : body.cancel_dispatch().lot_ids()) {
+        b.set_dispatched_grams(b.dispatched_grams() - snap_.lots.at(id).dispatched_weight_grams());
+      }
+      break;
+    }
     case v1::TxBody::kReceiveLots:
       for (const auto& [lot, delta] : p.receive_deltas) {
         receive_net_grams_ += delta;
         if (delta > 0) receive_gain_grams_ += delta;
       }
+      for (const auto& received : body.receive_lots().lots()) {
+        auto& b = Balance(r.signer());
+        b.set_received_grams(b.received_grams() + received.weight_grams());
+      }
       break;
+    case v1::TxBody::kProcessLots: {
+      uint64_t in = 0;
+      uint64_t out = 0;
+      for (const auto& id : body.process_lots().input_lot_ids())
+        in += snap_.lots.at(id).weight_grams();
+      for (const auto& o : body.process_lots().outputs()) out += o.weight_grams();
+      auto& b = Balance(r.signer());
+      b.set_processing_input_grams(b.processing_input_grams() + in);
+      b.set_processing_output_grams(b.processing_output_grams() + out);
+      b.set_processing_loss_grams(b.processing_loss_grams() + in - out);
+      break;
+    }
     case v1::TxBody::kFormShipment: {
       const auto& a = body.form_shipment();
       ShipmentModel s;
@@ -2344,6 +2386,8 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       CheckExportEvent(a.shipment_id(), r.signer(), true, r, index);
       it->second.status = v1::SHIPMENT_STATUS_DISPATCHED;
       it->second.smelter = a.smelter_key();
+      auto& b = Balance(it->second.exporter);
+      b.set_exported_grams(b.exported_grams() + it->second.weight_grams);
       break;
     }
     case v1::TxBody::kReceiveShipment: {
@@ -2355,6 +2399,9 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
         break;
       }
       it->second.status = v1::SHIPMENT_STATUS_RECEIVED;
+      auto& b = Balance(r.signer());
+      b.set_smelter_received_grams(b.smelter_received_grams() +
+                                   body.receive_shipment().weight_grams());
       break;
     }
     case v1::TxBody::kCancelShipment: {
@@ -2375,6 +2422,12 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       inc.subject = a.subject_id();
       inc.level = a.level();
       inc.category = a.category();
+      if (!a.flag_id().empty()) {
+        if (flag_incident_.count(a.flag_id())) {
+          Violation("flag " + a.flag_id() + " opened a second incident");
+        }
+        flag_incident_[a.flag_id()] = inc.id;
+      }
       incidents_.push_back(std::move(inc));
       break;
     }
@@ -2409,7 +2462,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
 
 // A certificate issued or a shipment dispatched: at that point of the block nothing upstream
 // may be under an open level-1 incident or at a red site, and the exporter must not be flagged
-// red. Upstream comes from the ledger after the block (a lot's parents never change).
+// red. Upstream comes from the state at the block's start (a lot's parents never change).
 void History::CheckExportEvent(const std::string& shipment_id, const std::string& signer,
                                bool dispatch, const v1::Receipt& r, size_t index) {
   const ShipmentModel& s = shipments_.at(shipment_id);
@@ -2700,6 +2753,7 @@ void History::CheckState() {
   }
 
   // -- the models agree with the ledger --
+  CheckRecordsAgainstModels();
   for (const auto& [id, status] : site_status_) {
     auto site = snap_.sites.find(id);
     if (site == snap_.sites.end()) {
@@ -2721,6 +2775,143 @@ void History::CheckState() {
       Violation("exporter " + A(*ActorById(key)).name + " has audit flag " +
                 v1::AuditFlag_Name(m->second.audit_flag()) + ", set to " +
                 v1::AuditFlag_Name(flag));
+    }
+  }
+}
+
+// Shipments, incidents, flags and mass balances as the ledger serves them must be what the
+// committed receipts made of them.
+void History::CheckRecordsAgainstModels() {
+  auto name = [&](const std::string& key) {
+    auto actor = ActorById(key);
+    return key.empty() ? std::string("nobody") : actor ? A(*actor).name : "an unknown key";
+  };
+  size_t listed_shipments = 0;
+  std::string token;
+  do {
+    auto page = ledger_->ListShipments(ShipmentFilter{}, token, 1000);
+    if (!page) return Violation("ListShipments failed: " + page.error().ToString());
+    listed_shipments += page->items.size();
+    token = page->next_page_token;
+  } while (!token.empty());
+  if (listed_shipments != shipments_.size()) {
+    Violation("the ledger lists " + std::to_string(listed_shipments) + " shipments; " +
+              std::to_string(shipments_.size()) + " were formed");
+  }
+  for (const auto& [id, model] : shipments_) {
+    auto got = ledger_->GetShipment(id);
+    if (!got || !got->has_value()) {
+      Violation("shipment '" + id + "' is missing");
+      continue;
+    }
+    const v1::Shipment& s = **got;
+    bool certified = model.status == v1::SHIPMENT_STATUS_CERTIFIED ||
+                     model.status == v1::SHIPMENT_STATUS_DISPATCHED ||
+                     model.status == v1::SHIPMENT_STATUS_RECEIVED;
+    if (s.status() != model.status || s.exporter_key() != model.exporter ||
+        std::vector<std::string>(s.lot_ids().begin(), s.lot_ids().end()) != model.lots ||
+        s.weight_grams() != model.weight_grams || s.smelter_key() != model.smelter ||
+        (certified && s.certificate().number().empty())) {
+      Violation("shipment '" + id + "' is " + v1::ShipmentStatus_Name(s.status()) + " of " +
+                name(s.exporter_key()) + ", " + std::to_string(s.weight_grams()) + " g to " +
+                name(s.smelter_key()) + (s.certificate().number().empty() ? ", no" : ", a") +
+                " certificate; its receipts make it " + v1::ShipmentStatus_Name(model.status) +
+                " of " + name(model.exporter) + ", " + std::to_string(model.weight_grams) +
+                " g to " + name(model.smelter));
+    }
+  }
+
+  std::vector<v1::Incident> incidents;
+  token.clear();
+  do {
+    auto page = ledger_->ListIncidents(IncidentFilter{}, token, 1000);
+    if (!page) return Violation("ListIncidents failed: " + page.error().ToString());
+    incidents.insert(incidents.end(), page->items.begin(), page->items.end());
+    token = page->next_page_token;
+  } while (!token.empty());
+  if (incidents.size() != incidents_.size()) {
+    Violation("the ledger lists " + std::to_string(incidents.size()) + " incidents; " +
+              std::to_string(incidents_.size()) + " were reported");
+  }
+  for (size_t i = 0; i < incidents.size() && i < incidents_.size(); ++i) {
+    const v1::Incident& got = incidents[i];
+    const IncidentModel& want = incidents_[i];
+    std::string flag;
+    for (const auto& [f, inc] : flag_incident_) {
+      if (inc == want.id) flag = f;
+    }
+    if (got.incident_id() != want.id || got.subject_kind() != want.kind ||
+        got.subject_id() != want.subject || got.level() != want.level ||
+        got.status() != want.status || got.category() != want.category || got.flag_id() != flag) {
+      Violation("incident " + got.incident_id() + " is level " + std::to_string(got.level()) + " " +
+                v1::IncidentStatus_Name(got.status()) + " on '" + got.subject_id() +
+                "'; the receipts make " + want.id + " level " + std::to_string(want.level) + " " +
+                v1::IncidentStatus_Name(want.status) + " on '" + want.subject + "'");
+    }
+  }
+
+  size_t flags = 0;
+  token.clear();
+  do {
+    auto page = ledger_->ListFlags(FlagFilter{}, token, 1000);
+    if (!page) return Violation("ListFlags failed: " + page.error().ToString());
+    for (const auto& f : page->items) {
+      ++flags;
+      auto lot = flag_lots_.find(f.flag_id());
+      auto inc = flag_incident_.find(f.flag_id());
+      if (lot == flag_lots_.end() || lot->second != f.lot_id() ||
+          f.incident_id() != (inc == flag_incident_.end() ? "" : inc->second)) {
+        Violation("flag " + f.flag_id() + " (" + f.kind() + ", lot '" + f.lot_id() +
+                  "', incident '" + f.incident_id() +
+                  "') is not the anomaly of that rank on the receipts");
+      }
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  if (flags != flags_raised_) {
+    Violation("the ledger lists " + std::to_string(flags) + " flags; receipts carry " +
+              std::to_string(flags_raised_) + " anomalies");
+  }
+
+  for (size_t i : registered_) {
+    auto holdings = ledger_->GetHoldings(A(i).id);
+    if (!holdings || !holdings->has_value()) {
+      Violation("no holdings for " + A(i).name);
+      continue;
+    }
+    v1::MassBalance want;
+    if (auto it = balances_.find(A(i).id); it != balances_.end()) want = it->second;
+    const v1::MassBalance& got = (*holdings)->balance();
+    const std::pair<const char*, std::pair<uint64_t, uint64_t>> fields[] = {
+        {"produced", {got.produced_grams(), want.produced_grams()}},
+        {"received", {got.received_grams(), want.received_grams()}},
+        {"dispatched", {got.dispatched_grams(), want.dispatched_grams()}},
+        {"processing input", {got.processing_input_grams(), want.processing_input_grams()}},
+        {"processing output", {got.processing_output_grams(), want.processing_output_grams()}},
+        {"processing loss", {got.processing_loss_grams(), want.processing_loss_grams()}},
+        {"exported", {got.exported_grams(), want.exported_grams()}},
+        {"smelter received", {got.smelter_received_grams(), want.smelter_received_grams()}},
+    };
+    for (const auto& [field, values] : fields) {
+      if (values.first != values.second) {
+        Violation(A(i).name + "'s mass balance says " + field + " " + std::to_string(values.first) +
+                  " g; its receipts add up to " + std::to_string(values.second) + " g");
+      }
+    }
+    uint64_t held_grams = 0;
+    uint32_t held_lots = 0;
+    for (const auto& [id, lot] : snap_.lots) {
+      if (lot.holder_key() == A(i).id &&
+          (lot.status() == v1::LOT_STATUS_HELD || lot.status() == v1::LOT_STATUS_IN_SHIPMENT)) {
+        held_grams += lot.weight_grams();
+        ++held_lots;
+      }
+    }
+    if ((*holdings)->held_lots() != held_lots || (*holdings)->held_grams() != held_grams) {
+      Violation(A(i).name + " holds " + std::to_string((*holdings)->held_lots()) + " lots of " +
+                std::to_string((*holdings)->held_grams()) + " g by its holdings, " +
+                std::to_string(held_lots) + " lots of " + std::to_string(held_grams) +
+                " g by the lots");
     }
   }
 }
