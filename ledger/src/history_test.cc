@@ -627,7 +627,11 @@ std::optional<Planned> History::PlanOne() {
     }
     roll -= w.weight;
   }
-  bool bad = Chance(0.2);
+  // Rare actions break a rule more often, so every history has refusals of each.
+  bool rare = action == v1::TxBody::kRegisterMember || action == v1::TxBody::kRegisterMineSite ||
+              action == v1::TxBody::kSuspendMember || action == v1::TxBody::kWithdrawSiteTags ||
+              action == v1::TxBody::kRestoreSiteTags;
+  bool bad = Chance(rare ? 0.4 : 0.2);
   std::optional<Planned> p = PlanAction(action, bad);
   // A breach signed by a suspended member would be refused for the suspension, not for the
   // rule it is meant to test (except the breach that is about suspension).
@@ -2845,8 +2849,9 @@ void History::CheckRecordsAgainstModels() {
         got.status() != want.status || got.category() != want.category || got.flag_id() != flag) {
       Violation("incident " + got.incident_id() + " is level " + std::to_string(got.level()) + " " +
                 v1::IncidentStatus_Name(got.status()) + " on '" + got.subject_id() +
-                "'; the receipts make " + want.id + " level " + std::to_string(want.level) + " " +
-                v1::IncidentStatus_Name(want.status) + " on '" + want.subject + "'");
+                "' from flag '" + got.flag_id() + "'; the receipts make " + want.id + " level " +
+                std::to_string(want.level) + " " + v1::IncidentStatus_Name(want.status) + " on '" +
+                want.subject + "' from flag '" + flag + "'");
     }
   }
 
