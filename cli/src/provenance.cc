@@ -147,8 +147,10 @@ std::string LotHeader(const v1::Lot& lot, const Index& index) {
   return s;
 }
 
-// The detail lines of one lot (without the tree prefix).
-std::vector<std::string> LotDetails(const v1::ProvenanceLot& pl, const Index& index) {
+// The detail lines of one lot (without the tree prefix). A site is described in full (with
+// its incidents and flags) the first time only; `sites_shown` remembers which were.
+std::vector<std::string> LotDetails(const v1::ProvenanceLot& pl, const Index& index,
+                                    std::set<std::string>& sites_shown) {
   const v1::Lot& lot = pl.lot();
   std::vector<std::string> lines;
   if (lot.origin() == v1::LOT_ORIGIN_PROCESSING || !lot.parent_lot_ids().empty()) {
@@ -167,10 +169,13 @@ std::vector<std::string> LotDetails(const v1::ProvenanceLot& pl, const Index& in
                     index.Who(lot.producer_key()) + ", origin weight " +
                     FormatKg(lot.origin_weight_grams()) + " kg");
     const v1::MineSite* site = index.Site(lot.site_id());
+    const bool first = sites_shown.insert(lot.site_id()).second;
     std::string at_record = std::string(SiteStatusName(lot.site_status_at_record()));
-    lines.push_back((site != nullptr ? SiteText(*site) : "site " + lot.site_id()) + "; " +
-                    at_record + " when the lot was recorded");
-    if (site != nullptr) {
+    const std::string site_text = site == nullptr ? "site " + lot.site_id()
+                                  : first         ? SiteText(*site)
+                                                  : "site " + lot.site_id() + " (see above)";
+    lines.push_back(site_text + "; " + at_record + " when the lot was recorded");
+    if (site != nullptr && first) {
       for (const v1::Incident* i : index.IncidentsOf(v1::INCIDENT_SUBJECT_SITE, lot.site_id())) {
         lines.push_back("  site " + IncidentText(*i));
       }
@@ -283,6 +288,7 @@ void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p) {
   std::vector<Item> stack;
   for (size_t i = roots.size(); i-- > 0;) stack.push_back({roots[i], "", i + 1 == roots.size()});
   std::set<std::string> shown;
+  std::set<std::string> sites_shown;
   while (!stack.empty()) {
     Item item = std::move(stack.back());
     stack.pop_back();
@@ -303,7 +309,7 @@ void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p) {
     out << item.prefix << connector << LotHeader(lot, index) << '\n';
     const bool has_children = !lot.parent_lot_ids().empty();
     const std::string detail_prefix = below + (has_children ? "|  " : "   ");
-    for (const std::string& line : LotDetails(*pl, index)) {
+    for (const std::string& line : LotDetails(*pl, index, sites_shown)) {
       out << detail_prefix << line << '\n';
     }
     const auto& parents = lot.parent_lot_ids();

@@ -206,6 +206,16 @@ TEST(ProvenanceTree, ALotReachedTwiceIsShownOnceAndMissingLotsAreNamed) {
   ExpectHas(tree, "(TRUNCATED: more than 10,000 upstream lots)");
 }
 
+TEST(ProvenanceTree, ASiteIsDescribedOnceThenReferred) {
+  v1::Provenance p = Example();
+  p.mutable_lots(2)->mutable_lot()->set_site_id("CD-A");  // both mine lots from one site
+  const std::string tree = Tree(p);
+  ExpectHas(tree, "site CD-A \"Nyabibwe\" CD  now red");
+  ExpectHas(tree, "        site CD-A (see above); green when the lot was recorded\n");
+  EXPECT_EQ(tree.find("site CD-A \"Nyabibwe\""), tree.rfind("site CD-A \"Nyabibwe\""));
+  EXPECT_EQ(tree.find("site incident INC-0000002"), tree.rfind("site incident INC-0000002"));
+}
+
 TEST(ProvenanceTree, ALotWithoutAShipmentIsTheRoot) {
   v1::Provenance p = Example();
   p.clear_shipment();

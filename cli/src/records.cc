@@ -1,5 +1,7 @@
 #include "records.h"
 
+#include <algorithm>
+
 #include "format.h"
 #include "parse.h"
 
@@ -169,14 +171,19 @@ void PrintHoldings(std::ostream& out, const v1::Holdings& h) {
           " kg");
   if (h.truncated()) Row(out, "truncated", "yes: more than 100,000 lots; counts cover the first");
   out << "mass balance (kg):\n";
-  Row(out, "  produced", FormatKg(b.produced_grams()));
-  Row(out, "  received", FormatKg(b.received_grams()));
-  Row(out, "  dispatched", FormatKg(b.dispatched_grams()));
-  Row(out, "  processing in", FormatKg(b.processing_input_grams()));
-  Row(out, "  processing out", FormatKg(b.processing_output_grams()));
-  Row(out, "  processing loss", FormatKg(b.processing_loss_grams()));
-  Row(out, "  exported", FormatKg(b.exported_grams()));
-  Row(out, "  smelter received", FormatKg(b.smelter_received_grams()));
+  auto kg = [&](std::string_view label, uint64_t grams) {
+    std::string padded = "  " + std::string(label);
+    padded.resize(std::max<size_t>(padded.size() + 1, 21), ' ');
+    out << padded << FormatKg(grams) << '\n';
+  };
+  kg("produced", b.produced_grams());
+  kg("received", b.received_grams());
+  kg("dispatched", b.dispatched_grams());
+  kg("processing in", b.processing_input_grams());
+  kg("processing out", b.processing_output_grams());
+  kg("processing loss", b.processing_loss_grams());
+  kg("exported", b.exported_grams());
+  kg("smelter received", b.smelter_received_grams());
 }
 
 }  // namespace minetrace::cli

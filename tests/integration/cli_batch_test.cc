@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -124,6 +125,118 @@ TEST_F(CliBatch, OfflineBatchUploadsOnceAndResubmittingIsHarmless) {
   CliRun lot = Cli("query --node " + node_.address() + " lot T0000003");
   ASSERT_EQ(lot.code, 0) << lot.err;
   EXPECT_NE(lot.out.find("12.000 kg"), std::string::npos) << lot.out;
+}
+
+// Goal: every step of the chain of custody can be driven through the `minetrace` command line
+// against a real node, with the refusal a person sees when an open level-1 incident blocks
+// the certificate, and the queries show the result (provenance tree, dot and json; shipment;
+// flags; incidents; holdings).
+// Method: one real node; each actor has a key made by `minetrace keys new`; every tx is
+// `minetrace tx <action> --wait`; the test reads exit statuses and output.
+TEST_F(CliBatch, MineToSmelterThroughTheCommandLine) {
+  std::map<std::string, std::string> pub;
+  for (const char* who :
+       {"agent", "coop", "processor", "exporter", "certifier", "smelter", "regulator"}) {
+    CliRun made = Cli(std::string("keys new --out ") + Path(std::string(who) + ".key"));
+    ASSERT_EQ(made.code, 0) << made.err;
+    pub[who] = made.out.substr(0, 64);
+  }
+  const std::string node = " --node " + node_.address() + " --wait";
+  auto tx = [&](const std::string& signer, const std::string& args) {
+    return Cli("tx " + args + " --key " + Path(signer + ".key") + node);
+  };
+  auto ok = [&](const std::string& signer, const std::string& args) {
+    CliRun r = tx(signer, args);
+    EXPECT_EQ(r.code, 0) << signer << ": tx " << args << "\n" << r.out << r.err;
+    return r;
+  };
+
+  for (const char* role :
+       {"agent", "coop", "processor", "exporter", "certifier", "smelter", "regulator"}) {
+    const std::string name = role;
+    ok("admin", "register-member --member " + pub[name] + " --name " + name + " --role " +
+                    (name == "coop" ? std::string("cooperative") : name));
+  }
+  ok("admin", "register-site --site-id CD-A --name Nyabibwe --country CD --mineral cassiterite "
+              "--status green --estimate-kg-per-month 100000");
+  ok("admin", "allocate-tags --site-id CD-A --agent " + pub["agent"] +
+                  " --prefix T --first 1 --count 10");
+  ok("admin", "allocate-tags --kind processor --agent " + pub["processor"] +
+                  " --prefix P --first 1 --count 5");
+  ok("agent", "record-lot --tag T0000001 --site-id CD-A --mineral cassiterite --weight-kg 25.3 "
+              "--grade-percent 45.5 --producer " + pub["coop"]);
+  ok("agent", "record-lot --tag T0000002 --site-id CD-A --mineral cassiterite --weight-kg 20 "
+              "--grade-percent 40 --producer " + pub["coop"]);
+  ok("coop", "dispatch --lot T0000001 --lot T0000002 --to " + pub["processor"]);
+  ok("processor", "receive --lot T0000001:25.3 --lot T0000002:20");
+  // Contained tin rises from 1951.15 to 2000 kg-% (> 2 %): a grade_jump flag, not a refusal.
+  CliRun merged = ok("processor", "process --kind merge --input T0000001 --input T0000002 "
+                                  "--output P0000001:40:50");
+  EXPECT_NE(merged.out.find("anomaly grade_jump"), std::string::npos) << merged.out;
+  ok("processor", "dispatch --lot P0000001 --to " + pub["exporter"]);
+  ok("exporter", "receive --lot P0000001:40");
+  ok("exporter", "form-shipment --shipment-id EXP-1 --lot P0000001 --destination MY");
+  ok("regulator", "report-incident --subject site --subject-id CD-A --category armed-groups "
+                  "--level 1 --description \"armed group at the pit\" --source field");
+
+  const std::string review = "review-shipment --shipment-id EXP-1 --issue --certificate C-0001 "
+                             "--date 2026-01-01";
+  CliRun blocked = tx("certifier", review);
+  EXPECT_EQ(blocked.code, 1) << blocked.out << blocked.err;
+  EXPECT_NE(blocked.err.find("INC-0000001"), std::string::npos) << blocked.err;
+
+  ok("regulator", "update-incident --incident INC-0000001 --status resolved --outcome mitigated "
+                  "--note \"the group left\"");
+  ok("certifier", review);
+  ok("exporter", "dispatch-shipment --shipment-id EXP-1 --smelter " + pub["smelter"]);
+  ok("smelter", "receive-shipment --shipment-id EXP-1 --weight-kg 39.9");
+
+  const std::string q = "query --node " + node_.address() + " ";
+  CliRun tree = Cli(q + "provenance EXP-1 --shipment");
+  ASSERT_EQ(tree.code, 0) << tree.err;
+  EXPECT_NE(tree.out.find("shipment EXP-1  received  cassiterite  40.000 kg  1 lot  to MY\n"),
+            std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("  certificate  C-0001 dated 2026-01-01T00:00:00.000Z by certifier ("),
+            std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("`-- lot P0000001  processing  cassiterite"), std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("+-- lot T0000001  mine  cassiterite  25.300 kg  45.50 %  consumed"),
+            std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("site CD-A \"Nyabibwe\" CD  now green"), std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("site incident INC-0000001  resolved  level 1  armed-groups  outcome "
+                          "mitigated"),
+            std::string::npos)
+      << tree.out;
+  EXPECT_NE(tree.out.find("flag FLG-000000001  grade_jump"), std::string::npos) << tree.out;
+
+  CliRun dot = Cli(q + "provenance P0000001 --format dot");
+  ASSERT_EQ(dot.code, 0) << dot.err;
+  EXPECT_NE(dot.out.find("\"lot:P0000001\" -> \"lot:T0000002\";"), std::string::npos) << dot.out;
+  CliRun json = Cli(q + "provenance EXP-1 --shipment --format json");
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"shipmentId\":\"EXP-1\""), std::string::npos) << json.out;
+
+  CliRun shipment = Cli(q + "shipment EXP-1");
+  ASSERT_EQ(shipment.code, 0) << shipment.err;
+  EXPECT_NE(shipment.out.find("39.900 kg found"), std::string::npos) << shipment.out;
+  CliRun flags = Cli(q + "flags --kind grade_jump");
+  ASSERT_EQ(flags.code, 0) << flags.err;
+  EXPECT_NE(flags.out.find("FLG-000000001  grade_jump  lot P0000001"), std::string::npos)
+      << flags.out;
+  CliRun incidents = Cli(q + "incidents --subject site --id CD-A");
+  ASSERT_EQ(incidents.code, 0) << incidents.err;
+  EXPECT_EQ(incidents.out.rfind("INC-0000001  resolved  level 1  armed-groups  site CD-A", 0), 0u)
+      << incidents.out;
+  CliRun holdings = Cli(q + "holdings " + pub["smelter"]);
+  ASSERT_EQ(holdings.code, 0) << holdings.err;
+  EXPECT_NE(holdings.out.find("  smelter received   39.900\n"), std::string::npos) << holdings.out;
+  CliRun missing = Cli(q + "incident INC-0000009");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find(": NOT_FOUND: "), std::string::npos) << missing.err;
 }
 
 }  // namespace
