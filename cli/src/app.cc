@@ -11,14 +11,19 @@
 #include <utility>
 #include <vector>
 
+#include "batch.h"
 #include "failure.h"
 #include "format.h"
+#include "logbook.h"
 #include "minetrace/base/bytes.h"
 #include "minetrace/crypto/keys.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "node_client.h"
 #include "parse.h"
+#include "provenance.h"
+#include "records.h"
+#include "submit.h"
 #include "testnet.h"
 #include "tx_build.h"
 
@@ -59,7 +64,47 @@ struct TxOptions {
   bool wait = false;
   uint32_t timeout_ms = kDefaultTimeoutMs;
   bool json = false;
+  bool offline = false;
+  std::string out_file;  // the batch file an offline tx is appended to
 };
+
+// `submit-batch` and `import-logbook`.
+struct BatchOptions {
+  std::string file;  // the batch file, or the logbook CSV
+  std::string node = kDefaultNode;
+  bool wait = false;
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  bool json = false;
+  // import-logbook
+  std::string key_file;
+  std::string chain_id;
+  bool offline = false;
+  std::string out_file;
+};
+
+constexpr const char* kBatchFormatHelp =
+    "Batch file format: a sequence of records, each a 4-byte big-endian length N and then N\n"
+    "bytes, a serialized minetrace.v1.SignedTx; no header. Records are only appended (the\n"
+    "file is locked, checked, written in one go and fsynced); a damaged file is refused, and\n"
+    "a truncated last record is reported with its number.";
+
+constexpr const char* kSubmitResultHelp =
+    "Each tx is reported: OK or FAILED with its height (committed; FAILED means a domain rule\n"
+    "refused it at execution, with the reason), refused (the node did not admit it; its code\n"
+    "and message), or pending (admitted, not committed yet). \"(already)\": the node had the\n"
+    "tx before this upload (resubmitting is harmless; nothing happens twice).";
+
+// Exit status of an upload: with --wait, success only when every tx committed OK; without,
+// when no tx was refused or FAILED (admitted ones may still be pending).
+CommandResult<> UploadVerdict(const std::vector<BatchTxResult>& results, bool wait,
+                              const std::string& what) {
+  const BatchCounts c = CountResults(results);
+  const size_t bad = c.failed + c.refused + (wait ? c.pending : 0);
+  if (bad == 0) return {};
+  return Fail(ExitCode::kFailed, what, "FAILED",
+              std::to_string(bad) + " of " + std::to_string(results.size()) +
+                  " txs not committed OK: " + CountLine(c, results.size()));
+}
 
 struct QueryOptions {
   std::string node = kDefaultNode;
@@ -77,6 +122,20 @@ struct QueryOptions {
   bool all = false;
   // `proof`.
   std::string out_file;
+  // `provenance`.
+  bool shipment = false;
+  std::string format = "tree";
+  // `incidents`, `flags`, `shipments`, `production`.
+  std::string subject_kind;  // `incidents --subject`
+  std::string subject_id;
+  uint32_t level = 0;
+  std::string category;
+  bool open_only = false;
+  std::string kind;
+  std::string lot;
+  std::string member;
+  std::string from;
+  std::string to;
 };
 
 struct StatusOptions {
@@ -150,6 +209,8 @@ class Cli {
     DefineTx(app);
     DefineQuery(app);
     DefineStatus(app);
+    DefineSubmitBatch(app);
+    DefineImportLogbook(app);
   }
 
   // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
@@ -265,9 +326,13 @@ class Cli {
   void DefineTx(CLI::App& app) {
     CLI::App* tx =
         app.add_subcommand("tx", "Sign a transaction with --key and submit it to a node");
-    tx->footer(
-        Footer("Prints the tx id (hex). With --wait, also the receipt: \"OK height H\" or\n"
-               "\"FAILED: reason (height H)\"; a FAILED receipt exits with status 1."));
+    tx->footer(Footer(
+        "Prints the tx id (hex). With --wait, also the receipt: \"OK height H\" or\n"
+        "\"FAILED: reason (height H)\" and its anomalies; a FAILED receipt exits with status 1.\n"
+        "With --offline --out FILE --chain-id C: no node is contacted; the signed tx (device\n"
+        "time = now, or --created-at-ms) is appended to FILE and \"appended to FILE (record N)\"\n"
+        "is printed after the tx id.\n" +
+        std::string(kBatchFormatHelp)));
     tx->require_subcommand(1);
     for (const TxActionInfo& info : AllTxActions()) {
       CLI::App* sub = tx->add_subcommand(std::string(info.command), std::string(info.description));
@@ -297,7 +362,13 @@ class Cli {
                     "Deadline of each call to the node, and how long --wait waits (ms)")
         ->capture_default_str()
         ->check(CLI::Range(1u, 3'600'000u));
-    sub->add_flag("--json", tx_.json, "Print {\"txId\":hex} (and \"receipt\" with --wait) as JSON");
+    sub->add_flag("--json", tx_.json,
+                  "Print {\"txId\":hex} (and \"receipt\" with --wait, or \"file\" and "
+                  "\"record\" with --offline) as JSON");
+    sub->add_flag("--offline", tx_.offline,
+                  "Sign without a node and append the signed tx to the batch file --out (needs "
+                  "--chain-id); upload it later with `minetrace submit-batch`");
+    sub->add_option("--out", tx_.out_file, "With --offline: the batch file to append to");
   }
 
   void AddTxActionOptions(CLI::App* sub, TxAction action) {
@@ -344,8 +415,14 @@ class Cli {
             ->required();
         break;
       case TxAction::kAllocateTags:
-        sub->add_option("--site-id", a.site_id, "Site the tags are for")->required();
-        sub->add_option("--agent", a.agent, std::string("Agent's public key: ") + kKeyHelp)
+        sub->add_option("--kind", a.tag_kind,
+                        "mine (default: tags for one site, to an agent) or processor (tags for "
+                        "the lots a processor makes; no --site-id)");
+        sub->add_option("--site-id", a.site_id, "Site the mine tags are for");
+        sub->add_option("--agent", a.agent,
+                        std::string("Agent's (mine tags) or processor's (processor tags) public "
+                                    "key: ") +
+                            kKeyHelp)
             ->required();
         sub->add_option("--prefix", a.prefix, "Tag id prefix; ids are PREFIX + 7 digits")
             ->required();
@@ -384,15 +461,187 @@ class Cli {
         sub->add_option("--lot", a.lots, "Lot id in transit, repeatable")->required();
         sub->add_option("--reason", a.reason, "Why the dispatch is cancelled");
         break;
+      case TxAction::kRecordInspection:
+        sub->add_option("--site-id", a.site_id, "Inspected mine site")->required();
+        sub->add_option("--date", a.date,
+                        "Inspection date, UTC: 2026-03-01 or 2026-03-01T09:30:00Z")
+            ->required();
+        sub->add_option("--result", a.result, "green, yellow or red: the site's new status")
+            ->required();
+        sub->add_option("--inspector", a.inspector,
+                        "Who inspected (names or mission id), 1..200 characters")
+            ->required();
+        sub->add_option("--report-hash", a.report_hash,
+                        "SHA-256 of the inspection report, 64 hex characters");
+        sub->add_option("--report", a.report_file,
+                        "The inspection report file; its SHA-256 is signed (instead of "
+                        "--report-hash)");
+        sub->add_option("--summary", a.summary, "Summary, at most 1000 characters");
+        break;
+      case TxAction::kSetSiteStatus:
+        sub->add_option("--site-id", a.site_id, "Mine site")->required();
+        sub->add_option("--status", a.site_status,
+                        "green, yellow or red (blue is a lapse derived from time)")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why, 1..1000 characters")->required();
+        break;
+      case TxAction::kReportTags:
+        sub->add_option("--tag", a.tags, "Unused tag id, repeatable (1..1000)")->required();
+        sub->add_option("--status", a.tag_status, "lost or void")->required();
+        sub->add_option("--reason", a.reason, "What happened to the tags")->required();
+        break;
+      case TxAction::kWithdrawTags:
+        sub->add_option("--site-id", a.site_id, "Mine site whose unused tags are withdrawn")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why (the sanction or finding)")->required();
+        break;
+      case TxAction::kRestoreTags:
+        sub->add_option("--site-id", a.site_id, "Mine site")->required();
+        sub->add_option("--reason", a.reason, "Why the withdrawal ends")->required();
+        break;
+      case TxAction::kProcess:
+        sub->add_option("--kind", a.processing_kind,
+                        "merge (1..1000 input lots of one mineral into 1..100 lots, output <= "
+                        "input) or split (1 input into 2..100 lots, same total weight)")
+            ->required();
+        sub->add_option("--input", a.inputs, "Input lot id you hold, repeatable")->required();
+        sub->add_option("--output", a.outputs,
+                        "TAG_ID:WEIGHT_KG:GRADE_PERCENT of a new lot, repeatable, e.g. "
+                        "P0000001:120.5:62.25 (an unused processor tag of yours)")
+            ->required();
+        sub->add_option("--note", a.note, "Note, e.g. the batch or plant run");
+        break;
+      case TxAction::kFormShipment:
+        sub->add_option("--shipment-id", a.shipment_id,
+                        "New shipment id (letters, digits, '-', '_', '.'), e.g. EXP-2026-001")
+            ->required();
+        sub->add_option("--lot", a.lots, "Lot id you hold, repeatable (1..1000, one mineral)")
+            ->required();
+        sub->add_option("--destination", a.destination,
+                        "Destination country, ISO 3166-1 alpha-2, e.g. MY")
+            ->required();
+        sub->add_option("--note", a.note, "Note");
+        break;
+      case TxAction::kReviewShipment: {
+        CLI::Option* issue =
+            sub->add_flag("--issue", a.issue, "Issue the certificate (with --certificate, --date)");
+        CLI::Option* refuse =
+            sub->add_flag("--refuse", a.refuse, "Refuse the certificate (with --reason)");
+        issue->excludes(refuse);
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment to review")->required();
+        sub->add_option("--certificate", a.certificate,
+                        "ICGLR certificate number, unique on the ledger");
+        sub->add_option("--date", a.date, "Certificate date, UTC: 2026-03-01");
+        sub->add_option("--reason", a.reason, "Why the certificate is refused");
+        break;
+      }
+      case TxAction::kDispatchShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Certified shipment")->required();
+        sub->add_option("--smelter", a.smelter, std::string("Smelter's public key: ") + kKeyHelp)
+            ->required();
+        break;
+      case TxAction::kReceiveShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment dispatched to you")
+            ->required();
+        sub->add_option("--weight-kg", a.weight_kg,
+                        "Weight found, kg with up to 3 decimals, e.g. 5012.5")
+            ->required();
+        break;
+      case TxAction::kCancelShipment:
+        sub->add_option("--shipment-id", a.shipment_id, "Shipment not yet dispatched")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why it is dissolved")->required();
+        break;
+      case TxAction::kReportIncident:
+        sub->add_option("--subject", a.subject, "What the incident is about: site, lot, member, tag")
+            ->required();
+        sub->add_option("--subject-id", a.subject_id,
+                        std::string("Site, lot or tag id; for a member its key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--category", a.category, "One of: " + IncidentCategoryNames())
+            ->required();
+        sub->add_option("--level", a.level,
+                        "1 (serious: blocks exports of everything derived from the subject "
+                        "while open), 2 or 3")
+            ->required()
+            ->check(CLI::Range(1u, 3u));
+        sub->add_option("--description", a.description, "What happened, 1..4000 characters")
+            ->required();
+        sub->add_option("--occurred-at", a.occurred_at,
+                        "When it happened, UTC: 2026-03-01 or 2026-03-01T09:30:00Z");
+        sub->add_option("--source", a.source, "field, hotline, anomaly, audit or other");
+        sub->add_option("--flag", a.flag_id,
+                        "The flag (FLG-...) this incident is opened from (source anomaly)");
+        break;
+      case TxAction::kUpdateIncident:
+        sub->add_option("--incident", a.incident_id, "Incident id, e.g. INC-0000001")
+            ->required();
+        sub->add_option("--status", a.incident_status,
+                        "Regulator: under-mitigation, resolved (with --outcome) or closed");
+        sub->add_option("--outcome", a.outcome, "With --status resolved: " + IncidentOutcomeNames());
+        sub->add_option("--level", a.level, "Regulator: reclassify to level 1, 2 or 3")
+            ->check(CLI::Range(1u, 3u));
+        sub->add_option("--category", a.category, "Regulator: reclassify (a category name)");
+        sub->add_option("--note", a.note,
+                        "A note, at most 4000 characters (required when nothing else changes)");
+        break;
+      case TxAction::kSetAuditFlag:
+        sub->add_option("--member", a.member, std::string("Exporter's public key: ") + kKeyHelp)
+            ->required();
+        sub->add_option("--flag", a.audit_flag, "green, yellow or red (red blocks exports)")
+            ->required();
+        sub->add_option("--reason", a.reason, "Why (the audit and its finding)")->required();
+        break;
     }
+  }
+
+  // The flags of offline signing go together; a usage error otherwise.
+  static CommandResult<> CheckOfflineFlags(const std::string& command, bool offline,
+                                           const std::string& out_file,
+                                           const std::string& chain_id, bool wait) {
+    auto usage = [&](const std::string& message) {
+      return Fail(ExitCode::kUsage, command, "INVALID_ARGUMENT", message);
+    };
+    if (!offline) {
+      if (!out_file.empty()) return usage("--out goes with --offline");
+      return {};
+    }
+    if (out_file.empty()) return usage("--offline needs --out FILE, the batch file to append to");
+    if (chain_id.empty()) {
+      return usage("--offline needs --chain-id: no node is asked for it (see `minetrace query "
+                   "status` on a node of the network)");
+    }
+    if (wait) return usage("--wait needs a node; upload the batch with `submit-batch --wait`");
+    return {};
   }
 
   CommandResult<> RunTx(const TxActionInfo& info) {
     const std::string command = "tx " + std::string(info.command);
     auto body = BuildTxAction(info.action, tx_args_);
     if (!body) return ArgumentFailure(command, body.error());
+    auto flags = CheckOfflineFlags(command, tx_.offline, tx_.out_file, tx_.chain_id, tx_.wait);
+    if (!flags) return flags;
     auto key = crypto::ReadKeyFile(tx_.key_file);
     if (!key) return LocalFailure(command + " --key " + tx_.key_file, key.error());
+
+    if (tx_.offline) {
+      body->set_chain_id(tx_.chain_id);
+      body->set_nonce(tx_.nonce ? *tx_.nonce : env_.random_u64());
+      // The device time is the signing time: what the agent's clock says now, offline.
+      body->set_created_at_ms(tx_.created_at_ms ? *tx_.created_at_ms : env_.clock.NowUnixMs());
+      const v1::SignedTx tx = ledger::proof::SignTx(*body, *key);
+      const std::string id_hex = ToHex(ledger::proof::TxId(tx));
+      auto before = AppendToBatch(tx_.out_file, std::span<const v1::SignedTx>(&tx, 1));
+      if (!before) return LocalFailure(command + " --out " + tx_.out_file, before.error());
+      if (tx_.json) {
+        env_.out << "{\"txId\":\"" << id_hex << "\",\"file\":" << JsonString(tx_.out_file)
+                 << ",\"record\":" << (*before + 1) << "}\n";
+      } else {
+        env_.out << id_hex << "\nappended to " << tx_.out_file << " (record " << (*before + 1)
+                 << ")\n";
+      }
+      return {};
+    }
 
     NodeClient client(tx_.node, std::chrono::milliseconds(tx_.timeout_ms));
     std::string chain_id = tx_.chain_id;
@@ -442,10 +691,7 @@ class Cli {
       } else {
         env_.out << "FAILED: " << receipt.reason() << " (height " << receipt.height() << ")\n";
       }
-      for (const v1::Anomaly& a : receipt.anomalies()) {
-        env_.out << "anomaly " << a.kind() << (a.lot_id().empty() ? "" : " lot " + a.lot_id())
-                 << (a.detail().empty() ? "" : ": " + a.detail()) << '\n';
-      }
+      for (const v1::Anomaly& a : receipt.anomalies()) env_.out << AnomalyLine(a) << '\n';
     }
     if (receipt.status() != v1::TX_STATUS_OK) {
       return Fail(ExitCode::kFailed,
@@ -494,7 +740,8 @@ class Cli {
         lots->add_option("--holder", query_.holder, std::string("Holder's key: ") + kKeyHelp);
     CLI::Option* site = lots->add_option("--site", query_.site, "Mine site id");
     CLI::Option* lot_status =
-        lots->add_option("--status", query_.status, "held, in-transit, consumed or exported");
+        lots->add_option("--status", query_.status,
+                         "held, in-transit, consumed, exported, in-shipment or delivered");
     holder->excludes(site)->excludes(lot_status);
     site->excludes(lot_status);
     AddPageOptions(lots);
@@ -533,6 +780,232 @@ class Cli {
     proof->add_option("TXID", query_.subject, "Tx id, 64 hex characters")->required();
     proof->add_option("--out", query_.out_file, "File to write the binary TxProof to");
     On(proof, [this] { return QueryProof(); });
+
+    DefineRecordQueries(query);
+  }
+
+  void DefineRecordQueries(CLI::App* query) {
+    CLI::App* provenance = query->add_subcommand(
+        "provenance",
+        "The upstream graph of a lot or shipment back to its mine lots: sites and their status "
+        "then and now, agents, dates, weights, grades, holders, certificate, flags, incidents");
+    provenance->footer(Footer(
+        "--format tree (default): an ASCII tree from the lot or shipment down to the mine\n"
+        "lots, each lot with its site, custody events, flags and incidents, then the members\n"
+        "with their full keys. --format dot: a Graphviz digraph (minetrace query provenance\n"
+        "ID --format dot | dot -Tsvg > p.svg): shipment -> lots -> parent lots -> sites.\n"
+        "--format json (or --json): the Provenance message as protobuf JSON."));
+    provenance->add_option("ID", query_.subject, "Lot id, or shipment id with --shipment")
+        ->required();
+    provenance->add_flag("--shipment", query_.shipment, "ID is a shipment id");
+    provenance->add_option("--format", query_.format, "tree, json or dot")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"tree", "json", "dot"}));
+    On(provenance, [this] { return QueryProvenance(); });
+
+    CLI::App* incident = query->add_subcommand("incident", "An incident with its notes");
+    incident->add_option("ID", query_.subject, "Incident id, e.g. INC-0000001")->required();
+    On(incident, [this] { return QueryIncident(); });
+
+    CLI::App* incidents = query->add_subcommand(
+        "incidents", "List incidents in id order; the filters combine (AND)");
+    CLI::Option* subject =
+        incidents->add_option("--subject", query_.subject_kind, "site, lot, member or tag (with --id)");
+    CLI::Option* subject_id = incidents->add_option(
+        "--id", query_.subject_id,
+        std::string("The subject's id; a member by its key: ") + kKeyHelp);
+    subject->needs(subject_id);
+    subject_id->needs(subject);
+    incidents->add_option("--status", query_.status,
+                          "open, under-mitigation, resolved or closed");
+    incidents->add_option("--level", query_.level, "1, 2 or 3")->check(CLI::Range(1u, 3u));
+    incidents->add_option("--category", query_.category, "One of: " + IncidentCategoryNames());
+    incidents->add_flag("--open", query_.open_only, "Only open or under mitigation");
+    AddPageOptions(incidents);
+    On(incidents, [this] { return QueryIncidents(); });
+
+    CLI::App* flags = query->add_subcommand(
+        "flags", "List flags (anomalies raised by execution) in id order; filters combine (AND)");
+    flags->add_option("--kind", query_.kind,
+                      "e.g. tag_off_site, tag_off_agent, mass_gain, grade_jump, "
+                      "receipt_weight_mismatch, site_volume_above_estimate, late_upload");
+    flags->add_option("--lot", query_.lot, "Lot id");
+    flags->add_option("--site", query_.site, "Site id");
+    flags->add_option("--member", query_.member, std::string("Member's key: ") + kKeyHelp);
+    AddPageOptions(flags);
+    On(flags, [this] { return QueryFlags(); });
+
+    CLI::App* shipment = query->add_subcommand("shipment", "An export shipment");
+    shipment->add_option("ID", query_.subject, "Shipment id")->required();
+    On(shipment, [this] { return QueryShipment(); });
+
+    CLI::App* shipments =
+        query->add_subcommand("shipments", "List export shipments; filters combine (AND)");
+    shipments->add_option("--exporter", query_.member, std::string("Exporter's key: ") + kKeyHelp);
+    shipments->add_option("--status", query_.status,
+                          "formed, certified, certificate-refused, dispatched, received or "
+                          "cancelled");
+    AddPageOptions(shipments);
+    On(shipments, [this] { return QueryShipments(); });
+
+    CLI::App* inspections =
+        query->add_subcommand("inspections", "A site's recorded inspections, oldest first");
+    inspections->add_option("SITE", query_.subject, "Site id")->required();
+    On(inspections, [this] { return QueryInspections(); });
+
+    CLI::App* production = query->add_subcommand(
+        "production",
+        "Tagged mine-lot volume of a site per 30-day ledger month against its estimate");
+    production->add_option("SITE", query_.subject, "Site id")->required();
+    production->add_option("--from", query_.from,
+                           "First day, UTC (2026-01-01); default the site's registration");
+    production->add_option("--to", query_.to, "Last day, UTC; default the latest block's time");
+    On(production, [this] { return QueryProduction(); });
+
+    CLI::App* holdings = query->add_subcommand(
+        "holdings",
+        "A member's lots held and in transit to it, and its mass balance (produced, received, "
+        "dispatched, processed, lost, exported)");
+    holdings->add_option("KEY", query_.subject, std::string("Member's key: ") + kKeyHelp)
+        ->required();
+    On(holdings, [this] { return QueryHoldings(); });
+  }
+
+  CommandResult<> QueryProvenance() {
+    v1::GetProvenanceRequest request;
+    if (query_.shipment) {
+      request.set_shipment_id(query_.subject);
+    } else {
+      request.set_lot_id(query_.subject);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    auto provenance = client.GetProvenance(request);
+    if (!provenance) return tl::unexpected(provenance.error());
+    if (query_.json || query_.format == "json") {
+      return PrintJson(env_.out, ToJson(*provenance), "print JSON");
+    }
+    if (query_.format == "dot") {
+      env_.out << ProvenanceDot(*provenance);
+    } else {
+      PrintProvenanceTree(env_.out, *provenance);
+    }
+    return {};
+  }
+
+  CommandResult<> QueryIncident() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetIncident(query_.subject),
+                [&](const auto& m) { PrintIncident(env_.out, m); });
+  }
+
+  CommandResult<> QueryIncidents() {
+    const std::string what = "query incidents";
+    v1::ListIncidentsRequest request;
+    if (!query_.subject_kind.empty()) {
+      auto kind = ParseIncidentSubjectKind(query_.subject_kind);
+      if (!kind) return UsageFailure(what + " --subject", kind.error());
+      request.set_subject_kind(*kind);
+      std::string id = query_.subject_id;
+      if (*kind == v1::INCIDENT_SUBJECT_MEMBER) {
+        auto key = ParseKeyArgument(query_.subject_id, "--id");
+        if (!key) return ArgumentFailure(what, key.error());
+        id = ToHex(*key);
+      }
+      request.set_subject_id(id);
+    }
+    if (!query_.status.empty()) {
+      auto status = ParseIncidentStatus(query_.status);
+      if (!status) return UsageFailure(what + " --status", status.error());
+      request.set_status(*status);
+    }
+    request.set_level(query_.level);
+    if (!query_.category.empty()) {
+      auto category = ParseIncidentCategory(query_.category);
+      if (!category) return UsageFailure(what + " --category", category.error());
+      request.set_category(*category);
+    }
+    request.set_open_only(query_.open_only);
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListIncidentsRequest, v1::ListIncidentsResponse>(
+        request, [&](const v1::ListIncidentsRequest& r) { return client.ListIncidents(r); },
+        [](v1::ListIncidentsResponse* r) { return r->mutable_incidents(); },
+        [](std::ostream& out, const v1::Incident& i) { PrintIncidentLine(out, i); }, "incidents");
+  }
+
+  CommandResult<> QueryFlags() {
+    v1::ListFlagsRequest request;
+    request.set_kind(query_.kind);
+    request.set_lot_id(query_.lot);
+    request.set_site_id(query_.site);
+    if (!query_.member.empty()) {
+      auto key = ParseKeyArgument(query_.member, "--member");
+      if (!key) return ArgumentFailure("query flags", key.error());
+      request.set_member_key(std::string(key->begin(), key->end()));
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListFlagsRequest, v1::ListFlagsResponse>(
+        request, [&](const v1::ListFlagsRequest& r) { return client.ListFlags(r); },
+        [](v1::ListFlagsResponse* r) { return r->mutable_flags(); },
+        [](std::ostream& out, const v1::Flag& f) { PrintFlagLine(out, f); }, "flags");
+  }
+
+  CommandResult<> QueryShipment() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetShipment(query_.subject),
+                [&](const auto& m) { PrintShipment(env_.out, m); });
+  }
+
+  CommandResult<> QueryShipments() {
+    v1::ListShipmentsRequest request;
+    if (!query_.member.empty()) {
+      auto key = ParseKeyArgument(query_.member, "--exporter");
+      if (!key) return ArgumentFailure("query shipments", key.error());
+      request.set_exporter_key(std::string(key->begin(), key->end()));
+    }
+    if (!query_.status.empty()) {
+      auto status = ParseShipmentStatus(query_.status);
+      if (!status) return UsageFailure("query shipments --status", status.error());
+      request.set_status(*status);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return ListPages<v1::ListShipmentsRequest, v1::ListShipmentsResponse>(
+        request, [&](const v1::ListShipmentsRequest& r) { return client.ListShipments(r); },
+        [](v1::ListShipmentsResponse* r) { return r->mutable_shipments(); },
+        [](std::ostream& out, const v1::Shipment& s) { PrintShipmentLine(out, s); },
+        "shipments");
+  }
+
+  CommandResult<> QueryInspections() {
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.ListInspections(query_.subject), [&](const auto& m) {
+      if (m.inspections().empty()) env_.out << "no inspections\n";
+      for (const v1::Inspection& i : m.inspections()) PrintInspectionLine(env_.out, i);
+    });
+  }
+
+  CommandResult<> QueryProduction() {
+    v1::GetSiteProductionRequest request;
+    request.set_site_id(query_.subject);
+    if (!query_.from.empty()) {
+      auto from = ParseUtcTimeMs(query_.from, "--from");
+      if (!from) return UsageFailure("query production", from.error());
+      request.set_from_ms(*from);
+    }
+    if (!query_.to.empty()) {
+      auto to = ParseUtcTimeMs(query_.to, "--to");
+      if (!to) return UsageFailure("query production", to.error());
+      request.set_to_ms(*to);
+    }
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetSiteProduction(request),
+                [&](const auto& m) { PrintSiteProduction(env_.out, m); });
+  }
+
+  CommandResult<> QueryHoldings() {
+    auto key = ParseKeyArgument(query_.subject, "KEY");
+    if (!key) return ArgumentFailure("query holdings", key.error());
+    NodeClient client(query_.node, std::chrono::milliseconds(query_.timeout_ms));
+    return Show(client.GetHoldings(*key), [&](const auto& m) { PrintHoldings(env_.out, m); });
   }
 
   void AddPageOptions(CLI::App* sub) {
@@ -701,6 +1174,178 @@ class Cli {
     return {};
   }
 
+  // ---- submit-batch, import-logbook ----
+
+  void DefineSubmitBatch(CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "submit-batch",
+        "Upload a batch file of signed txs (from `tx ... --offline`, `import-logbook "
+        "--offline`); idempotent");
+    sub->footer(
+        "Uploads every tx in order (SubmitTxs in chunks) and prints one line per tx:\n"
+        "index, tx id (first 16 hex), device time, result, action; then a count line.\n" +
+        std::string(kSubmitResultHelp) +
+        "\nProgress goes to stderr: a bar on a terminal, else a line at each quarter.\n" +
+        std::string(kBatchFormatHelp) +
+        "\nExit status: 0 with --wait when every tx committed OK, without --wait when no tx\n"
+        "was refused or FAILED; 1 otherwise (a count line on stderr says how many), or the file\n"
+        "is unreadable or damaged; 2 bad command line; 3 the node could not be reached.");
+    sub->add_option("FILE", batch_.file, "Batch file")->required();
+    sub->add_option("--node", batch_.node, "Node gRPC address host:port")->capture_default_str();
+    sub->add_flag("--wait", batch_.wait, "Wait for every tx to commit and show its receipt");
+    sub->add_option("--timeout-ms", batch_.timeout_ms,
+                    "Deadline of each call to the node, and how long --wait waits per tx (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_flag("--json", batch_.json,
+                  "Print {\"results\":[{index, txId, action, deviceTimeMs, result, already, "
+                  "height, code, reason, anomalies}], \"counts\":{...}}");
+    On(sub, [this] { return RunSubmitBatch(); });
+  }
+
+  // Uploads `txs` and prints the table (or JSON); the exit status as UploadVerdict says.
+  CommandResult<> Upload(const std::vector<v1::SignedTx>& txs, NodeClient& client,
+                         const std::string& what) {
+    Progress progress(env_.err, env_.err_is_terminal);
+    SubmitOptions options;
+    options.wait = batch_.wait;
+    options.wait_timeout = std::chrono::milliseconds(batch_.timeout_ms);
+    auto results = SubmitBatch(client, txs, options, progress);
+    if (!results) return tl::unexpected(results.error());
+    if (batch_.json) {
+      auto printed = PrintJson(env_.out, BatchResultsJson(*results), "print JSON");
+      if (!printed) return printed;
+    } else {
+      PrintBatchTable(env_.out, *results);
+    }
+    return UploadVerdict(*results, batch_.wait, what);
+  }
+
+  CommandResult<> RunSubmitBatch() {
+    const std::string what = "submit-batch " + batch_.file;
+    auto txs = ReadBatch(batch_.file);
+    if (!txs) return LocalFailure(what, txs.error());
+    if (txs->empty()) {
+      return Fail(ExitCode::kFailed, what, "INVALID_ARGUMENT", "the batch file holds no txs");
+    }
+    NodeClient client(batch_.node, std::chrono::milliseconds(batch_.timeout_ms));
+    return Upload(*txs, client, what);
+  }
+
+  void DefineImportLogbook(CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "import-logbook",
+        "Turn a mine logbook (CSV) into signed record-lot txs: to a batch file (--offline "
+        "--out) or to a node");
+    sub->footer(
+        "The first row names the columns (any order, case-insensitive):\n"
+        "  tag_id         the tag attached to the bag; becomes the lot id      (required)\n"
+        "  site_id        the mine site                                        (required)\n"
+        "  mineral        cassiterite, wolframite or coltan                    (required)\n"
+        "  weight_kg      kg, up to 3 decimals, e.g. 25.3                      (required)\n"
+        "  grade_percent  percent, up to 2 decimals, e.g. 45.5                 (required)\n"
+        "  producer_key   the cooperative's key: 64 hex characters or a .pub   (required)\n"
+        "  recorded_at    when the bag was weighed, UTC, 2026-03-01T09:30:00Z  (optional)\n"
+        "                 -> the tx's device time; empty or absent: now\n"
+        "Example:\n"
+        "  tag_id,site_id,mineral,weight_kg,grade_percent,producer_key,recorded_at\n"
+        "  T0000012,CD-SK-0042,cassiterite,25.3,45.5,<64 hex>,2026-03-01T09:30:00Z\n"
+        "Fields may be quoted (\"a, b\"; a quote inside is \"\"); blank rows are skipped.\n"
+        "Every row becomes one tx signed by --key. A bad row is reported on stderr as\n"
+        "\"line N: <reason>\" (N = the file's line where the row starts) and the good rows\n"
+        "are still signed. With --offline the txs are appended to --out (a batch file, see\n"
+        "`submit-batch --help`); otherwise they are uploaded as by submit-batch.\n" +
+        std::string(kSubmitResultHelp) +
+        "\nExit status: 0 when every row was good (and, with a node, uploaded as submit-batch\n"
+        "counts success); 1 when any row was bad, the file is unreadable or an upload failed;\n"
+        "2 bad command line; 3 the node could not be reached.");
+    sub->add_option("FILE", batch_.file, "The logbook, CSV")->required();
+    sub->add_option("--key", batch_.key_file, "Signer's private key file (the agent)")
+        ->required();
+    sub->add_option("--chain-id", batch_.chain_id,
+                    "Chain id to sign for (default: the node's; required with --offline)");
+    sub->add_flag("--offline", batch_.offline, "Sign without a node; append to --out");
+    sub->add_option("--out", batch_.out_file, "With --offline: the batch file to append to");
+    sub->add_option("--node", batch_.node, "Node gRPC address host:port")->capture_default_str();
+    sub->add_flag("--wait", batch_.wait, "Wait for every tx to commit and show its receipt");
+    sub->add_option("--timeout-ms", batch_.timeout_ms,
+                    "Deadline of each call to the node, and how long --wait waits per tx (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_flag("--json", batch_.json, "With a node: print the results as submit-batch --json");
+    On(sub, [this] { return RunImportLogbook(); });
+  }
+
+  CommandResult<> RunImportLogbook() {
+    const std::string what = "import-logbook " + batch_.file;
+    auto flags =
+        CheckOfflineFlags(what, batch_.offline, batch_.out_file, batch_.chain_id, batch_.wait);
+    if (!flags) return flags;
+    std::string text;
+    {
+      constexpr std::streamsize kMaxLogbookBytes = 64 << 20;
+      std::ifstream in(batch_.file, std::ios::binary);
+      if (!in) return Fail(ExitCode::kFailed, what, "NOT_FOUND", "cannot read the file");
+      text.resize(static_cast<size_t>(kMaxLogbookBytes) + 1);
+      in.read(text.data(), kMaxLogbookBytes + 1);
+      if (in.bad()) return Fail(ExitCode::kFailed, what, "INTERNAL", "error reading the file");
+      text.resize(static_cast<size_t>(in.gcount()));
+      if (text.size() > static_cast<size_t>(kMaxLogbookBytes)) {
+        return Fail(ExitCode::kFailed, what, "RESOURCE_EXHAUSTED",
+                    "the file is larger than 64 MiB; split it");
+      }
+    }
+    auto book = ParseLogbook(text);
+    if (!book) return LocalFailure(what, book.error());
+    auto key = crypto::ReadKeyFile(batch_.key_file);
+    if (!key) return LocalFailure(what + " --key " + batch_.key_file, key.error());
+
+    std::optional<NodeClient> client;
+    std::string chain_id = batch_.chain_id;
+    if (!batch_.offline) {
+      client.emplace(batch_.node, std::chrono::milliseconds(batch_.timeout_ms));
+      if (chain_id.empty()) {
+        auto status = client->Status();
+        if (!status) return tl::unexpected(status.error());
+        chain_id = status->chain_id();
+      }
+    }
+
+    for (const LogbookRowError& e : book->errors) {
+      env_.err << "line " << e.line << ": " << e.reason << '\n';
+    }
+    std::vector<v1::SignedTx> txs;
+    txs.reserve(book->rows.size());
+    const int64_t now_ms = env_.clock.NowUnixMs();
+    for (LogbookRow& row : book->rows) {
+      row.body.set_chain_id(chain_id);
+      row.body.set_nonce(env_.random_u64());
+      if (row.body.created_at_ms() == 0) row.body.set_created_at_ms(now_ms);
+      txs.push_back(ledger::proof::SignTx(row.body, *key));
+    }
+
+    CommandResult<> uploaded;
+    if (txs.empty()) {
+      env_.out << "no good rows to sign\n";
+    } else if (batch_.offline) {
+      auto before = AppendToBatch(batch_.out_file, txs);
+      if (!before) return LocalFailure(what + " --out " + batch_.out_file, before.error());
+      env_.out << "signed " << txs.size() << " of " << book->data_rows
+               << " rows; appended to " << batch_.out_file << " as records " << (*before + 1)
+               << ".." << (*before + txs.size()) << '\n';
+    } else {
+      uploaded = Upload(txs, *client, what);
+    }
+    if (!book->errors.empty()) {
+      return Fail(ExitCode::kFailed, what, "INVALID_ARGUMENT",
+                  std::to_string(book->errors.size()) + " of " +
+                      std::to_string(book->data_rows) + " rows are bad (see the lines above); " +
+                      std::to_string(txs.size()) + " good rows were " +
+                      (batch_.offline ? "signed" : "uploaded"));
+    }
+    return uploaded;
+  }
+
   // ---- status ----
 
   void DefineStatus(CLI::App& app) {
@@ -820,6 +1465,7 @@ class Cli {
   TxArgs tx_args_;
   QueryOptions query_;
   StatusOptions status_;
+  BatchOptions batch_;
 };
 
 }  // namespace

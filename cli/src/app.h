@@ -18,6 +18,7 @@ struct Env {
   std::ostream& err;                     // the one error line
   const Clock& clock;                    // default device time of signed transactions
   std::function<uint64_t()> random_u64;  // default nonces
+  bool err_is_terminal = false;          // progress bars on `err`, else plain progress lines
 };
 
 int RunCli(int argc, const char* const argv[], const Env& env);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -23,6 +24,7 @@
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/v1/node.grpc.pb.h"
+#include "batch.h"
 #include "node_client.h"
 #include "testnet.h"
 
@@ -38,10 +40,17 @@ struct FakeState {
   std::mutex mu;
   int status_calls = 0;
   std::vector<v1::SignedTx> submitted;
+  std::map<std::string, v1::SignedTx> committed;  // by tx id bytes: commits at once
+  std::string refuse_tag;  // SubmitTxs refuses a record-lot of this tag (a rule)
+  int submit_txs_calls = 0;
+  v1::GetProvenanceRequest provenance_request;
+  v1::ListIncidentsRequest incidents_request;
+  v1::ListFlagsRequest flags_request;
   grpc::Status submit_status = grpc::Status::OK;
   v1::TxStatus receipt_status = v1::TX_STATUS_OK;
   std::string receipt_reason;
   std::string receipt_error_code;
+  std::vector<v1::Anomaly> receipt_anomalies;
   int lot_pages = 1;  // ListLots answers this many pages of two lots each
   std::vector<std::string> page_tokens_seen;
 };
@@ -71,19 +80,48 @@ class FakeTxService final : public v1::TxService::Service {
     if (!state_.submit_status.ok()) return state_.submit_status;
     state_.submitted.push_back(request->tx());
     response->set_tx_id(ledger::proof::HashString(ledger::proof::TxId(request->tx())));
+    state_.committed[response->tx_id()] = request->tx();
+    return grpc::Status::OK;
+  }
+  grpc::Status SubmitTxs(grpc::ServerContext*, const v1::SubmitTxsRequest* request,
+                         v1::SubmitTxsResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    ++state_.submit_txs_calls;
+    for (const v1::SignedTx& tx : request->txs()) {
+      const std::string id = ledger::proof::HashString(ledger::proof::TxId(tx));
+      v1::TxAdmission* a = response->add_results();
+      a->set_tx_id(id);
+      v1::TxBody body;
+      body.ParseFromString(tx.body());
+      if (state_.committed.count(id) > 0) {
+        a->set_code(grpc::StatusCode::ALREADY_EXISTS);
+        a->set_message("tx is already committed; a tx id is accepted once");
+      } else if (!state_.refuse_tag.empty() &&
+                 body.record_mine_lot().tag_id() == state_.refuse_tag) {
+        a->set_code(grpc::StatusCode::ALREADY_EXISTS);
+        a->set_message("lot " + state_.refuse_tag + " already exists");
+      } else {
+        state_.submitted.push_back(tx);
+        state_.committed[id] = tx;
+      }
+    }
     return grpc::Status::OK;
   }
   grpc::Status WaitTx(grpc::ServerContext*, const v1::WaitTxRequest* request,
                       v1::TxWithReceipt* response) override {
     std::lock_guard<std::mutex> lock(state_.mu);
-    if (state_.submitted.empty()) return {grpc::StatusCode::NOT_FOUND, "no such tx"};
-    *response->mutable_tx() = state_.submitted.back();
+    auto found = state_.committed.find(request->tx_id());
+    if (found == state_.committed.end()) {
+      return {grpc::StatusCode::NOT_FOUND, "tx is neither pending nor committed; submit it"};
+    }
+    *response->mutable_tx() = found->second;
     v1::Receipt& r = *response->mutable_receipt();
     r.set_tx_id(request->tx_id());
     r.set_height(8);
     r.set_status(state_.receipt_status);
     r.set_reason(state_.receipt_reason);
     r.set_error_code(state_.receipt_error_code);
+    for (const v1::Anomaly& a : state_.receipt_anomalies) *r.add_anomalies() = a;
     return grpc::Status::OK;
   }
 
@@ -117,6 +155,41 @@ class FakeQueryService final : public v1::QueryService::Service {
     response->set_weight_grams(25300);
     response->set_grade_basis_points(4550);
     response->set_status(v1::LOT_STATUS_HELD);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetProvenance(grpc::ServerContext*, const v1::GetProvenanceRequest* request,
+                             v1::Provenance* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.provenance_request = *request;
+    if (!request->shipment_id().empty()) {
+      response->mutable_shipment()->set_shipment_id(request->shipment_id());
+      response->mutable_shipment()->add_lot_ids("P0000001");
+    }
+    v1::Lot& processed = *response->add_lots()->mutable_lot();
+    processed.set_lot_id("P0000001");
+    processed.set_origin(v1::LOT_ORIGIN_PROCESSING);
+    processed.add_parent_lot_ids("T0000012");
+    v1::Lot& mine = *response->add_lots()->mutable_lot();
+    mine.set_lot_id("T0000012");
+    mine.set_origin(v1::LOT_ORIGIN_MINE);
+    mine.set_site_id("CD-SK-0042");
+    mine.set_site_status_at_record(v1::SITE_STATUS_GREEN);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListIncidents(grpc::ServerContext*, const v1::ListIncidentsRequest* request,
+                             v1::ListIncidentsResponse* response) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.incidents_request = *request;
+    v1::Incident* i = response->add_incidents();
+    i->set_incident_id("INC-0000001");
+    i->set_status(v1::INCIDENT_STATUS_UNDER_MITIGATION);
+    i->set_level(1);
+    return grpc::Status::OK;
+  }
+  grpc::Status ListFlags(grpc::ServerContext*, const v1::ListFlagsRequest* request,
+                         v1::ListFlagsResponse*) override {
+    std::lock_guard<std::mutex> lock(state_.mu);
+    state_.flags_request = *request;
     return grpc::Status::OK;
   }
   grpc::Status GetTxProof(grpc::ServerContext*, const v1::GetTxProofRequest* request,
@@ -229,7 +302,7 @@ class AppTest : public ::testing::Test {
     std::ostringstream out;
     std::ostringstream err;
     ManualClock clock(kNowMs);
-    const Env env{out, err, clock, [] { return uint64_t{42}; }};
+    const Env env{out, err, clock, [this] { return nonce_++; }, false};
     Output o;
     o.code = RunCli(static_cast<int>(argv.size()), argv.data(), env);
     o.out = out.str();
@@ -267,6 +340,7 @@ class AppTest : public ::testing::Test {
   std::unique_ptr<FakeQueryService> query_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_ = "127.0.0.1:1";
+  uint64_t nonce_ = 42;
 };
 
 TEST_F(AppTest, HelpExistsForEveryCommandAndExitsZero) {
@@ -405,6 +479,253 @@ TEST_F(AppTest, FailedReceiptExitsOneAndSaysWhy) {
       << o.err;
 }
 
+TEST_F(AppTest, FailedReceiptShowsItsAnomalies) {
+  StartFakeNode();
+  state_.receipt_status = v1::TX_STATUS_FAILED;
+  state_.receipt_reason = "tag T0000012 is allocated to another agent";
+  state_.receipt_error_code = "PERMISSION_DENIED";
+  v1::Anomaly a;
+  a.set_kind("tag_off_agent");
+  a.set_tag_id("T0000012");
+  a.set_site_id("CD-SK-0042");
+  a.set_detail("signed by another member");
+  state_.receipt_anomalies.push_back(a);
+  std::vector<std::string> args = RecordLotArgs();
+  args.push_back("--wait");
+  Output o = Run(args);
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.out.find("FAILED: tag T0000012 is allocated to another agent (height 8)\n"
+                       "anomaly tag_off_agent (tag T0000012, site CD-SK-0042): signed by "
+                       "another member\n"),
+            std::string::npos)
+      << o.out;
+}
+
+TEST_F(AppTest, EveryTxActionHasHelpWithItsFlags) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"record-inspection", "--report-hash"}, {"set-site-status", "--reason"},
+      {"report-tags", "--status"},            {"withdraw-tags", "--site-id"},
+      {"restore-tags", "--site-id"},          {"process", "TAG_ID:WEIGHT_KG:GRADE_PERCENT"},
+      {"form-shipment", "--destination"},     {"review-shipment", "--refuse"},
+      {"dispatch-shipment", "--smelter"},     {"receive-shipment", "--weight-kg"},
+      {"cancel-shipment", "--reason"},        {"report-incident", "armed-groups"},
+      {"update-incident", "under-mitigation"}, {"set-audit-flag", "--flag"},
+      {"allocate-tags", "processor"}};
+  for (const auto& [command, words] : cases) {
+    Output o = Run({"tx", command, "--help"});
+    EXPECT_EQ(o.code, 0) << command << o.err;
+    EXPECT_NE(o.out.find(words), std::string::npos) << command << ": " << o.out;
+  }
+}
+
+TEST_F(AppTest, NewActionsSignTheirBodies) {
+  StartFakeNode();
+  Output o = Run({"tx", "report-incident", "--key", SignerKey(), "--node", address_, "--subject",
+                  "lot", "--subject-id", "T0000012", "--category", "armed-groups", "--level", "1",
+                  "--description", "armed escort seen", "--source", "hotline"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  v1::TxBody body;
+  ASSERT_TRUE(body.ParseFromString(state_.submitted[0].body()));
+  EXPECT_EQ(body.report_incident().subject_kind(), v1::INCIDENT_SUBJECT_LOT);
+  EXPECT_EQ(body.report_incident().category(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_EQ(body.report_incident().source(), v1::INCIDENT_SOURCE_HOTLINE);
+
+  Output level = Run({"tx", "report-incident", "--key", SignerKey(), "--node", address_,
+                      "--subject", "lot", "--subject-id", "T1", "--category", "other", "--level",
+                      "4", "--description", "x"});
+  EXPECT_EQ(level.code, 2);
+  ExpectOneErrorLine(level, "minetrace: command line: ");
+
+  Output both = Run({"tx", "review-shipment", "--key", SignerKey(), "--node", address_,
+                     "--shipment-id", "S1", "--issue", "--refuse"});
+  EXPECT_EQ(both.code, 2);
+  ExpectOneErrorLine(both, "minetrace: command line: ");
+  Output neither = Run({"tx", "review-shipment", "--key", SignerKey(), "--node", address_,
+                        "--shipment-id", "S1"});
+  EXPECT_EQ(neither.code, 2);
+  ExpectOneErrorLine(neither, "minetrace: tx review-shipment: INVALID_ARGUMENT: give exactly one "
+                              "of --issue and --refuse");
+}
+
+// ---- offline signing, batches, logbooks ----
+
+TEST_F(AppTest, OfflineTxAppendsToABatchFileWithoutANode) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> args = RecordLotArgs();  // --node 127.0.0.1:1: nobody there
+  args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "field-chain"});
+  Output first = Run(args);
+  ASSERT_EQ(first.code, 0) << first.err;
+  *(std::find(args.begin(), args.end(), "T0000012")) = "T0000013";
+  args.insert(args.end(), {"--json"});
+  Output second = Run(args);
+  ASSERT_EQ(second.code, 0) << second.err;
+
+  auto txs = ReadBatch(batch);
+  ASSERT_TRUE(txs) << txs.error().message;
+  ASSERT_EQ(txs->size(), 2u);
+  EXPECT_EQ(first.out, ToHex(ledger::proof::TxId((*txs)[0])) + "\nappended to " + batch +
+                           " (record 1)\n");
+  EXPECT_EQ(second.out, "{\"txId\":\"" + ToHex(ledger::proof::TxId((*txs)[1])) +
+                            "\",\"file\":\"" + batch + "\",\"record\":2}\n");
+  auto body = ledger::proof::CheckTxEnvelope((*txs)[1], /*verify_signature=*/true);
+  ASSERT_TRUE(body) << body.error().message;
+  EXPECT_EQ(body->chain_id(), "field-chain");
+  EXPECT_EQ(body->created_at_ms(), kNowMs);  // the device time is the signing time
+  EXPECT_EQ(body->record_mine_lot().tag_id(), "T0000013");
+}
+
+TEST_F(AppTest, OfflineFlagsGoTogether) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> no_chain = RecordLotArgs();
+  no_chain.insert(no_chain.end(), {"--offline", "--out", batch});
+  Output a = Run(no_chain);
+  EXPECT_EQ(a.code, 2);
+  ExpectOneErrorLine(a, "minetrace: tx record-lot: INVALID_ARGUMENT: --offline needs --chain-id");
+  std::vector<std::string> no_out = RecordLotArgs();
+  no_out.insert(no_out.end(), {"--offline", "--chain-id", "c"});
+  Output b = Run(no_out);
+  EXPECT_EQ(b.code, 2);
+  ExpectOneErrorLine(b, "minetrace: tx record-lot: INVALID_ARGUMENT: --offline needs --out");
+  std::vector<std::string> out_only = RecordLotArgs();
+  out_only.insert(out_only.end(), {"--out", batch});
+  Output c = Run(out_only);
+  EXPECT_EQ(c.code, 2);
+  ExpectOneErrorLine(c, "minetrace: tx record-lot: INVALID_ARGUMENT: --out goes with --offline");
+  std::vector<std::string> wait = RecordLotArgs();
+  wait.insert(wait.end(), {"--offline", "--out", batch, "--chain-id", "c", "--wait"});
+  EXPECT_EQ(Run(wait).code, 2);
+  EXPECT_FALSE(fs::exists(batch));
+}
+
+TEST_F(AppTest, SubmitBatchTwiceReportsEveryTxAlreadyCommittedAndExitsZero) {
+  StartFakeNode();
+  const std::string batch = (dir_ / "batch.pb").string();
+  for (const char* tag : {"T0000012", "T0000013", "T0000014"}) {
+    std::vector<std::string> args = RecordLotArgs();
+    *(std::find(args.begin(), args.end(), "T0000012")) = tag;
+    args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "fake-chain"});
+    ASSERT_EQ(Run(args).code, 0);
+  }
+  EXPECT_TRUE(state_.submitted.empty());
+
+  Output first = Run({"submit-batch", batch, "--node", address_, "--wait"});
+  ASSERT_EQ(first.code, 0) << first.err << first.out;
+  EXPECT_EQ(state_.submitted.size(), 3u);
+  EXPECT_NE(first.out.find("3 txs: 3 OK, 0 FAILED, 0 refused, 0 pending\n"), std::string::npos)
+      << first.out;
+  EXPECT_NE(first.out.find("Z  OK height 8 "), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("  record-lot T0000013 site CD-SK-0042"), std::string::npos)
+      << first.out;
+  // Not a terminal: plain progress lines, not a bar.
+  EXPECT_NE(first.err.find("minetrace: uploaded 3/3\n"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("minetrace: committed 3/3\n"), std::string::npos) << first.err;
+  EXPECT_EQ(first.err.find('\r'), std::string::npos);
+
+  Output again = Run({"submit-batch", batch, "--node", address_, "--wait", "--json"});
+  ASSERT_EQ(again.code, 0) << again.err << again.out;
+  EXPECT_EQ(state_.submitted.size(), 3u);  // nothing admitted twice
+  EXPECT_NE(again.out.find("\"counts\":{\"total\":3,\"ok\":3,\"failed\":0,\"refused\":0,"
+                           "\"pending\":0,\"already\":3}"),
+            std::string::npos)
+      << again.out;
+  Output table = Run({"submit-batch", batch, "--node", address_});
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("OK height 8 (already)"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("(3 were already on the node)"), std::string::npos) << table.out;
+}
+
+TEST_F(AppTest, SubmitBatchReportsRefusedTxsAndExitsOne) {
+  StartFakeNode();
+  state_.refuse_tag = "T0000013";
+  const std::string batch = (dir_ / "batch.pb").string();
+  for (const char* tag : {"T0000012", "T0000013"}) {
+    std::vector<std::string> args = RecordLotArgs();
+    *(std::find(args.begin(), args.end(), "T0000012")) = tag;
+    args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "fake-chain"});
+    ASSERT_EQ(Run(args).code, 0);
+  }
+  Output o = Run({"submit-batch", batch, "--node", address_});
+  EXPECT_EQ(o.code, 1) << o.err;
+  // An ALREADY_EXISTS that is a rule (not this tx) is a refusal, with the node's message.
+  EXPECT_NE(o.out.find("refused"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("   ALREADY_EXISTS: lot T0000013 already exists\n"), std::string::npos)
+      << o.out;
+  // Without --wait the admitted tx is pending, which is not a failure.
+  EXPECT_NE(o.out.find("2 txs: 0 OK, 0 FAILED, 1 refused, 1 pending\n"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.err.find("minetrace: submit-batch " + batch +
+                       ": FAILED: 1 of 2 txs not committed OK: 2 txs: 0 OK, 0 FAILED, 1 refused, "
+                       "1 pending\n"),
+            std::string::npos)
+      << o.err;
+}
+
+TEST_F(AppTest, SubmitBatchRefusesATruncatedFileNamingTheRecord) {
+  const fs::path batch = dir_ / "batch.pb";
+  v1::SignedTx tx;
+  tx.set_body("b");
+  std::ofstream(batch, std::ios::binary) << EncodeBatchRecord(tx) << std::string("\0\0", 2);
+  Output o = Run({"submit-batch", batch.string(), "--node", address_});
+  EXPECT_EQ(o.code, 1);
+  ExpectOneErrorLine(o, "minetrace: submit-batch " + batch.string() + ": DATA_LOSS: " +
+                            batch.string() + ": record 2 is truncated");
+}
+
+TEST_F(AppTest, ImportLogbookOfflineSignsGoodRowsAndReportsBadOnesByLine) {
+  const fs::path csv = dir_ / "logbook.csv";
+  const std::string producer(64, 'c');
+  std::ofstream(csv) << "tag_id,site_id,mineral,weight_kg,grade_percent,producer_key,recorded_at\n"
+                     << "T0000012,CD-SK-0042,cassiterite,25.3,45.5," << producer
+                     << ",2026-03-01T09:30:00Z\n"
+                     << "T0000013,CD-SK-0042,cassiterite,-1,45.5," << producer << ",\n"
+                     << "\"T0000014\",\"CD-SK-0042\",coltan,\"12\",30," << producer << ",\n";
+  const std::string batch = (dir_ / "batch.pb").string();
+  Output o = Run({"import-logbook", csv.string(), "--key", SignerKey(), "--offline", "--out",
+                  batch, "--chain-id", "field-chain"});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_EQ(o.out, "signed 2 of 3 rows; appended to " + batch + " as records 1..2\n");
+  EXPECT_EQ(o.err.rfind("line 3: weight_kg: \"-1\" is not a non-negative decimal number\n", 0),
+            0u)
+      << o.err;
+  EXPECT_NE(o.err.find("minetrace: import-logbook " + csv.string() +
+                       ": INVALID_ARGUMENT: 1 of 3 rows are bad (see the lines above); 2 good "
+                       "rows were signed\n"),
+            std::string::npos)
+      << o.err;
+  auto txs = ReadBatch(batch);
+  ASSERT_TRUE(txs) << txs.error().message;
+  ASSERT_EQ(txs->size(), 2u);
+  auto first = ledger::proof::CheckTxEnvelope((*txs)[0], true);
+  auto second = ledger::proof::CheckTxEnvelope((*txs)[1], true);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->created_at_ms(), 1772357400000);  // recorded_at
+  EXPECT_EQ(second->created_at_ms(), kNowMs);        // no recorded_at: the signing time
+  EXPECT_EQ(second->record_mine_lot().tag_id(), "T0000014");
+  EXPECT_EQ(second->chain_id(), "field-chain");
+  EXPECT_NE(first->nonce(), second->nonce());
+}
+
+TEST_F(AppTest, ImportLogbookToANodeUploadsAndShowsTheTable) {
+  StartFakeNode();
+  const fs::path csv = dir_ / "logbook.csv";
+  std::ofstream(csv) << "tag_id,site_id,mineral,weight_kg,grade_percent,producer_key\n"
+                     << "T0000012,CD-SK-0042,cassiterite,25.3,45.5," << std::string(64, 'c')
+                     << "\n";
+  Output o = Run({"import-logbook", csv.string(), "--key", SignerKey(), "--node", address_,
+                  "--wait"});
+  ASSERT_EQ(o.code, 0) << o.err << o.out;
+  ASSERT_EQ(state_.submitted.size(), 1u);
+  EXPECT_EQ(state_.status_calls, 1);  // the chain id came from the node
+  EXPECT_NE(o.out.find("1 tx: 1 OK, 0 FAILED, 0 refused, 0 pending\n"), std::string::npos)
+      << o.out;
+  Output bad_header = Run({"import-logbook", csv.string() + ".missing", "--key", SignerKey(),
+                           "--offline", "--out", "x", "--chain-id", "c"});
+  EXPECT_EQ(bad_header.code, 1);
+  ExpectOneErrorLine(bad_header, "minetrace: import-logbook " + csv.string() +
+                                     ".missing: NOT_FOUND: cannot read the file");
+}
+
 TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {
   StartFakeNode();
   state_.submit_status = {grpc::StatusCode::PERMISSION_DENIED, "signer is not a member"};
@@ -454,6 +775,72 @@ TEST_F(AppTest, QueryProofWritesBinaryTxProof) {
   ASSERT_TRUE(proof.ParseFromString(buf.str()));
   EXPECT_EQ(proof.inclusion().tree_size(), 9u);
   EXPECT_EQ(ToHex(AsBytes(proof.tx().receipt().tx_id())), id);
+}
+
+TEST_F(AppTest, QueryProvenanceInEveryFormat) {
+  StartFakeNode();
+  Output tree = Run({"query", "--node", address_, "provenance", "P0000001"});
+  ASSERT_EQ(tree.code, 0) << tree.err;
+  EXPECT_EQ(state_.provenance_request.lot_id(), "P0000001");
+  EXPECT_EQ(state_.provenance_request.shipment_id(), "");
+  EXPECT_NE(tree.out.find("`-- lot P0000001  processing"), std::string::npos) << tree.out;
+  EXPECT_NE(tree.out.find("    `-- lot T0000012  mine"), std::string::npos) << tree.out;
+
+  Output dot = Run({"query", "--node", address_, "provenance", "EXP-1", "--shipment", "--format",
+                    "dot"});
+  ASSERT_EQ(dot.code, 0) << dot.err;
+  EXPECT_EQ(state_.provenance_request.shipment_id(), "EXP-1");
+  EXPECT_EQ(state_.provenance_request.lot_id(), "");
+  EXPECT_NE(dot.out.find("\"shipment:EXP-1\" -> \"lot:P0000001\";"), std::string::npos) << dot.out;
+  EXPECT_NE(dot.out.find("\"lot:P0000001\" -> \"lot:T0000012\";"), std::string::npos) << dot.out;
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"query", "--node", address_, "provenance", "P0000001", "--format",
+                                 "json"},
+        std::vector<std::string>{"query", "--json", "--node", address_, "provenance",
+                                 "P0000001"}}) {
+    Output json = Run(args);
+    ASSERT_EQ(json.code, 0) << json.err;
+    v1::Provenance back;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &back).ok()) << json.out;
+    EXPECT_EQ(back.lots_size(), 2);
+  }
+  Output bad = Run({"query", "--node", address_, "provenance", "P1", "--format", "svg"});
+  EXPECT_EQ(bad.code, 2);
+  ExpectOneErrorLine(bad, "minetrace: command line: ");
+}
+
+TEST_F(AppTest, QueryIncidentsAndFlagsSendTheirFilters) {
+  StartFakeNode();
+  Output o = Run({"query", "--node", address_, "incidents", "--subject", "member", "--id",
+                  std::string(64, 'A'), "--status", "under-mitigation", "--level", "1", "--category",
+                  "armed-groups", "--open", "--page-size", "5"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  const v1::ListIncidentsRequest& r = state_.incidents_request;
+  EXPECT_EQ(r.subject_kind(), v1::INCIDENT_SUBJECT_MEMBER);
+  EXPECT_EQ(r.subject_id(), std::string(64, 'a'));  // members are lowercase hex on the ledger
+  EXPECT_EQ(r.status(), v1::INCIDENT_STATUS_UNDER_MITIGATION);
+  EXPECT_EQ(r.level(), 1u);
+  EXPECT_EQ(r.category(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_TRUE(r.open_only());
+  EXPECT_EQ(r.page_size(), 5u);
+  EXPECT_EQ(o.out.rfind("INC-0000001  under-mitigation  level 1", 0), 0u) << o.out;
+
+  Output half = Run({"query", "--node", address_, "incidents", "--subject", "site"});
+  EXPECT_EQ(half.code, 2);
+  Output bad = Run({"query", "--node", address_, "incidents", "--status", "reopened"});
+  EXPECT_EQ(bad.code, 2);
+  ExpectOneErrorLine(bad, "minetrace: query incidents --status: INVALID_ARGUMENT: unknown "
+                          "incident status \"reopened\"");
+
+  Output flags = Run({"query", "--node", address_, "flags", "--kind", "tag_off_site", "--lot",
+                      "T1", "--site", "S1", "--member", std::string(64, 'b')});
+  ASSERT_EQ(flags.code, 0) << flags.err;
+  EXPECT_EQ(state_.flags_request.kind(), "tag_off_site");
+  EXPECT_EQ(state_.flags_request.lot_id(), "T1");
+  EXPECT_EQ(state_.flags_request.site_id(), "S1");
+  EXPECT_EQ(state_.flags_request.member_key(), std::string(32, '\xbb'));
+  EXPECT_EQ(flags.out, "no flags\n");
 }
 
 // ---- minetrace status ----

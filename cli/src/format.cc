@@ -51,12 +51,7 @@ void Row(std::ostream& out, std::string_view label, const std::string& value) {
 }
 
 void PrintAnomalies(std::ostream& out, const v1::Receipt& receipt, std::string_view indent) {
-  for (const v1::Anomaly& a : receipt.anomalies()) {
-    out << indent << "anomaly " << a.kind();
-    if (!a.lot_id().empty()) out << " (lot " << a.lot_id() << ")";
-    if (!a.detail().empty()) out << ": " << a.detail();
-    out << '\n';
-  }
+  for (const v1::Anomaly& a : receipt.anomalies()) out << indent << AnomalyLine(a) << '\n';
 }
 
 std::string ReceiptOutcome(const v1::Receipt& r) {
@@ -129,6 +124,23 @@ std::string FormatTimeMs(int64_t unix_ms) {
 
 std::string HexOrDash(const std::string& bytes) { return bytes.empty() ? "-" : Hex(bytes); }
 
+std::string AnomalyLine(const v1::Anomaly& a) {
+  std::string line = "anomaly " + a.kind();
+  std::string where;
+  auto add = [&](std::string_view label, const std::string& value) {
+    if (value.empty()) return;
+    where += (where.empty() ? "" : ", ") + std::string(label) + " " + value;
+  };
+  add("lot", a.lot_id());
+  add("tag", a.tag_id());
+  add("site", a.site_id());
+  add("shipment", a.shipment_id());
+  add("member", a.member_key().empty() ? std::string() : Hex(a.member_key()));
+  if (!where.empty()) line += " (" + where + ")";
+  if (!a.detail().empty()) line += ": " + a.detail();
+  return line;
+}
+
 std::string TagId(const std::string& prefix, uint64_t number) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%07" PRIu64, number);
@@ -200,7 +212,12 @@ std::string SummarizeTxBody(const v1::TxBody& body) {
       const auto& a = body.allocate_tags();
       s << "allocate-tags " << TagId(a.prefix(), a.first());
       if (a.count() > 1) s << ".." << TagId(a.prefix(), a.first() + a.count() - 1);
-      s << " (" << a.count() << ") site " << a.site_id() << " agent " << HexOrDash(a.agent_key());
+      if (a.kind() == v1::TAG_KIND_PROCESSOR) {
+        s << " (" << a.count() << ") processor tags to " << HexOrDash(a.agent_key());
+      } else {
+        s << " (" << a.count() << ") site " << a.site_id() << " agent "
+          << HexOrDash(a.agent_key());
+      }
       break;
     }
     case v1::TxBody::kRecordMineLot: {
@@ -225,11 +242,111 @@ std::string SummarizeTxBody(const v1::TxBody& body) {
       s << "cancel-dispatch " << JoinIds(body.cancel_dispatch().lot_ids());
       if (!body.cancel_dispatch().reason().empty()) s << ": " << body.cancel_dispatch().reason();
       break;
+    case v1::TxBody::kRecordInspection: {
+      const auto& a = body.record_inspection();
+      s << "record-inspection " << a.site_id() << " " << SiteStatusName(a.result()) << " on "
+        << FormatTimeMs(a.inspected_at_ms()) << " by " << Quote(a.inspector()) << " report "
+        << HexOrDash(a.report_hash());
+      if (!a.summary().empty()) s << ": " << a.summary();
+      break;
+    }
+    case v1::TxBody::kSetSiteStatus: {
+      const auto& a = body.set_site_status();
+      s << "set-site-status " << a.site_id() << " " << SiteStatusName(a.status()) << ": "
+        << a.reason();
+      break;
+    }
+    case v1::TxBody::kReportTags: {
+      const auto& a = body.report_tags();
+      s << "report-tags " << JoinIds(a.tag_ids()) << " " << TagStatusName(a.status());
+      if (!a.reason().empty()) s << ": " << a.reason();
+      break;
+    }
+    case v1::TxBody::kWithdrawSiteTags:
+      s << "withdraw-tags " << body.withdraw_site_tags().site_id() << ": "
+        << body.withdraw_site_tags().reason();
+      break;
+    case v1::TxBody::kRestoreSiteTags:
+      s << "restore-tags " << body.restore_site_tags().site_id() << ": "
+        << body.restore_site_tags().reason();
+      break;
+    case v1::TxBody::kProcessLots: {
+      const auto& a = body.process_lots();
+      s << "process " << ProcessingKindName(a.kind()) << " " << JoinIds(a.input_lot_ids())
+        << " into " << Join(a.outputs(), ", ", [](const v1::ProcessedOutput& o) {
+             return o.tag_id() + " " + FormatKg(o.weight_grams()) + " kg " +
+                    FormatPercent(o.grade_basis_points()) + " %";
+           });
+      if (!a.note().empty()) s << " note " << Quote(a.note());
+      break;
+    }
+    case v1::TxBody::kFormShipment: {
+      const auto& a = body.form_shipment();
+      s << "form-shipment " << a.shipment_id() << " of " << JoinIds(a.lot_ids()) << " to "
+        << a.destination_country();
+      if (!a.note().empty()) s << " note " << Quote(a.note());
+      break;
+    }
+    case v1::TxBody::kReviewShipment: {
+      const auto& a = body.review_shipment();
+      s << "review-shipment " << a.shipment_id();
+      if (a.issue()) {
+        s << " issue certificate " << a.certificate_number() << " dated "
+          << FormatTimeMs(a.certificate_date_ms());
+      } else {
+        s << " refuse: " << a.reason();
+      }
+      break;
+    }
+    case v1::TxBody::kDispatchShipment:
+      s << "dispatch-shipment " << body.dispatch_shipment().shipment_id() << " to smelter "
+        << HexOrDash(body.dispatch_shipment().smelter_key());
+      break;
+    case v1::TxBody::kReceiveShipment:
+      s << "receive-shipment " << body.receive_shipment().shipment_id() << " "
+        << FormatKg(body.receive_shipment().weight_grams()) << " kg";
+      break;
+    case v1::TxBody::kCancelShipment:
+      s << "cancel-shipment " << body.cancel_shipment().shipment_id() << ": "
+        << body.cancel_shipment().reason();
+      break;
+    case v1::TxBody::kReportIncident: {
+      const auto& a = body.report_incident();
+      s << "report-incident " << IncidentSubjectKindName(a.subject_kind()) << " "
+        << a.subject_id() << " level " << a.level() << " "
+        << IncidentCategoryName(a.category());
+      if (a.source() != v1::INCIDENT_SOURCE_UNSPECIFIED) {
+        s << " source " << IncidentSourceName(a.source());
+      }
+      if (!a.flag_id().empty()) s << " from flag " << a.flag_id();
+      if (a.occurred_at_ms() != 0) s << " occurred " << FormatTimeMs(a.occurred_at_ms());
+      s << ": " << a.description();
+      break;
+    }
+    case v1::TxBody::kUpdateIncident: {
+      const auto& a = body.update_incident();
+      s << "update-incident " << a.incident_id();
+      if (a.status() != v1::INCIDENT_STATUS_UNSPECIFIED) {
+        s << " status " << IncidentStatusName(a.status());
+      }
+      if (a.outcome() != v1::INCIDENT_OUTCOME_UNSPECIFIED) {
+        s << " outcome " << IncidentOutcomeName(a.outcome());
+      }
+      if (a.level() != 0) s << " level " << a.level();
+      if (a.category() != v1::INCIDENT_CATEGORY_UNSPECIFIED) {
+        s << " category " << IncidentCategoryName(a.category());
+      }
+      if (!a.note().empty()) s << ": " << a.note();
+      break;
+    }
+    case v1::TxBody::kSetAuditFlag: {
+      const auto& a = body.set_audit_flag();
+      s << "set-audit-flag " << HexOrDash(a.member_key()) << " " << AuditFlagName(a.flag())
+        << ": " << a.reason();
+      break;
+    }
     case v1::TxBody::ACTION_NOT_SET:
       s << "(no action)";
-      break;
-    default:  // issue 5: summaries of the new actions are being written
-      s << "(action " << static_cast<int>(body.action_case()) << ")";
       break;
   }
   return s.str();
@@ -442,7 +559,14 @@ Result<std::string> NetworkStatusJson(const std::vector<NodeStatusReport>& repor
 void PrintLot(std::ostream& out, const v1::Lot& lot) {
   Row(out, "lot", lot.lot_id());
   Row(out, "tag", lot.tag_id().empty() ? "-" : lot.tag_id());
+  if (lot.origin() != v1::LOT_ORIGIN_UNSPECIFIED) {
+    Row(out, "origin", std::string(LotOriginName(lot.origin())));
+  }
   Row(out, "site", lot.site_id().empty() ? "-" : lot.site_id());
+  if (lot.site_status_at_record() != v1::SITE_STATUS_UNSPECIFIED) {
+    Row(out, "site status then", std::string(SiteStatusName(lot.site_status_at_record())));
+  }
+  if (!lot.mine_site_ids().empty()) Row(out, "mine sites", JoinIds(lot.mine_site_ids()));
   Row(out, "mineral", std::string(MineralName(lot.mineral())));
   Row(out, "weight", FormatKg(lot.weight_grams()) + " kg");
   Row(out, "grade", FormatPercent(lot.grade_basis_points()) + " %");
@@ -463,6 +587,17 @@ void PrintLot(std::ostream& out, const v1::Lot& lot) {
           FormatTimeMs(lot.last_device_time_ms()));
   Row(out, "last receipt", HexOrDash(lot.last_receipt_hash()));
   if (!lot.parent_lot_ids().empty()) Row(out, "parent lots", JoinIds(lot.parent_lot_ids()));
+  if (!lot.processed_by().empty()) {
+    Row(out, "processed by", HexOrDash(lot.processed_by()));
+    Row(out, "processing",
+        "input " + FormatKg(lot.processing_input_grams()) + " kg, loss " +
+            FormatKg(lot.processing_loss_grams()) + " kg");
+  }
+  if (lot.origin_weight_grams() != 0) {
+    Row(out, "origin weight", FormatKg(lot.origin_weight_grams()) + " kg");
+  }
+  if (!lot.child_lot_ids().empty()) Row(out, "child lots", JoinIds(lot.child_lot_ids()));
+  if (!lot.shipment_id().empty()) Row(out, "shipment", lot.shipment_id());
 }
 
 void PrintLotLine(std::ostream& out, const v1::Lot& lot) {
@@ -484,10 +619,19 @@ void PrintSite(std::ostream& out, const v1::MineSite& site) {
             FormatMicrodegrees(site.longitude_microdeg()));
   }
   Row(out, "minerals", MineralList(site.minerals()));
-  Row(out, "status", std::string(SiteStatusName(site.status())));
+  std::string status(SiteStatusName(site.status()));
+  if (!site.status_reason().empty()) status += " (" + site.status_reason() + ")";
+  Row(out, "status", status);
+  if (site.status_changed_ms() != 0) Row(out, "status since", FormatTimeMs(site.status_changed_ms()));
   Row(out, "estimate", std::to_string(site.production_estimate_kg_per_month()) + " kg/month");
   Row(out, "last inspection", FormatTimeMs(site.last_inspection_ms()));
-  Row(out, "tags withdrawn", site.tags_withdrawn() ? "yes" : "no");
+  Row(out, "inspections", std::to_string(site.inspection_count()));
+  Row(out, "tags withdrawn",
+      site.tags_withdrawn() ? "yes (height " + std::to_string(site.tags_withdrawn_height()) + ")"
+      : site.tags_withdrawn_height() != 0
+          ? "no (tags allocated up to height " + std::to_string(site.tags_withdrawn_height()) +
+                " stay withdrawn)"
+          : "no");
   Row(out, "registered", "height " + std::to_string(site.registered_height()));
 }
 
@@ -506,14 +650,23 @@ void PrintMember(std::ostream& out, const v1::Member& m) {
   std::string status(MemberStatusName(m.status()));
   if (!m.status_reason().empty()) status += " (" + m.status_reason() + ")";
   Row(out, "status", status);
+  if (m.audit_flag() != v1::AUDIT_FLAG_UNSPECIFIED) {
+    std::string flag(AuditFlagName(m.audit_flag()));
+    if (!m.audit_flag_reason().empty()) flag += " (" + m.audit_flag_reason() + ")";
+    Row(out, "audit flag", flag + " since " + FormatTimeMs(m.audit_flag_set_ms()));
+  }
   Row(out, "registered", "height " + std::to_string(m.registered_height()));
 }
 
 void PrintTag(std::ostream& out, const v1::Tag& tag) {
   Row(out, "tag", tag.tag_id());
-  Row(out, "site", tag.site_id());
-  Row(out, "agent", HexOrDash(tag.agent_key()));
-  Row(out, "status", std::string(TagStatusName(tag.status())));
+  Row(out, "kind", std::string(TagKindName(tag.kind())));
+  Row(out, "site", tag.site_id().empty() ? "-" : tag.site_id());
+  Row(out, tag.kind() == v1::TAG_KIND_PROCESSOR ? "processor" : "agent",
+      HexOrDash(tag.agent_key()));
+  std::string status(TagStatusName(tag.status()));
+  if (!tag.status_reason().empty()) status += " (" + tag.status_reason() + ")";
+  Row(out, "status", status);
   Row(out, "lot", tag.lot_id().empty() ? "-" : tag.lot_id());
   Row(out, "allocated", "height " + std::to_string(tag.allocated_height()));
 }

@@ -31,6 +31,10 @@ std::string TagId(const std::string& prefix, uint64_t number);
 // A JSON string literal: quoted, with quotes, backslashes and control characters escaped.
 std::string JsonString(std::string_view s);
 
+// "anomaly <kind> (lot L, tag T, site S, shipment H, member <hex>): <detail>", naming only
+// the fields the anomaly has.
+std::string AnomalyLine(const v1::Anomaly& anomaly);
+
 // One line naming the action and its values, e.g. "dispatch T0000012 to <hex>".
 std::string SummarizeTxBody(const v1::TxBody& body);
 

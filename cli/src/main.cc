@@ -1,6 +1,7 @@
 // The `minetrace` command. Everything is in RunCli (app.h); main supplies what only a process
 // entry point may create: the system clock and the random source for nonces.
 #include <grpc/support/log.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <exception>
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
               // random_device yields 32 bits per call on common platforms.
               return (uint64_t{device()} << 32) ^ uint64_t { device() };
             },
+        .err_is_terminal = ::isatty(STDERR_FILENO) == 1,
     };
     return minetrace::cli::RunCli(argc, argv, env);
   } catch (const std::exception& e) {

@@ -62,6 +62,12 @@ CommandResult<v1::SubmitTxResponse> NodeClient::SubmitTx(const v1::SignedTx& tx)
   });
 }
 
+CommandResult<v1::SubmitTxsResponse> NodeClient::SubmitTxs(const v1::SubmitTxsRequest& request) {
+  return Call<v1::SubmitTxsResponse>("SubmitTxs", timeout_, [&](auto* ctx, auto* resp) {
+    return tx_->SubmitTxs(ctx, request, resp);
+  });
+}
+
 CommandResult<v1::TxWithReceipt> NodeClient::WaitTx(const Hash32& tx_id,
                                                     std::chrono::milliseconds wait) {
   v1::WaitTxRequest request;
@@ -141,6 +147,72 @@ CommandResult<v1::TxProof> NodeClient::GetTxProof(const Hash32& tx_id) {
 CommandResult<v1::SignedLedgerInfo> NodeClient::GetLedgerInfo() {
   return Call<v1::SignedLedgerInfo>("GetLedgerInfo", timeout_, [&](auto* ctx, auto* resp) {
     return query_->GetLedgerInfo(ctx, v1::GetLedgerInfoRequest(), resp);
+  });
+}
+
+CommandResult<v1::Provenance> NodeClient::GetProvenance(const v1::GetProvenanceRequest& request) {
+  return Call<v1::Provenance>("GetProvenance", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->GetProvenance(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::Incident> NodeClient::GetIncident(const std::string& incident_id) {
+  v1::GetIncidentRequest request;
+  request.set_incident_id(incident_id);
+  return Call<v1::Incident>("GetIncident", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->GetIncident(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::ListIncidentsResponse> NodeClient::ListIncidents(
+    const v1::ListIncidentsRequest& request) {
+  return Call<v1::ListIncidentsResponse>("ListIncidents", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->ListIncidents(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::ListFlagsResponse> NodeClient::ListFlags(const v1::ListFlagsRequest& request) {
+  return Call<v1::ListFlagsResponse>("ListFlags", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->ListFlags(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::Shipment> NodeClient::GetShipment(const std::string& shipment_id) {
+  v1::GetShipmentRequest request;
+  request.set_shipment_id(shipment_id);
+  return Call<v1::Shipment>("GetShipment", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->GetShipment(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::ListShipmentsResponse> NodeClient::ListShipments(
+    const v1::ListShipmentsRequest& request) {
+  return Call<v1::ListShipmentsResponse>("ListShipments", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->ListShipments(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::ListInspectionsResponse> NodeClient::ListInspections(
+    const std::string& site_id) {
+  v1::ListInspectionsRequest request;
+  request.set_site_id(site_id);
+  return Call<v1::ListInspectionsResponse>("ListInspections", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->ListInspections(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::SiteProduction> NodeClient::GetSiteProduction(
+    const v1::GetSiteProductionRequest& request) {
+  return Call<v1::SiteProduction>("GetSiteProduction", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->GetSiteProduction(ctx, request, resp);
+  });
+}
+
+CommandResult<v1::Holdings> NodeClient::GetHoldings(const Hash32& member_key) {
+  v1::GetHoldingsRequest request;
+  request.set_member_key(Bytes32(member_key));
+  return Call<v1::Holdings>("GetHoldings", timeout_, [&](auto* ctx, auto* resp) {
+    return query_->GetHoldings(ctx, request, resp);
   });
 }
 

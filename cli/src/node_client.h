@@ -32,6 +32,7 @@ class NodeClient {
 
   CommandResult<v1::StatusResponse> Status();
   CommandResult<v1::SubmitTxResponse> SubmitTx(const v1::SignedTx& tx);
+  CommandResult<v1::SubmitTxsResponse> SubmitTxs(const v1::SubmitTxsRequest& request);
   // Waits up to `wait` for the tx to commit (the node's DEADLINE_EXCEEDED if it does not).
   CommandResult<v1::TxWithReceipt> WaitTx(const Hash32& tx_id, std::chrono::milliseconds wait);
   CommandResult<v1::TxWithReceipt> GetTx(const Hash32& tx_id);
@@ -44,6 +45,15 @@ class NodeClient {
   CommandResult<v1::Tag> GetTag(const std::string& tag_id);
   CommandResult<v1::TxProof> GetTxProof(const Hash32& tx_id);
   CommandResult<v1::SignedLedgerInfo> GetLedgerInfo();
+  CommandResult<v1::Provenance> GetProvenance(const v1::GetProvenanceRequest& request);
+  CommandResult<v1::Incident> GetIncident(const std::string& incident_id);
+  CommandResult<v1::ListIncidentsResponse> ListIncidents(const v1::ListIncidentsRequest& request);
+  CommandResult<v1::ListFlagsResponse> ListFlags(const v1::ListFlagsRequest& request);
+  CommandResult<v1::Shipment> GetShipment(const std::string& shipment_id);
+  CommandResult<v1::ListShipmentsResponse> ListShipments(const v1::ListShipmentsRequest& request);
+  CommandResult<v1::ListInspectionsResponse> ListInspections(const std::string& site_id);
+  CommandResult<v1::SiteProduction> GetSiteProduction(const v1::GetSiteProductionRequest& request);
+  CommandResult<v1::Holdings> GetHoldings(const Hash32& member_key);
 
  private:
   // Runs one unary call with a deadline of `timeout` from now and maps its status.

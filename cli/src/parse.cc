@@ -56,21 +56,93 @@ constexpr std::array<NameEntry<v1::SiteStatus>, 4> kSiteStatuses = {{
     {"red", v1::SITE_STATUS_RED},
     {"blue", v1::SITE_STATUS_BLUE},
 }};
-constexpr std::array<NameEntry<v1::LotStatus>, 4> kLotStatuses = {{
+constexpr std::array<NameEntry<v1::LotStatus>, 6> kLotStatuses = {{
     {"held", v1::LOT_STATUS_HELD},
     {"in-transit", v1::LOT_STATUS_IN_TRANSIT},
     {"consumed", v1::LOT_STATUS_CONSUMED},
     {"exported", v1::LOT_STATUS_EXPORTED},
+    {"in-shipment", v1::LOT_STATUS_IN_SHIPMENT},
+    {"delivered", v1::LOT_STATUS_DELIVERED},
 }};
 constexpr std::array<NameEntry<v1::MemberStatus>, 2> kMemberStatuses = {{
     {"active", v1::MEMBER_STATUS_ACTIVE},
     {"suspended", v1::MEMBER_STATUS_SUSPENDED},
 }};
-constexpr std::array<NameEntry<v1::TagStatus>, 4> kTagStatuses = {{
+constexpr std::array<NameEntry<v1::TagStatus>, 5> kTagStatuses = {{
     {"allocated", v1::TAG_STATUS_ALLOCATED},
     {"used", v1::TAG_STATUS_USED},
     {"void", v1::TAG_STATUS_VOID},
     {"lost", v1::TAG_STATUS_LOST},
+    {"withdrawn", v1::TAG_STATUS_WITHDRAWN},
+}};
+constexpr std::array<NameEntry<v1::TagKind>, 2> kTagKinds = {{
+    {"mine", v1::TAG_KIND_MINE},
+    {"processor", v1::TAG_KIND_PROCESSOR},
+}};
+constexpr std::array<NameEntry<v1::LotOrigin>, 2> kLotOrigins = {{
+    {"mine", v1::LOT_ORIGIN_MINE},
+    {"processing", v1::LOT_ORIGIN_PROCESSING},
+}};
+constexpr std::array<NameEntry<v1::ProcessingKind>, 2> kProcessingKinds = {{
+    {"merge", v1::PROCESSING_KIND_MERGE},
+    {"split", v1::PROCESSING_KIND_SPLIT},
+}};
+constexpr std::array<NameEntry<v1::ShipmentStatus>, 6> kShipmentStatuses = {{
+    {"formed", v1::SHIPMENT_STATUS_FORMED},
+    {"certified", v1::SHIPMENT_STATUS_CERTIFIED},
+    {"certificate-refused", v1::SHIPMENT_STATUS_CERTIFICATE_REFUSED},
+    {"dispatched", v1::SHIPMENT_STATUS_DISPATCHED},
+    {"received", v1::SHIPMENT_STATUS_RECEIVED},
+    {"cancelled", v1::SHIPMENT_STATUS_CANCELLED},
+}};
+constexpr std::array<NameEntry<v1::IncidentSubjectKind>, 4> kSubjectKinds = {{
+    {"site", v1::INCIDENT_SUBJECT_SITE},
+    {"lot", v1::INCIDENT_SUBJECT_LOT},
+    {"member", v1::INCIDENT_SUBJECT_MEMBER},
+    {"tag", v1::INCIDENT_SUBJECT_TAG},
+}};
+constexpr std::array<NameEntry<v1::IncidentCategory>, 16> kIncidentCategories = {{
+    {"child-labour", v1::INCIDENT_CATEGORY_CHILD_LABOUR},
+    {"forced-labour", v1::INCIDENT_CATEGORY_FORCED_LABOUR},
+    {"torture", v1::INCIDENT_CATEGORY_TORTURE},
+    {"sexual-violence", v1::INCIDENT_CATEGORY_SEXUAL_VIOLENCE},
+    {"war-crimes", v1::INCIDENT_CATEGORY_WAR_CRIMES},
+    {"armed-groups", v1::INCIDENT_CATEGORY_ARMED_GROUPS},
+    {"security-forces", v1::INCIDENT_CATEGORY_SECURITY_FORCES},
+    {"bribery-fraud", v1::INCIDENT_CATEGORY_BRIBERY_FRAUD},
+    {"money-laundering", v1::INCIDENT_CATEGORY_MONEY_LAUNDERING},
+    {"taxes-royalties", v1::INCIDENT_CATEGORY_TAXES_ROYALTIES},
+    {"tag-misuse", v1::INCIDENT_CATEGORY_TAG_MISUSE},
+    {"smuggling", v1::INCIDENT_CATEGORY_SMUGGLING},
+    {"traceability-breach", v1::INCIDENT_CATEGORY_TRACEABILITY_BREACH},
+    {"safety", v1::INCIDENT_CATEGORY_SAFETY},
+    {"environment", v1::INCIDENT_CATEGORY_ENVIRONMENT},
+    {"other", v1::INCIDENT_CATEGORY_OTHER},
+}};
+constexpr std::array<NameEntry<v1::IncidentStatus>, 4> kIncidentStatuses = {{
+    {"open", v1::INCIDENT_STATUS_OPEN},
+    {"under-mitigation", v1::INCIDENT_STATUS_UNDER_MITIGATION},
+    {"resolved", v1::INCIDENT_STATUS_RESOLVED},
+    {"closed", v1::INCIDENT_STATUS_CLOSED},
+}};
+constexpr std::array<NameEntry<v1::IncidentOutcome>, 5> kIncidentOutcomes = {{
+    {"mitigated", v1::INCIDENT_OUTCOME_MITIGATED},
+    {"unsubstantiated", v1::INCIDENT_OUTCOME_UNSUBSTANTIATED},
+    {"sanction-applied", v1::INCIDENT_OUTCOME_SANCTION_APPLIED},
+    {"referred", v1::INCIDENT_OUTCOME_REFERRED},
+    {"no-action-possible", v1::INCIDENT_OUTCOME_NO_ACTION_POSSIBLE},
+}};
+constexpr std::array<NameEntry<v1::IncidentSource>, 5> kIncidentSources = {{
+    {"field", v1::INCIDENT_SOURCE_FIELD},
+    {"hotline", v1::INCIDENT_SOURCE_HOTLINE},
+    {"anomaly", v1::INCIDENT_SOURCE_ANOMALY},
+    {"audit", v1::INCIDENT_SOURCE_AUDIT},
+    {"other", v1::INCIDENT_SOURCE_OTHER},
+}};
+constexpr std::array<NameEntry<v1::AuditFlag>, 3> kAuditFlags = {{
+    {"green", v1::AUDIT_FLAG_GREEN},
+    {"yellow", v1::AUDIT_FLAG_YELLOW},
+    {"red", v1::AUDIT_FLAG_RED},
 }};
 constexpr std::array<NameEntry<v1::TxStatus>, 2> kTxStatuses = {{
     {"OK", v1::TX_STATUS_OK},
@@ -80,7 +152,10 @@ constexpr std::array<NameEntry<v1::TxStatus>, 2> kTxStatuses = {{
 template <class E, size_t N>
 Result<E> ParseName(const std::array<NameEntry<E>, N>& table, std::string_view name,
                     std::string_view kind) {
-  const std::string lower = Lower(name);
+  std::string lower = Lower(name);
+  for (char& c : lower) {
+    if (c == '_') c = '-';
+  }
   std::string accepted;
   for (const auto& entry : table) {
     if (entry.name == lower) return entry.value;
@@ -103,6 +178,40 @@ std::string_view TrimWhitespace(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+template <class E, size_t N>
+std::string AllNames(const std::array<NameEntry<E>, N>& table) {
+  std::string out;
+  for (const auto& entry : table) {
+    if (!out.empty()) out += ", ";
+    out += entry.name;
+  }
+  return out;
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (the usual civil-from-days inverse).
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = y / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+bool IsLeapYear(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// Reads exactly `n` digits at `pos` of `s`.
+bool Digits(std::string_view s, size_t pos, size_t n, int64_t* value) {
+  if (pos + n > s.size()) return false;
+  int64_t v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (!IsDigit(s[i])) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *value = v;
+  return true;
 }
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
@@ -193,9 +302,38 @@ Result<v1::SiteStatus> ParseSiteStatus(std::string_view name) {
   return ParseName(kSiteStatuses, name, "site status");
 }
 Result<v1::LotStatus> ParseLotStatus(std::string_view name) {
-  // "in_transit" is what the enum says; accept it too rather than make people guess.
-  if (Lower(name) == "in_transit") return v1::LOT_STATUS_IN_TRANSIT;
+  // "in_transit" is what the enum says; ParseName accepts it too rather than make people guess.
   return ParseName(kLotStatuses, name, "lot status");
+}
+Result<v1::TagKind> ParseTagKind(std::string_view name) {
+  return ParseName(kTagKinds, name, "tag kind");
+}
+Result<v1::TagStatus> ParseTagStatus(std::string_view name) {
+  return ParseName(kTagStatuses, name, "tag status");
+}
+Result<v1::ProcessingKind> ParseProcessingKind(std::string_view name) {
+  return ParseName(kProcessingKinds, name, "processing kind");
+}
+Result<v1::ShipmentStatus> ParseShipmentStatus(std::string_view name) {
+  return ParseName(kShipmentStatuses, name, "shipment status");
+}
+Result<v1::IncidentSubjectKind> ParseIncidentSubjectKind(std::string_view name) {
+  return ParseName(kSubjectKinds, name, "incident subject");
+}
+Result<v1::IncidentCategory> ParseIncidentCategory(std::string_view name) {
+  return ParseName(kIncidentCategories, name, "incident category");
+}
+Result<v1::IncidentStatus> ParseIncidentStatus(std::string_view name) {
+  return ParseName(kIncidentStatuses, name, "incident status");
+}
+Result<v1::IncidentOutcome> ParseIncidentOutcome(std::string_view name) {
+  return ParseName(kIncidentOutcomes, name, "incident outcome");
+}
+Result<v1::IncidentSource> ParseIncidentSource(std::string_view name) {
+  return ParseName(kIncidentSources, name, "incident source");
+}
+Result<v1::AuditFlag> ParseAuditFlag(std::string_view name) {
+  return ParseName(kAuditFlags, name, "audit flag");
 }
 
 std::string_view RoleName(v1::Role role) { return NameOf(kRoles, role); }
@@ -207,6 +345,77 @@ std::string_view MemberStatusName(v1::MemberStatus status) {
 }
 std::string_view TagStatusName(v1::TagStatus status) { return NameOf(kTagStatuses, status); }
 std::string_view TxStatusName(v1::TxStatus status) { return NameOf(kTxStatuses, status); }
+std::string_view TagKindName(v1::TagKind kind) { return NameOf(kTagKinds, kind); }
+std::string_view LotOriginName(v1::LotOrigin origin) { return NameOf(kLotOrigins, origin); }
+std::string_view ProcessingKindName(v1::ProcessingKind kind) {
+  return NameOf(kProcessingKinds, kind);
+}
+std::string_view ShipmentStatusName(v1::ShipmentStatus status) {
+  return NameOf(kShipmentStatuses, status);
+}
+std::string_view IncidentSubjectKindName(v1::IncidentSubjectKind kind) {
+  return NameOf(kSubjectKinds, kind);
+}
+std::string_view IncidentCategoryName(v1::IncidentCategory category) {
+  return NameOf(kIncidentCategories, category);
+}
+std::string_view IncidentStatusName(v1::IncidentStatus status) {
+  return NameOf(kIncidentStatuses, status);
+}
+std::string_view IncidentOutcomeName(v1::IncidentOutcome outcome) {
+  return NameOf(kIncidentOutcomes, outcome);
+}
+std::string_view IncidentSourceName(v1::IncidentSource source) {
+  return NameOf(kIncidentSources, source);
+}
+std::string_view AuditFlagName(v1::AuditFlag flag) {
+  if (flag == v1::AUDIT_FLAG_UNSPECIFIED) return "unset";
+  return NameOf(kAuditFlags, flag);
+}
+
+std::string IncidentCategoryNames() { return AllNames(kIncidentCategories); }
+std::string IncidentOutcomeNames() { return AllNames(kIncidentOutcomes); }
+
+Result<int64_t> ParseUtcTimeMs(std::string_view text, std::string_view what) {
+  const std::string shown = Quoted(text);
+  const std::string expected =
+      " is not a UTC date or time like 2026-03-01 or 2026-03-01T09:30:00Z";
+  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
+  if (!Digits(text, 0, 4, &year) || text.size() < 10 || text[4] != '-' ||
+      !Digits(text, 5, 2, &month) || text[7] != '-' || !Digits(text, 8, 2, &day)) {
+    return Invalid(what, shown + expected);
+  }
+  if (text.size() > 10) {
+    // HH:MM:SS then an optional .mmm then Z: "T09:30:00Z" or "T09:30:00.250Z".
+    if (text[10] != 'T' || !Digits(text, 11, 2, &hour) || text.size() < 19 || text[13] != ':' ||
+        !Digits(text, 14, 2, &minute) || text[16] != ':' || !Digits(text, 17, 2, &second)) {
+      return Invalid(what, shown + expected);
+    }
+    size_t pos = 19;
+    if (pos < text.size() && text[pos] == '.') {
+      if (!Digits(text, pos + 1, 3, &millis)) {
+        return Invalid(what, shown + " needs exactly 3 digits of milliseconds after the point");
+      }
+      pos += 4;
+    }
+    if (pos >= text.size() || text[pos] != 'Z' || pos + 1 != text.size()) {
+      return Invalid(what, shown + " must end in Z (UTC); local times with offsets are not "
+                                   "accepted, convert them to UTC");
+    }
+  }
+  static constexpr std::array<int64_t, 12> kDaysInMonth = {31, 28, 31, 30, 31, 30,
+                                                           31, 31, 30, 31, 30, 31};
+  if (year < 1970) return Invalid(what, shown + " is before 1970");
+  if (month < 1 || month > 12) return Invalid(what, shown + " has no month " + std::to_string(month));
+  const int64_t days_in_month =
+      kDaysInMonth[static_cast<size_t>(month - 1)] + (month == 2 && IsLeapYear(year) ? 1 : 0);
+  if (day < 1 || day > days_in_month) {
+    return Invalid(what, shown + " has no day " + std::to_string(day) + " in its month");
+  }
+  if (hour > 23 || minute > 59 || second > 59) return Invalid(what, shown + " has no such time");
+  const int64_t days = DaysFromCivil(year, month, day);
+  return ((days * 24 + hour) * 60 + minute) * 60'000 + second * 1000 + millis;
+}
 
 Result<crypto::PublicKey> ReadPublicKeyFromFile(const std::string& path) {
   if (EndsWith(path, ".key")) {
@@ -269,6 +478,31 @@ Result<v1::ReceivedLot> ParseReceivedLot(std::string_view arg) {
   lot.set_lot_id(std::string(lot_id));
   lot.set_weight_grams(*grams);
   return lot;
+}
+
+Result<v1::ProcessedOutput> ParseProcessedOutput(std::string_view arg) {
+  constexpr std::string_view kWhat = "--output";
+  const size_t grade_colon = arg.rfind(':');
+  const size_t weight_colon =
+      grade_colon == std::string_view::npos || grade_colon == 0
+          ? std::string_view::npos
+          : arg.rfind(':', grade_colon - 1);
+  if (weight_colon == std::string_view::npos) {
+    return Invalid(kWhat, Quoted(arg) +
+                              " must be TAG_ID:WEIGHT_KG:GRADE_PERCENT, e.g. P0000001:120.5:62.25");
+  }
+  const std::string_view tag_id = arg.substr(0, weight_colon);
+  if (tag_id.empty()) return Invalid(kWhat, Quoted(arg) + " has no tag id before the weight");
+  auto grams =
+      ParseWeightGrams(arg.substr(weight_colon + 1, grade_colon - weight_colon - 1), kWhat);
+  if (!grams) return tl::unexpected(grams.error());
+  auto grade = ParseGradeBasisPoints(arg.substr(grade_colon + 1), kWhat);
+  if (!grade) return tl::unexpected(grade.error());
+  v1::ProcessedOutput out;
+  out.set_tag_id(std::string(tag_id));
+  out.set_weight_grams(*grams);
+  out.set_grade_basis_points(*grade);
+  return out;
 }
 
 }  // namespace minetrace::cli

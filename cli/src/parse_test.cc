@@ -105,6 +105,81 @@ TEST(ParseNames, RefusesUnknownNamesAndListsTheAcceptedOnes) {
   EXPECT_FALSE(ParseLotStatus("lost"));
 }
 
+TEST(ParseNames, NewEnumsByFriendlyLowercaseNames) {
+  EXPECT_EQ(ParseIncidentCategory("armed-groups").value(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_EQ(ParseIncidentCategory("ARMED_GROUPS").value(), v1::INCIDENT_CATEGORY_ARMED_GROUPS);
+  EXPECT_EQ(ParseIncidentCategory("tag-misuse").value(), v1::INCIDENT_CATEGORY_TAG_MISUSE);
+  EXPECT_EQ(ParseIncidentStatus("under-mitigation").value(),
+            v1::INCIDENT_STATUS_UNDER_MITIGATION);
+  EXPECT_EQ(ParseIncidentOutcome("no-action-possible").value(),
+            v1::INCIDENT_OUTCOME_NO_ACTION_POSSIBLE);
+  EXPECT_EQ(ParseIncidentSource("hotline").value(), v1::INCIDENT_SOURCE_HOTLINE);
+  EXPECT_EQ(ParseIncidentSubjectKind("member").value(), v1::INCIDENT_SUBJECT_MEMBER);
+  EXPECT_EQ(ParseShipmentStatus("certificate-refused").value(),
+            v1::SHIPMENT_STATUS_CERTIFICATE_REFUSED);
+  EXPECT_EQ(ParseAuditFlag("red").value(), v1::AUDIT_FLAG_RED);
+  EXPECT_EQ(ParseTagKind("processor").value(), v1::TAG_KIND_PROCESSOR);
+  EXPECT_EQ(ParseProcessingKind("split").value(), v1::PROCESSING_KIND_SPLIT);
+  EXPECT_EQ(ParseLotStatus("in-shipment").value(), v1::LOT_STATUS_IN_SHIPMENT);
+  EXPECT_EQ(ParseLotStatus("delivered").value(), v1::LOT_STATUS_DELIVERED);
+  // Names print back as they parse.
+  EXPECT_EQ(IncidentCategoryName(v1::INCIDENT_CATEGORY_CHILD_LABOUR), "child-labour");
+  EXPECT_EQ(IncidentStatusName(v1::INCIDENT_STATUS_UNDER_MITIGATION), "under-mitigation");
+  EXPECT_EQ(ShipmentStatusName(v1::SHIPMENT_STATUS_DISPATCHED), "dispatched");
+  EXPECT_EQ(AuditFlagName(v1::AUDIT_FLAG_UNSPECIFIED), "unset");
+  EXPECT_EQ(TagStatusName(v1::TAG_STATUS_WITHDRAWN), "withdrawn");
+  EXPECT_EQ(LotOriginName(v1::LOT_ORIGIN_PROCESSING), "processing");
+  auto bad = ParseIncidentCategory("unspecified");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("armed-groups"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(ParseAuditFlag("unset"));
+}
+
+TEST(ParseUtcTime, DatesAndTimesInUtc) {
+  EXPECT_EQ(ParseUtcTimeMs("1970-01-01", "t").value(), 0);
+  EXPECT_EQ(ParseUtcTimeMs("2026-03-01", "t").value(), 1772323200000);
+  EXPECT_EQ(ParseUtcTimeMs("2026-03-01T09:30:00Z", "t").value(), 1772357400000);
+  EXPECT_EQ(ParseUtcTimeMs("2026-03-01T09:30:00.250Z", "t").value(), 1772357400250);
+  EXPECT_EQ(ParseUtcTimeMs("2024-02-29T23:59:59Z", "t").value(), 1709251199000);
+}
+
+TEST(ParseUtcTime, RefusesLocalTimesBadDaysAndOtherFormats) {
+  struct Case {
+    const char* text;
+    const char* words;
+  };
+  const Case cases[] = {
+      {"2026-03-01T09:30:00", "must end in Z"},
+      {"2026-03-01T09:30:00+02:00", "must end in Z"},
+      {"2026-03-01T09:30:00.25Z", "exactly 3 digits"},
+      {"2025-02-29", "has no day 29"},
+      {"2026-13-01", "has no month 13"},
+      {"2026-03-01T24:00:00Z", "has no such time"},
+      {"1969-12-31", "before 1970"},
+      {"01/03/2026", "is not a UTC date or time"},
+      {"2026-3-1", "is not a UTC date or time"},
+      {"", "is not a UTC date or time"},
+  };
+  for (const Case& c : cases) {
+    auto t = ParseUtcTimeMs(c.text, "--date");
+    ASSERT_FALSE(t) << c.text;
+    EXPECT_EQ(t.error().message.rfind("--date: ", 0), 0u) << t.error().message;
+    EXPECT_NE(t.error().message.find(c.words), std::string::npos)
+        << c.text << ": " << t.error().message;
+  }
+}
+
+TEST(ParseProcessedOutput, SplitsTagWeightAndGradeAtTheLastTwoColons) {
+  auto out = ParseProcessedOutput("P:0000001:120.5:62.25");
+  ASSERT_TRUE(out) << out.error().message;
+  EXPECT_EQ(out->tag_id(), "P:0000001");
+  EXPECT_EQ(out->weight_grams(), 120500u);
+  EXPECT_EQ(out->grade_basis_points(), 6225u);
+  EXPECT_FALSE(ParseProcessedOutput("P0000001:120.5"));
+  EXPECT_FALSE(ParseProcessedOutput("P0000001:0:10"));
+  EXPECT_FALSE(ParseProcessedOutput("P0000001:1:"));
+}
+
 class KeyArgumentTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -27,6 +27,20 @@ enum class TxAction {
   kDispatch,
   kReceive,
   kCancelDispatch,
+  kRecordInspection,
+  kSetSiteStatus,
+  kReportTags,
+  kWithdrawTags,
+  kRestoreTags,
+  kProcess,
+  kFormShipment,
+  kReviewShipment,
+  kDispatchShipment,
+  kReceiveShipment,
+  kCancelShipment,
+  kReportIncident,
+  kUpdateIncident,
+  kSetAuditFlag,
 };
 
 struct TxActionInfo {
@@ -63,6 +77,42 @@ struct TxArgs {
   std::vector<std::string> lots;  // lot ids, or LOT_ID:WEIGHT_KG for receive
   std::string to;                 // KEY
   std::string note;
+  std::string tag_kind;           // allocate-tags: mine (default) or processor
+  // record-inspection
+  std::string date;               // also review-shipment's certificate date
+  std::string result;
+  std::string inspector;
+  std::string report_hash;        // 64 hex
+  std::string report_file;        // or the report itself, hashed here
+  std::string summary;
+  // report-tags
+  std::vector<std::string> tags;
+  std::string tag_status;
+  // process
+  std::string processing_kind;
+  std::vector<std::string> inputs;   // lot ids
+  std::vector<std::string> outputs;  // TAG:KG:GRADE_PERCENT
+  // shipments
+  std::string shipment_id;
+  std::string destination;
+  bool issue = false;
+  bool refuse = false;
+  std::string certificate;
+  std::string smelter;            // KEY
+  // incidents
+  std::string subject;            // site, lot, member, tag
+  std::string subject_id;
+  std::string category;
+  uint32_t level = 0;             // 0 = not given
+  std::string description;
+  std::string occurred_at;
+  std::string source;
+  std::string flag_id;
+  std::string incident_id;
+  std::string incident_status;
+  std::string outcome;
+  // set-audit-flag
+  std::string audit_flag;
 };
 
 // Returns a TxBody with only the action set. kInvalidArgument (naming the flag) for a value

@@ -1,5 +1,6 @@
 #include "minetrace/ledger/ledger.h"
 
+#include <cstdio>
 #include <set>
 
 #include "minetrace/base/assert.h"
@@ -51,6 +52,32 @@ Result<Msg> ParseStored(const std::string& bytes, std::string_view what) {
     return MakeError(ErrorCode::kDataLoss, "stored " + std::string(what) + " does not parse");
   }
   return m;
+}
+
+// Keeps each anomaly of `receipt` as a Flag record, in anomaly order.
+Result<void> RecordFlags(StateView& block_state, const v1::Receipt& receipt) {
+  for (const auto& a : receipt.anomalies()) {
+    auto seq = block_state.NextSequence("flag");
+    if (!seq) return tl::unexpected(seq.error());
+    char id[32];
+    std::snprintf(id, sizeof id, "FLG-%09llu", static_cast<unsigned long long>(*seq));
+    v1::Flag f;
+    f.set_flag_id(id);
+    f.set_kind(a.kind());
+    f.set_detail(a.detail());
+    f.set_lot_id(a.lot_id());
+    f.set_site_id(a.site_id());
+    f.set_tag_id(a.tag_id());
+    f.set_member_key(a.member_key().empty() ? receipt.signer() : a.member_key());
+    f.set_shipment_id(a.shipment_id());
+    f.set_tx_id(receipt.tx_id());
+    f.set_height(receipt.height());
+    f.set_leaf_index(receipt.leaf_index());
+    f.set_raised_at_ms(receipt.block_time_ms());
+    f.set_tx_status(receipt.status());
+    block_state.PutFlag(f);
+  }
+  return {};
 }
 
 }  // namespace
@@ -156,8 +183,15 @@ Result<void> Ledger::CheckTx(StateView& pending, const v1::TxBody& body, std::st
   v1::LedgerInfo h = head();
   BlockContext ctx{genesis_.chain_id(), h.height() + 1, std::max(now_ms, h.block_time_ms())};
   StateView layer(pending);
-  auto effects = ExecuteTx(layer, ctx, body, signer);
-  if (!effects) return tl::unexpected(effects.error());
+  std::vector<v1::Anomaly> refusal_anomalies;
+  auto effects = ExecuteTx(layer, ctx, body, signer, &refusal_anomalies);
+  if (!effects) {
+    const ErrorCode code = effects.error().code;
+    bool ours = code == ErrorCode::kInternal || code == ErrorCode::kDataLoss;
+    // A flagged refusal is admitted (see ledger.h) but changes nothing pending.
+    if (!ours && !refusal_anomalies.empty()) return {};
+    return tl::unexpected(effects.error());
+  }
   layer.MergeIntoParent();
   return {};
 }
@@ -221,7 +255,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     receipt.set_leaf_index(leaf);
 
     StateView tx_state(block_state);
-    auto effects = ExecuteTx(tx_state, ctx, bodies[i], tx.signer());
+    std::vector<v1::Anomaly> refusal_anomalies;
+    auto effects = ExecuteTx(tx_state, ctx, bodies[i], tx.signer(), &refusal_anomalies);
     if (!effects && (effects.error().code == ErrorCode::kInternal ||
                      effects.error().code == ErrorCode::kDataLoss)) {
       // Our disk failed, not the tx: abort the block rather than commit a wrong verdict.
@@ -236,6 +271,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
       receipt.set_status(v1::TX_STATUS_FAILED);
       receipt.set_reason(effects.error().message);
       receipt.set_error_code(std::string(ErrorCodeId(effects.error().code)));
+      for (const auto& a : refusal_anomalies) *receipt.add_anomalies() = a;
     }
     std::string receipt_bytes = receipt.SerializeAsString();
     Hash32 receipt_hash = proof::ReceiptHash(AsBytes(receipt_bytes));
@@ -252,6 +288,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
       }
       tx_state.MergeIntoParent();
     }
+    // Flags go to the block's layer, never the tx's: a refused tx's flags must stay.
+    MT_TRY(RecordFlags(block_state, receipt));
     writes.push_back({Column::kTxs, keys::Be64(leaf), tx.SerializeAsString()});
     writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
     writes.push_back({Column::kReceipts, keys::Be64(leaf), receipt_bytes});
@@ -461,7 +499,21 @@ Result<std::optional<v1::Member>> Ledger::GetMember(std::string_view key) const 
 }
 
 Result<std::optional<v1::Tag>> Ledger::GetTag(std::string_view tag_id) const {
-  return StateView(*store_).GetTag(tag_id);
+  StateView state(*store_);
+  auto tag = state.GetTag(tag_id);
+  if (!tag) return tl::unexpected(tag.error());
+  if (!tag->has_value() || (*tag)->status() != v1::TAG_STATUS_ALLOCATED ||
+      (*tag)->site_id().empty()) {
+    return tag;
+  }
+  auto site = state.GetSite((*tag)->site_id());
+  if (!site) return tl::unexpected(site.error());
+  // Withdrawal is O(1) on the ledger (a height on the site), so each tag's status is derived.
+  if (site->has_value() && (*site)->tags_withdrawn_height() > 0 &&
+      (*tag)->allocated_height() <= (*site)->tags_withdrawn_height()) {
+    (*tag)->set_status(v1::TAG_STATUS_WITHDRAWN);
+  }
+  return tag;
 }
 
 Result<std::optional<v1::Block>> Ledger::GetBlock(uint64_t height) const {

@@ -1,27 +1,62 @@
+// The shared part of execution: the envelope checks, the dispatch of each action to its rules
+// (rules_custody.cc, rules_processing.cc, rules_export.cc, rules_oversight.cc), the checks
+// every action uses, and the member and site actions.
 #include "minetrace/ledger/rules.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <set>
 
+#include "execution.h"
 #include "minetrace/base/assert.h"
 
 namespace minetrace::ledger {
-namespace {
-
-constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+namespace detail {
 
 Error Refuse(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
 
 std::string ShortKey(std::string_view key) { return ToHex(AsBytes(key)); }
 
-std::string RoleName(v1::Role r) {
-  std::string n = v1::Role_Name(r);
-  constexpr std::string_view kPrefix = "ROLE_";
-  if (n.rfind(kPrefix, 0) == 0) n = n.substr(kPrefix.size());
-  // ASCII only, never the locale: reasons are hashed into receipts and must not vary.
-  for (char& c : n) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  return n;
+namespace {
+// Lowercase enum value name without its prefix, with spaces: ASCII only, never the locale,
+// because reasons are hashed into receipts and must not vary between validators.
+std::string EnumWords(std::string name, std::string_view prefix) {
+  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c == '_') c = ' ';
+  }
+  return name;
+}
+}  // namespace
+
+std::string RoleName(v1::Role r) { return EnumWords(v1::Role_Name(r), "ROLE_"); }
+std::string SiteStatusName(v1::SiteStatus s) {
+  return EnumWords(v1::SiteStatus_Name(s), "SITE_STATUS_");
+}
+std::string MineralName(v1::Mineral m) { return EnumWords(v1::Mineral_Name(m), "MINERAL_"); }
+std::string IncidentStatusName(v1::IncidentStatus s) {
+  return EnumWords(v1::IncidentStatus_Name(s), "INCIDENT_STATUS_");
+}
+std::string IncidentCategoryName(v1::IncidentCategory c) {
+  return EnumWords(v1::IncidentCategory_Name(c), "INCIDENT_CATEGORY_");
+}
+std::string IncidentOutcomeName(v1::IncidentOutcome o) {
+  return EnumWords(v1::IncidentOutcome_Name(o), "INCIDENT_OUTCOME_");
+}
+std::string ShipmentStatusName(v1::ShipmentStatus s) {
+  return EnumWords(v1::ShipmentStatus_Name(s), "SHIPMENT_STATUS_");
+}
+
+std::string JoinNames(const std::vector<std::string>& names, size_t max) {
+  std::string out;
+  size_t shown = std::min(names.size(), max);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += (i + 1 == shown && shown == names.size()) ? " and " : ", ";
+    out += "'" + names[i] + "'";
+  }
+  if (shown < names.size()) out += " and " + std::to_string(names.size() - shown) + " more";
+  return out;
 }
 
 bool HasRole(const v1::Member& m, v1::Role role) {
@@ -47,42 +82,6 @@ std::string GramsText(uint64_t grams) {
   return buf;
 }
 
-// The executing context of one transaction: who signs, when, on what view.
-class Execution {
- public:
-  Execution(StateView& view, const BlockContext& ctx, const v1::TxBody& body,
-            std::string_view signer)
-      : view_(view), ctx_(ctx), body_(body), signer_(signer) {}
-
-  Result<TxEffects> Run();
-
- private:
-  // The signer must be an active member holding one of `roles` (any role when empty).
-  Result<v1::Member> RequireSigner(std::initializer_list<v1::Role> roles, std::string_view what);
-  // `key` must be an active member holding one of `roles`.
-  Result<v1::Member> RequireCounterpart(std::string_view key, std::initializer_list<v1::Role> roles,
-                                        std::string_view as_what);
-  Result<v1::Lot> LoadLot(const std::string& lot_id);
-  Result<void> CheckLotTime(const v1::Lot& lot);
-  void TouchLot(const std::optional<v1::Lot>& before, v1::Lot lot);
-  Result<void> CheckDistinct(const std::vector<std::string>& lot_ids);
-
-  Result<void> RegisterMember(const v1::RegisterMember& a);
-  Result<void> SetMemberStatus(std::string_view key, bool suspend, const std::string& reason);
-  Result<void> RegisterMineSite(const v1::RegisterMineSite& a);
-  Result<void> AllocateTags(const v1::AllocateTags& a);
-  Result<void> RecordMineLot(const v1::RecordMineLot& a);
-  Result<void> DispatchLots(const v1::DispatchLots& a);
-  Result<void> ReceiveLots(const v1::ReceiveLots& a);
-  Result<void> CancelDispatch(const v1::CancelDispatch& a);
-
-  StateView& view_;
-  const BlockContext& ctx_;
-  const v1::TxBody& body_;
-  std::string signer_;
-  TxEffects effects_;
-};
-
 Result<TxEffects> Execution::Run() {
   if (body_.chain_id() != ctx_.chain_id) {
     return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
@@ -99,6 +98,7 @@ Result<TxEffects> Execution::Run() {
                                  "ledger time: check the signing device's clock"));
   }
   Result<void> r;
+  // No default: -Wswitch names every action added to TxBody without rules here.
   switch (body_.action_case()) {
     case v1::TxBody::kRegisterMember: r = RegisterMember(body_.register_member()); break;
     case v1::TxBody::kSuspendMember:
@@ -115,11 +115,28 @@ Result<TxEffects> Execution::Run() {
     case v1::TxBody::kDispatchLots: r = DispatchLots(body_.dispatch_lots()); break;
     case v1::TxBody::kReceiveLots: r = ReceiveLots(body_.receive_lots()); break;
     case v1::TxBody::kCancelDispatch: r = CancelDispatch(body_.cancel_dispatch()); break;
+    case v1::TxBody::kRecordInspection: r = RecordInspection(body_.record_inspection()); break;
+    case v1::TxBody::kSetSiteStatus: r = SetSiteStatus(body_.set_site_status()); break;
+    case v1::TxBody::kReportTags: r = ReportTags(body_.report_tags()); break;
+    case v1::TxBody::kWithdrawSiteTags:
+      r = SetSiteTagsWithdrawn(body_.withdraw_site_tags().site_id(), true,
+                               body_.withdraw_site_tags().reason());
+      break;
+    case v1::TxBody::kRestoreSiteTags:
+      r = SetSiteTagsWithdrawn(body_.restore_site_tags().site_id(), false,
+                               body_.restore_site_tags().reason());
+      break;
+    case v1::TxBody::kProcessLots: r = ProcessLots(body_.process_lots()); break;
+    case v1::TxBody::kFormShipment: r = FormShipment(body_.form_shipment()); break;
+    case v1::TxBody::kReviewShipment: r = ReviewShipment(body_.review_shipment()); break;
+    case v1::TxBody::kDispatchShipment: r = DispatchShipment(body_.dispatch_shipment()); break;
+    case v1::TxBody::kReceiveShipment: r = ReceiveShipment(body_.receive_shipment()); break;
+    case v1::TxBody::kCancelShipment: r = CancelShipment(body_.cancel_shipment()); break;
+    case v1::TxBody::kReportIncident: r = ReportIncident(body_.report_incident()); break;
+    case v1::TxBody::kUpdateIncident: r = UpdateIncident(body_.update_incident()); break;
+    case v1::TxBody::kSetAuditFlag: r = SetAuditFlag(body_.set_audit_flag()); break;
     case v1::TxBody::ACTION_NOT_SET:
       r = tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "transaction has no action"));
-      break;
-    default:  // issue 5: the rules of these actions are being written
-      r = tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "action not supported yet"));
       break;
   }
   if (!r) return tl::unexpected(r.error());
@@ -199,7 +216,24 @@ Result<v1::Lot> Execution::LoadLot(const std::string& lot_id) {
   return **lot;
 }
 
-// Rule 7: a lot's events never go back in time (device time).
+Result<v1::MineSite> Execution::LoadSite(const std::string& site_id) {
+  auto site = view_.GetSite(site_id);
+  if (!site) return tl::unexpected(site.error());
+  if (!site->has_value()) {
+    return tl::unexpected(Refuse(ErrorCode::kNotFound, "no mine site '" + site_id + "'"));
+  }
+  return **site;
+}
+
+Result<v1::Shipment> Execution::LoadShipment(const std::string& shipment_id) {
+  auto s = view_.GetShipment(shipment_id);
+  if (!s) return tl::unexpected(s.error());
+  if (!s->has_value()) {
+    return tl::unexpected(Refuse(ErrorCode::kNotFound, "no shipment '" + shipment_id + "'"));
+  }
+  return **s;
+}
+
 Result<void> Execution::CheckLotTime(const v1::Lot& lot) {
   if (body_.created_at_ms() < lot.last_device_time_ms()) {
     return tl::unexpected(Refuse(
@@ -209,6 +243,31 @@ Result<void> Execution::CheckLotTime(const v1::Lot& lot) {
             "; a lot's events never go back in time"));
   }
   return {};
+}
+
+Result<void> Execution::CheckHeldBySigner(const v1::Lot& lot, std::string_view to_do) {
+  if (lot.status() == v1::LOT_STATUS_HELD && lot.holder_key() == signer_) return {};
+  std::string why;
+  switch (lot.status()) {
+    case v1::LOT_STATUS_HELD: why = "is held by another member"; break;
+    case v1::LOT_STATUS_IN_TRANSIT: why = "is in transit"; break;
+    case v1::LOT_STATUS_CONSUMED: {
+      std::vector<std::string> children(lot.child_lot_ids().begin(), lot.child_lot_ids().end());
+      why = "was consumed by processing into " + JoinNames(children);
+      break;
+    }
+    case v1::LOT_STATUS_IN_SHIPMENT: why = "is in shipment '" + lot.shipment_id() + "'"; break;
+    case v1::LOT_STATUS_EXPORTED:
+      why = "was exported in shipment '" + lot.shipment_id() + "'";
+      break;
+    case v1::LOT_STATUS_DELIVERED:
+      why = "was delivered to the smelter in shipment '" + lot.shipment_id() + "'";
+      break;
+    default: why = "is not held"; break;
+  }
+  return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
+                               "lot '" + lot.lot_id() + "' " + why + "; only its current holder " +
+                                   "may " + std::string(to_do) + " it"));
 }
 
 void Execution::TouchLot(const std::optional<v1::Lot>& before, v1::Lot lot) {
@@ -238,6 +297,26 @@ Result<void> Execution::CheckDistinct(const std::vector<std::string>& lot_ids) {
     }
   }
   return {};
+}
+
+Result<void> Execution::CheckText(std::string_view text, std::string_view what, size_t min_chars,
+                                  size_t max_chars) {
+  if (text.size() < min_chars || text.size() > max_chars) {
+    std::string range = min_chars == 0 ? "at most " + std::to_string(max_chars)
+                                       : std::to_string(min_chars) + " to " +
+                                             std::to_string(max_chars);
+    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
+                                 std::string(what) + " must be " + range + " characters" +
+                                     (min_chars > 0 && text.empty() ? " (it is required)" : "")));
+  }
+  return {};
+}
+
+tl::unexpected<Error> Execution::RefuseFlagged(ErrorCode code, std::string message,
+                                               v1::Anomaly anomaly) {
+  if (anomaly.detail().empty()) anomaly.set_detail(message);
+  refusal_anomalies_.push_back(std::move(anomaly));
+  return tl::unexpected(Refuse(code, std::move(message)));
 }
 
 Result<void> Execution::RegisterMember(const v1::RegisterMember& a) {
@@ -374,275 +453,10 @@ Result<void> Execution::RegisterMineSite(const v1::RegisterMineSite& a) {
   return {};
 }
 
-Result<void> Execution::AllocateTags(const v1::AllocateTags& a) {
-  auto signer = RequireSigner({v1::ROLE_ADMINISTRATOR}, "allocate tags");
-  if (!signer) return tl::unexpected(signer.error());
-  if (!IsIdentifier(a.prefix(), 16)) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "tag prefix must be 1 to 16 letters, digits, '-', '_' or '.'"));
-  }
-  if (a.count() == 0 || a.count() > kMaxTagsPerAllocation) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "tag count must be 1 to " +
-                                     std::to_string(kMaxTagsPerAllocation)));
-  }
-  if (a.first() >= 10'000'000 || a.count() > 10'000'000 - a.first()) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kInvalidArgument, "tag numbers are at most 7 digits (< 10000000)"));
-  }
-  auto site = view_.GetSite(a.site_id());
-  if (!site) return tl::unexpected(site.error());
-  if (!site->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kNotFound, "no mine site '" + a.site_id() + "'"));
-  }
-  if ((*site)->tags_withdrawn()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tags of site '" + a.site_id() + "' are withdrawn"));
-  }
-  if (EffectiveSiteStatus(**site, ctx_.block_time_ms) == v1::SITE_STATUS_RED) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "site '" + a.site_id() + "' is red: no tags for it"));
-  }
-  auto agent = RequireCounterpart(a.agent_key(), {v1::ROLE_AGENT}, "agent");
-  if (!agent) return tl::unexpected(agent.error());
-  for (uint64_t n = a.first(); n < a.first() + a.count(); ++n) {
-    char digits[24];
-    std::snprintf(digits, sizeof digits, "%07llu", static_cast<unsigned long long>(n));
-    std::string tag_id = a.prefix() + digits;
-    auto existing = view_.GetTag(tag_id);
-    if (!existing) return tl::unexpected(existing.error());
-    if (existing->has_value()) {
-      return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                   "tag " + tag_id + " is already allocated (to site '" +
-                                       (*existing)->site_id() + "'); a tag is allocated once"));
-    }
-    v1::Tag t;
-    t.set_tag_id(tag_id);
-    t.set_site_id(a.site_id());
-    t.set_agent_key(a.agent_key());
-    t.set_status(v1::TAG_STATUS_ALLOCATED);
-    t.set_allocated_height(ctx_.height);
-    view_.PutTag(t);
-  }
-  return {};
-}
-
-Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
-  auto signer = RequireSigner({v1::ROLE_AGENT}, "record mine lots");
-  if (!signer) return tl::unexpected(signer.error());
-  if (a.weight_grams() == 0 || a.weight_grams() > kMaxLotWeightGrams) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "lot weight must be more than 0 and at most 100 t"));
-  }
-  if (a.grade_basis_points() > 10000) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kInvalidArgument, "grade must be 0 to 100 % (0 to 10000 bp)"));
-  }
-  auto tag = view_.GetTag(a.tag_id());
-  if (!tag) return tl::unexpected(tag.error());
-  if (!tag->has_value()) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kNotFound, "tag '" + a.tag_id() + "' was never allocated"));
-  }
-  v1::Tag t = **tag;
-  if (t.agent_key() != signer_) {
-    return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                 "tag " + t.tag_id() + " is allocated to another agent"));
-  }
-  switch (t.status()) {
-    case v1::TAG_STATUS_ALLOCATED: break;
-    case v1::TAG_STATUS_USED:
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "tag " + t.tag_id() + " is already used by lot '" +
-                                       t.lot_id() + "'; a tag is used once"));
-    default:
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "tag " + t.tag_id() + " is void or lost and can never be used"));
-  }
-  if (t.site_id() != a.site_id()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tag " + t.tag_id() + " is allocated to site '" + t.site_id() +
-                                     "', not '" + a.site_id() + "'"));
-  }
-  auto site = view_.GetSite(a.site_id());
-  if (!site) return tl::unexpected(site.error());
-  if (!site->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kNotFound, "no mine site '" + a.site_id() + "'"));
-  }
-  const v1::MineSite& s = **site;
-  if (EffectiveSiteStatus(s, ctx_.block_time_ms) == v1::SITE_STATUS_RED) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "site '" + s.site_id() + "' is red: no mine lots may be recorded"));
-  }
-  if (s.tags_withdrawn()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tags of site '" + s.site_id() + "' are withdrawn"));
-  }
-  if (std::find(s.minerals().begin(), s.minerals().end(), a.mineral()) == s.minerals().end()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "site '" + s.site_id() + "' does not declare the mineral " +
-                                     v1::Mineral_Name(a.mineral())));
-  }
-  auto producer = RequireCounterpart(a.producer_key(), {v1::ROLE_COOPERATIVE}, "producer");
-  if (!producer) return tl::unexpected(producer.error());
-  auto existing = view_.GetLot(a.tag_id());
-  if (!existing) return tl::unexpected(existing.error());
-  if (existing->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                 "lot id '" + a.tag_id() + "' is already in use"));
-  }
-
-  v1::Lot lot;
-  lot.set_lot_id(a.tag_id());
-  lot.set_tag_id(a.tag_id());
-  lot.set_site_id(a.site_id());
-  lot.set_mineral(a.mineral());
-  lot.set_weight_grams(a.weight_grams());
-  lot.set_grade_basis_points(a.grade_basis_points());
-  lot.set_producer_key(a.producer_key());
-  lot.set_recorded_by(signer_);
-  lot.set_status(v1::LOT_STATUS_HELD);
-  lot.set_holder_key(a.producer_key());
-  lot.set_created_device_time_ms(body_.created_at_ms());
-  lot.set_created_height(ctx_.height);
-  TouchLot(std::nullopt, lot);
-
-  t.set_status(v1::TAG_STATUS_USED);
-  t.set_lot_id(lot.lot_id());
-  view_.PutTag(t);
-
-  // Anomaly: tagged volume this month above the site's production estimate.
-  std::string volume_key = keys::SiteMonthVolume(s.site_id(), ctx_.block_time_ms);
-  auto raw = view_.Get(Column::kState, volume_key);
-  if (!raw) return tl::unexpected(raw.error());
-  uint64_t grams = raw->has_value() ? ReadBigEndian64(**raw) : 0;
-  grams += a.weight_grams();
-  view_.Put(Column::kState, volume_key, keys::Be64(grams));
-  uint64_t estimate_grams = s.production_estimate_kg_per_month() * 1000;
-  if (estimate_grams > 0 && grams > estimate_grams) {
-    v1::Anomaly an;
-    an.set_kind("site_volume_above_estimate");
-    an.set_lot_id(lot.lot_id());
-    an.set_detail("site '" + s.site_id() + "' tagged " + GramsText(grams) +
-                  " this month, above its estimate of " + GramsText(estimate_grams));
-    effects_.anomalies.push_back(std::move(an));
-  }
-  return {};
-}
-
-Result<void> Execution::DispatchLots(const v1::DispatchLots& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
-      "dispatch lots");
-  if (!signer) return tl::unexpected(signer.error());
-  std::vector<std::string> ids(a.lot_ids().begin(), a.lot_ids().end());
-  MT_TRY(CheckDistinct(ids));
-  if (a.receiver_key() == signer_) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kInvalidArgument, "a holder cannot dispatch lots to itself"));
-  }
-  auto receiver = RequireCounterpart(
-      a.receiver_key(),
-      {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER}, "receiver");
-  if (!receiver) return tl::unexpected(receiver.error());
-  for (const auto& id : ids) {
-    auto lot = LoadLot(id);
-    if (!lot) return tl::unexpected(lot.error());
-    if (lot->status() != v1::LOT_STATUS_HELD || lot->holder_key() != signer_) {
-      std::string state = lot->status() == v1::LOT_STATUS_IN_TRANSIT ? "is in transit"
-                          : lot->status() != v1::LOT_STATUS_HELD    ? "is no longer held"
-                                                                    : "is held by another member";
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "lot '" + id + "' " + state +
-                                       "; only its current holder may dispatch it"));
-    }
-    MT_TRY(CheckLotTime(*lot));
-    v1::Lot next = *lot;
-    next.set_status(v1::LOT_STATUS_IN_TRANSIT);
-    next.clear_holder_key();
-    next.set_dispatched_by(signer_);
-    next.set_dispatched_to(a.receiver_key());
-    next.set_dispatched_weight_grams(lot->weight_grams());
-    TouchLot(*lot, std::move(next));
-  }
-  return {};
-}
-
-Result<void> Execution::ReceiveLots(const v1::ReceiveLots& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER}, "receive lots");
-  if (!signer) return tl::unexpected(signer.error());
-  std::vector<std::string> ids;
-  for (const auto& r : a.lots()) ids.push_back(r.lot_id());
-  MT_TRY(CheckDistinct(ids));
-  for (const auto& r : a.lots()) {
-    if (r.weight_grams() == 0 || r.weight_grams() > kMaxLotWeightGrams) {
-      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "lot '" + r.lot_id() +
-                                       "': received weight must be more than 0 and at most 100 t"));
-    }
-    auto lot = LoadLot(r.lot_id());
-    if (!lot) return tl::unexpected(lot.error());
-    if (lot->status() != v1::LOT_STATUS_IN_TRANSIT || lot->dispatched_to() != signer_) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "lot '" + r.lot_id() +
-                                       "' is not in transit to the signer; only the named "
-                                       "receiver may receive it"));
-    }
-    MT_TRY(CheckLotTime(*lot));
-    uint64_t sent = lot->dispatched_weight_grams();
-    uint64_t diff = sent > r.weight_grams() ? sent - r.weight_grams() : r.weight_grams() - sent;
-    if (diff * 10000 > sent * kReceiptWeightToleranceBasisPoints) {
-      v1::Anomaly an;
-      an.set_kind("receipt_weight_mismatch");
-      an.set_lot_id(r.lot_id());
-      an.set_detail("dispatched " + GramsText(sent) + ", received " + GramsText(r.weight_grams()));
-      effects_.anomalies.push_back(std::move(an));
-    }
-    v1::Lot next = *lot;
-    next.set_status(v1::LOT_STATUS_HELD);
-    next.set_holder_key(signer_);
-    next.set_weight_grams(r.weight_grams());
-    next.clear_dispatched_by();
-    next.clear_dispatched_to();
-    next.clear_dispatched_weight_grams();
-    TouchLot(*lot, std::move(next));
-  }
-  return {};
-}
-
-Result<void> Execution::CancelDispatch(const v1::CancelDispatch& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
-      "cancel dispatches");
-  if (!signer) return tl::unexpected(signer.error());
-  std::vector<std::string> ids(a.lot_ids().begin(), a.lot_ids().end());
-  MT_TRY(CheckDistinct(ids));
-  for (const auto& id : ids) {
-    auto lot = LoadLot(id);
-    if (!lot) return tl::unexpected(lot.error());
-    if (lot->status() != v1::LOT_STATUS_IN_TRANSIT || lot->dispatched_by() != signer_) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "lot '" + id +
-                                       "' is not in transit from the signer; only its sender "
-                                       "may cancel a dispatch"));
-    }
-    MT_TRY(CheckLotTime(*lot));
-    v1::Lot next = *lot;
-    next.set_status(v1::LOT_STATUS_HELD);
-    next.set_holder_key(signer_);
-    next.clear_dispatched_by();
-    next.clear_dispatched_to();
-    next.clear_dispatched_weight_grams();
-    TouchLot(*lot, std::move(next));
-  }
-  return {};
-}
-
-}  // namespace
+}  // namespace detail
 
 v1::SiteStatus EffectiveSiteStatus(const v1::MineSite& site, int64_t time_ms) {
-  constexpr int64_t kYearMs = 365 * kDayMs;
+  constexpr int64_t kYearMs = 365 * detail::kDayMs;
   int64_t since = time_ms - site.last_inspection_ms();
   switch (site.status()) {
     case v1::SITE_STATUS_GREEN:
@@ -660,10 +474,14 @@ v1::SiteStatus EffectiveSiteStatus(const v1::MineSite& site, int64_t time_ms) {
 
 Result<TxEffects> ExecuteTx(StateView& view, const BlockContext& ctx, const v1::TxBody& body,
                             std::string_view signer,
-                            std::vector<v1::Anomaly>* /*refusal_anomalies*/) {
+                            std::vector<v1::Anomaly>* refusal_anomalies) {
   MT_ASSERT(signer.size() == 32);
-  Execution e(view, ctx, body, signer);
-  return e.Run();
+  detail::Execution e(view, ctx, body, signer);
+  auto effects = e.Run();
+  if (!effects && refusal_anomalies != nullptr) {
+    for (auto& a : e.TakeRefusalAnomalies()) refusal_anomalies->push_back(std::move(a));
+  }
+  return effects;
 }
 
 }  // namespace minetrace::ledger

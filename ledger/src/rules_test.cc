@@ -1,4 +1,5 @@
-// Every ledger rule of domain.md that issue 2's actions touch, each with the refusal that
+// Every ledger rule of domain.md that the member, site, tag, mine lot and custody actions
+// touch (issues 2 and 5), each with the refusal that
 // shows it. Runs against a real Ledger on RocksDB (test_fixture.h).
 #include "minetrace/ledger/rules.h"
 
@@ -85,6 +86,28 @@ TEST_F(Envelope, RefusesOtherChainAndDeviceClockFarAhead) {
   ExpectRefused(Commit(ahead, admin_), "INVALID_ARGUMENT", "ahead of ledger time");
 }
 
+TEST_F(Envelope, LateUploadIsFlagged) {
+  now_ms_ += 30 * kDay;
+  auto late = Body(now_ms_ - 8 * kDay);  // signed offline, uploaded 8 days later
+  auto* a = late.mutable_register_member();
+  a->set_member_key(KeyStr(agent_));
+  a->set_name("agent");
+  a->add_roles(v1::ROLE_AGENT);
+  auto r = Commit(late, admin_);
+  ExpectOk(r);
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "late_upload");
+  EXPECT_EQ(r.anomalies(0).detail(), "signed 8 days before it reached the ledger");
+  auto timely = Body(now_ms_ - 6 * kDay);
+  a = timely.mutable_register_member();
+  a->set_member_key(KeyStr(coop_));
+  a->set_name("coop");
+  a->add_roles(v1::ROLE_COOPERATIVE);
+  r = Commit(timely, admin_);
+  ExpectOk(r);
+  EXPECT_EQ(r.anomalies_size(), 0);
+}
+
 TEST_F(SiteRules, RegulatorRegistersAgentMayNot) {
   ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
   ExpectOk(RegisterMember(stranger_, "ministry", {v1::ROLE_REGULATOR}));
@@ -161,6 +184,135 @@ TEST_F(TagRules, RefusesAnotherAgentsTagAndUnallocatedTag) {
   ExpectRefused(RecordLot(agent2_, "T0000001", "CD-1", 50000), "PERMISSION_DENIED",
                 "another agent");
   ExpectRefused(RecordLot(agent_, "T9999999", "CD-1", 50000), "NOT_FOUND", "never allocated");
+}
+
+// A tag used by another agent than its allocation is refused and flagged: the anomaly goes
+// on the failed receipt (ExecuteTx's refusal_anomalies).
+TEST_F(TagRules, AnotherAgentsTagIsRefusedAndFlagged) {
+  SetUpFlow();
+  ExpectOk(RegisterMember(agent2_, "agent2", {v1::ROLE_AGENT}));
+  auto b = Body();
+  auto* a = b.mutable_record_mine_lot();
+  a->set_tag_id("T0000001");
+  a->set_site_id("CD-1");
+  a->set_mineral(v1::MINERAL_CASSITERITE);
+  a->set_weight_grams(50000);
+  a->set_producer_key(KeyStr(coop_));
+  auto v = Try(b, agent2_);
+  ASSERT_FALSE(v.effects);
+  EXPECT_EQ(v.effects.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(v.effects.error().message.find("allocated to another agent"), std::string::npos);
+  ASSERT_EQ(v.refusal_anomalies.size(), 1u);
+  const v1::Anomaly& an = v.refusal_anomalies[0];
+  EXPECT_EQ(an.kind(), "tag_off_agent");
+  EXPECT_EQ(an.tag_id(), "T0000001");
+  EXPECT_EQ(an.site_id(), "CD-1");
+  EXPECT_EQ(an.member_key(), KeyStr(agent2_));
+  EXPECT_FALSE(an.detail().empty());
+  // Committed, it is a FAILED receipt that carries the anomaly; the tag stays unused.
+  auto r = Commit(b, agent2_);
+  ExpectRefused(r, "PERMISSION_DENIED", "allocated to another agent");
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "tag_off_agent");
+  EXPECT_EQ((*ledger_->GetTag("T0000001"))->status(), v1::TAG_STATUS_ALLOCATED);
+}
+
+TEST_F(TagRules, TagAtAnotherSiteIsRefusedAndFlagged) {
+  SetUpFlow();
+  ExpectOk(RegisterSite("CD-2", v1::SITE_STATUS_GREEN));
+  auto b = Body();
+  auto* a = b.mutable_record_mine_lot();
+  a->set_tag_id("T0000001");
+  a->set_site_id("CD-2");
+  a->set_mineral(v1::MINERAL_CASSITERITE);
+  a->set_weight_grams(50000);
+  a->set_producer_key(KeyStr(coop_));
+  auto v = Try(b, agent_);
+  ASSERT_FALSE(v.effects);
+  EXPECT_EQ(v.effects.error().code, ErrorCode::kFailedPrecondition);
+  EXPECT_NE(v.effects.error().message.find("allocated to site 'CD-1', not 'CD-2'"),
+            std::string::npos);
+  ASSERT_EQ(v.refusal_anomalies.size(), 1u);
+  EXPECT_EQ(v.refusal_anomalies[0].kind(), "tag_off_site");
+  EXPECT_EQ(v.refusal_anomalies[0].site_id(), "CD-2");
+  EXPECT_EQ(v.refusal_anomalies[0].member_key(), KeyStr(agent_));
+  // An ordinary refusal raises nothing.
+  a->set_site_id("CD-1");
+  a->set_weight_grams(0);
+  auto plain = Try(b, agent_);
+  ASSERT_FALSE(plain.effects);
+  EXPECT_TRUE(plain.refusal_anomalies.empty());
+}
+
+TEST_F(TagRules, ProcessorTagsGoToProcessorsWithoutSiteAndMarkNoMineLot) {
+  SetUpFlow();
+  ExpectOk(RegisterMember(processor_, "processor", {v1::ROLE_PROCESSOR}));
+  ExpectRefused(AllocateProcessorTags(agent_, "P", 1, 5), "FAILED_PRECONDITION",
+                "role processor");
+  auto b = Body();
+  auto* a = b.mutable_allocate_tags();
+  a->set_site_id("CD-1");
+  a->set_agent_key(KeyStr(processor_));
+  a->set_prefix("P");
+  a->set_first(1);
+  a->set_count(5);
+  a->set_kind(v1::TAG_KIND_PROCESSOR);
+  ExpectRefused(Commit(b, admin_), "INVALID_ARGUMENT", "leave site_id empty");
+  ExpectOk(AllocateProcessorTags(processor_, "P", 1, 5));
+  auto tag = *ledger_->GetTag("P0000001");
+  EXPECT_EQ(tag->kind(), v1::TAG_KIND_PROCESSOR);
+  EXPECT_TRUE(tag->site_id().empty());
+  EXPECT_EQ((*ledger_->GetTag("T0000001"))->kind(), v1::TAG_KIND_MINE);
+  ExpectRefused(Allocate("", agent_, "M", 1, 1), "INVALID_ARGUMENT", "set site_id");
+  ExpectRefused(AllocateProcessorTags(processor_, "T", 1, 1), "ALREADY_EXISTS",
+                "to site 'CD-1'");
+  // Even allocated to an agent by mistake, a processor tag never marks a mine lot.
+  ExpectOk(RegisterMember(agent2_, "agent-processor", {v1::ROLE_AGENT, v1::ROLE_PROCESSOR}));
+  ExpectOk(AllocateProcessorTags(agent2_, "Q", 1, 1));
+  ExpectRefused(RecordLot(agent2_, "Q0000001", "CD-1", 50000), "FAILED_PRECONDITION",
+                "is a processor tag");
+}
+
+TEST_F(LotRules, MineLotRecordsOriginAndSiteStatusAndProducerBalance) {
+  SetUpFlow();
+  ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
+  auto lot = LotOf("T0000001");
+  EXPECT_EQ(lot.origin(), v1::LOT_ORIGIN_MINE);
+  EXPECT_EQ(lot.origin_weight_grams(), 50000u);
+  EXPECT_EQ(lot.site_status_at_record(), v1::SITE_STATUS_GREEN);
+  EXPECT_EQ(BalanceOf(coop_).produced_grams(), 50000u);
+}
+
+TEST_F(CustodyRules, MassBalanceFollowsDispatchCancelAndReceipt) {
+  SetUpFlow();
+  ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
+  ExpectOk(RecordLot(agent_, "T0000002", "CD-1", 30000));
+  ExpectOk(Dispatch(coop_, {"T0000001", "T0000002"}, trader_));
+  EXPECT_EQ(BalanceOf(coop_).dispatched_grams(), 80000u);
+  auto cancel = Body();
+  cancel.mutable_cancel_dispatch()->add_lot_ids("T0000002");
+  ExpectOk(Commit(cancel, coop_));
+  EXPECT_EQ(BalanceOf(coop_).dispatched_grams(), 50000u);
+  ExpectOk(Receive(trader_, "T0000001", 49500));
+  auto trader = BalanceOf(trader_);
+  EXPECT_EQ(trader.received_grams(), 49500u);
+  EXPECT_EQ(trader.member_key(), KeyStr(trader_));
+}
+
+TEST_F(CustodyRules, MassGainAlongTheChainIsFlagged) {
+  SetUpFlow();
+  ExpectOk(RegisterMember(stranger_, "trader2", {v1::ROLE_TRADER}));
+  ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
+  ExpectOk(Dispatch(coop_, {"T0000001"}, trader_));
+  ExpectOk(Receive(trader_, "T0000001", 50900));  // +1.8 %: within tolerance, no flag
+  ExpectOk(Dispatch(trader_, {"T0000001"}, stranger_));
+  // +1.8 % against the dispatch (within the receipt tolerance), +3.6 % against the mine.
+  auto r = Receive(stranger_, "T0000001", 51800);
+  ExpectOk(r);
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "mass_gain");
+  EXPECT_EQ(r.anomalies(0).lot_id(), "T0000001");
+  EXPECT_NE(r.anomalies(0).detail().find("50.000 kg"), std::string::npos);
 }
 
 TEST_F(LotRules, RefusesRedSiteLot) {

@@ -1,5 +1,7 @@
 #include "minetrace/ledger/state.h"
 
+#include <set>
+
 #include "minetrace/base/assert.h"
 
 namespace minetrace::ledger {
@@ -54,6 +56,9 @@ std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind, std::strin
 }
 std::string IncidentsByStatusPrefix(v1::IncidentStatus status) {
   return "ist/" + std::string(1, static_cast<char>(status));
+}
+std::string OpenLevelOneIncidentIds(v1::IncidentSubjectKind kind, std::string_view id) {
+  return "i1n/" + std::string(1, static_cast<char>(kind)) + std::string(id);
 }
 std::string Flag(std::string_view id) { return "f/" + std::string(id); }
 std::string AllFlagsPrefix() { return "f/"; }
@@ -178,15 +183,34 @@ bool BlocksExports(const v1::Incident& i) {
 }
 }  // namespace
 
-void StateView::PutIncident(const std::optional<v1::Incident>& previous,
-                            const v1::Incident& i) {
+Result<std::vector<std::string>> StateView::GetOpenLevelOneIncidents(
+    v1::IncidentSubjectKind kind, std::string_view subject_id) const {
+  auto raw = Get(Column::kState, keys::OpenLevelOneIncidentIds(kind, subject_id));
+  if (!raw) return tl::unexpected(raw.error());
+  std::vector<std::string> ids;
+  if (!raw->has_value()) return ids;
+  // Ids joined by ',' (incident ids are "INC-" and digits).
+  std::string_view rest = **raw;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    ids.emplace_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return ids;
+}
+
+Result<void> StateView::PutIncident(const std::optional<v1::Incident>& previous,
+                                    const v1::Incident& i) {
   MT_ASSERT(!i.incident_id().empty());
+  MT_ASSERT(i.incident_id().find(',') == std::string::npos);
   const std::string& id = i.incident_id();
+  const bool blocked_before = previous && BlocksExports(*previous);
   if (previous) {
     MT_ASSERT(previous->incident_id() == id && previous->subject_kind() == i.subject_kind() &&
               previous->subject_id() == i.subject_id());
     Delete(Column::kIndex, keys::IncidentsByStatusPrefix(previous->status()) + id);
-    if (BlocksExports(*previous)) {
+    if (blocked_before) {
       Delete(Column::kIndex,
              keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id);
     }
@@ -197,7 +221,26 @@ void StateView::PutIncident(const std::optional<v1::Incident>& previous,
     Put(Column::kIndex, keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id,
         "");
   }
+  if (blocked_before != BlocksExports(i)) {
+    auto open = GetOpenLevelOneIncidents(i.subject_kind(), i.subject_id());
+    if (!open) return tl::unexpected(open.error());
+    std::set<std::string> ids(open->begin(), open->end());
+    if (BlocksExports(i)) {
+      ids.insert(id);
+    } else {
+      ids.erase(id);
+    }
+    std::string key = keys::OpenLevelOneIncidentIds(i.subject_kind(), i.subject_id());
+    if (ids.empty()) {
+      Delete(Column::kState, std::move(key));
+    } else {
+      std::string joined;
+      for (const auto& x : ids) joined += (joined.empty() ? "" : ",") + x;
+      Put(Column::kState, std::move(key), std::move(joined));
+    }
+  }
   Put(Column::kState, keys::Incident(id), i.SerializeAsString());
+  return {};
 }
 
 Result<std::optional<v1::Flag>> StateView::GetFlag(std::string_view id) const {

@@ -197,6 +197,144 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status GetProvenance(grpc::ServerContext*, const v1::GetProvenanceRequest* req,
+                             v1::Provenance* resp) override {
+    if (req->lot_id().empty() == req->shipment_id().empty()) {
+      return Invalid("give exactly one of lot_id and shipment_id");
+    }
+    auto p = ledger_.GetProvenance(req->lot_id(), req->shipment_id());
+    if (!p) return ToGrpcStatus(p.error());
+    *resp = std::move(*p);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetIncident(grpc::ServerContext*, const v1::GetIncidentRequest* req,
+                           v1::Incident* resp) override {
+    if (req->incident_id().empty()) return Invalid("incident_id is empty");
+    auto i = ledger_.GetIncident(req->incident_id());
+    if (!i) return ToGrpcStatus(i.error());
+    if (!i->has_value()) return NotFound("no incident '" + req->incident_id() + "'");
+    *resp = std::move(**i);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListIncidents(grpc::ServerContext*, const v1::ListIncidentsRequest* req,
+                             v1::ListIncidentsResponse* resp) override {
+    if (!v1::IncidentSubjectKind_IsValid(req->subject_kind())) {
+      return Invalid("unknown subject_kind " + std::to_string(req->subject_kind()));
+    }
+    if (req->subject_id().empty() !=
+        (req->subject_kind() == v1::INCIDENT_SUBJECT_UNSPECIFIED)) {
+      return Invalid("subject_kind and subject_id go together: give both or neither");
+    }
+    if (!v1::IncidentStatus_IsValid(req->status())) {
+      return Invalid("unknown incident status " + std::to_string(req->status()));
+    }
+    if (req->level() > 3) return Invalid("level is 1..3 (or 0 for any)");
+    if (!v1::IncidentCategory_IsValid(req->category())) {
+      return Invalid("unknown incident category " + std::to_string(req->category()));
+    }
+    auto size = PageSize(req->page_size());
+    if (!size) return ToGrpcStatus(size.error());
+    ledger::IncidentFilter filter;
+    filter.subject_kind = req->subject_kind();
+    filter.subject_id = req->subject_id();
+    if (filter.subject_kind == v1::INCIDENT_SUBJECT_MEMBER) {
+      // Member subjects are stored as lowercase hex keys; accept either case.
+      for (char& c : filter.subject_id) {
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+      }
+    }
+    filter.status = req->status();
+    filter.level = req->level();
+    filter.category = req->category();
+    filter.open_only = req->open_only();
+    auto page = ledger_.ListIncidents(filter, req->page_token(), *size);
+    if (!page) return ToGrpcStatus(page.error());
+    for (auto& i : page->items) *resp->add_incidents() = std::move(i);
+    resp->set_next_page_token(page->next_page_token);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListFlags(grpc::ServerContext*, const v1::ListFlagsRequest* req,
+                         v1::ListFlagsResponse* resp) override {
+    if (!req->member_key().empty() && req->member_key().size() != 32) {
+      return Invalid("member_key must be a 32-byte public key, got " +
+                     std::to_string(req->member_key().size()) + " bytes");
+    }
+    auto size = PageSize(req->page_size());
+    if (!size) return ToGrpcStatus(size.error());
+    ledger::FlagFilter filter{req->kind(), req->lot_id(), req->site_id(), req->member_key()};
+    auto page = ledger_.ListFlags(filter, req->page_token(), *size);
+    if (!page) return ToGrpcStatus(page.error());
+    for (auto& f : page->items) *resp->add_flags() = std::move(f);
+    resp->set_next_page_token(page->next_page_token);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetShipment(grpc::ServerContext*, const v1::GetShipmentRequest* req,
+                           v1::Shipment* resp) override {
+    if (req->shipment_id().empty()) return Invalid("shipment_id is empty");
+    auto s = ledger_.GetShipment(req->shipment_id());
+    if (!s) return ToGrpcStatus(s.error());
+    if (!s->has_value()) return NotFound("no shipment '" + req->shipment_id() + "'");
+    *resp = std::move(**s);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListShipments(grpc::ServerContext*, const v1::ListShipmentsRequest* req,
+                             v1::ListShipmentsResponse* resp) override {
+    if (!req->exporter_key().empty() && req->exporter_key().size() != 32) {
+      return Invalid("exporter_key must be a 32-byte public key, got " +
+                     std::to_string(req->exporter_key().size()) + " bytes");
+    }
+    if (!v1::ShipmentStatus_IsValid(req->status())) {
+      return Invalid("unknown shipment status " + std::to_string(req->status()));
+    }
+    auto size = PageSize(req->page_size());
+    if (!size) return ToGrpcStatus(size.error());
+    ledger::ShipmentFilter filter{req->exporter_key(), req->status()};
+    auto page = ledger_.ListShipments(filter, req->page_token(), *size);
+    if (!page) return ToGrpcStatus(page.error());
+    for (auto& s : page->items) *resp->add_shipments() = std::move(s);
+    resp->set_next_page_token(page->next_page_token);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListInspections(grpc::ServerContext*, const v1::ListInspectionsRequest* req,
+                               v1::ListInspectionsResponse* resp) override {
+    if (req->site_id().empty()) return Invalid("site_id is empty");
+    auto list = ledger_.ListInspections(req->site_id());
+    if (!list) return ToGrpcStatus(list.error());
+    if (!list->has_value()) return NotFound("no mine site '" + req->site_id() + "'");
+    for (auto& i : **list) *resp->add_inspections() = std::move(i);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetSiteProduction(grpc::ServerContext*, const v1::GetSiteProductionRequest* req,
+                                 v1::SiteProduction* resp) override {
+    if (req->site_id().empty()) return Invalid("site_id is empty");
+    // The ledger checks the range (not negative, not backward, at most 120 months).
+    auto p = ledger_.GetSiteProduction(req->site_id(), req->from_ms(), req->to_ms());
+    if (!p) return ToGrpcStatus(p.error());
+    if (!p->has_value()) return NotFound("no mine site '" + req->site_id() + "'");
+    *resp = std::move(**p);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetHoldings(grpc::ServerContext*, const v1::GetHoldingsRequest* req,
+                           v1::Holdings* resp) override {
+    if (req->member_key().size() != 32) {
+      return Invalid("member_key must be a 32-byte public key, got " +
+                     std::to_string(req->member_key().size()) + " bytes");
+    }
+    auto h = ledger_.GetHoldings(req->member_key());
+    if (!h) return ToGrpcStatus(h.error());
+    if (!h->has_value()) return NotFound("no member " + ToHex(AsBytes(req->member_key())));
+    *resp = std::move(**h);
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetTag(grpc::ServerContext*, const v1::GetTagRequest* req,
                       v1::Tag* resp) override {
     if (req->tag_id().empty()) return Invalid("tag_id is empty");

@@ -25,6 +25,7 @@
 #include "minetrace/ledger/state.h"
 #include "minetrace/ledger/store.h"
 #include "minetrace/v1/ledger.pb.h"
+#include "minetrace/v1/node.pb.h"
 
 namespace minetrace::ledger {
 
@@ -68,17 +69,48 @@ struct CommittedBlock {
   std::vector<SkippedTx> skipped;
 };
 
+// Filters of the list queries combine (AND); an empty field does not filter.
+struct IncidentFilter {
+  v1::IncidentSubjectKind subject_kind = v1::INCIDENT_SUBJECT_UNSPECIFIED;  // with subject_id
+  std::string subject_id;
+  v1::IncidentStatus status = v1::INCIDENT_STATUS_UNSPECIFIED;
+  uint32_t level = 0;  // 0 = any
+  v1::IncidentCategory category = v1::INCIDENT_CATEGORY_UNSPECIFIED;
+  bool open_only = false;  // open or under mitigation
+};
+
+struct FlagFilter {
+  std::string kind;
+  std::string lot_id;
+  std::string site_id;
+  std::string member_key;
+};
+
+struct ShipmentFilter {
+  std::string exporter_key;
+  v1::ShipmentStatus status = v1::SHIPMENT_STATUS_UNSPECIFIED;
+};
+
 struct LotFilter {
   std::string holder_key;  // at most one of the three is set
   std::string site_id;
   v1::LotStatus status = v1::LOT_STATUS_UNSPECIFIED;
 };
 
+// A page of a list query. A filtered list examines a bounded number of index entries per
+// page, so a page may hold fewer items than asked while more follow: read on until
+// next_page_token is empty.
 template <class T>
 struct Page {
   std::vector<T> items;
   std::string next_page_token;  // empty on the last page
 };
+
+// Bounds of the queries (they keep a request's work and answer bounded).
+inline constexpr size_t kMaxProvenanceLots = 10'000;
+inline constexpr size_t kMaxHoldingsLots = 100'000;
+inline constexpr int64_t kMaxProductionMonths = 120;
+inline constexpr int64_t kProductionMonthMs = 30LL * 24 * 3600 * 1000;  // as keys::SiteMonthVolume
 
 class Ledger {
  public:
@@ -98,6 +130,9 @@ class Ledger {
   // Admission check: executes the transaction on `pending` (a layer over committed state
   // holding the effects of transactions already admitted) as it would run in the next block
   // at `now_ms`. On success its effects stay in `pending`; on refusal `pending` is unchanged.
+  // A refusal that raises anomalies (a tag used off its site or agent) is admitted all the
+  // same, with no effect on `pending`: it must reach a block and commit FAILED with its
+  // flags, so that evidence of tag misuse does not vanish at the mempool.
   Result<void> CheckTx(StateView& pending, const v1::TxBody& body, std::string_view signer,
                        int64_t now_ms) const;
   // A read-only layer over committed state, for CheckTx.
@@ -107,6 +142,8 @@ class Ledger {
   // `signer` (this node). A tx whose id `signature_checked` returns true for is not verified
   // again. Txs that repeat a committed or earlier tx id, or whose envelope or signature is bad,
   // are skipped (CommittedBlock::skipped), never executed; the block itself always commits.
+  // Every anomaly of every receipt (OK or FAILED) becomes a Flag record ("FLG-" and a
+  // sequence), in receipt order then anomaly order.
   // Errors are the node's own (disk, or a height that does not follow the head): nothing is
   // written then.
   Result<CommittedBlock> ExecuteAndCommit(
@@ -140,7 +177,40 @@ class Ledger {
   Result<Page<v1::MineSite>> ListMineSites(std::string_view country, std::string_view page_token,
                                            size_t page_size) const;
   Result<std::optional<v1::Member>> GetMember(std::string_view member_key) const;
+  // An unused tag of a site whose tags were withdrawn after its allocation is reported
+  // TAG_STATUS_WITHDRAWN (derived here, never stored).
   Result<std::optional<v1::Tag>> GetTag(std::string_view tag_id) const;
+
+  // ---- the chain of custody (query.cc) ----
+  // The upstream graph of a lot, or of a shipment's lots, back to the mine lots (breadth
+  // first, each lot once, at most kMaxProvenanceLots: truncated beyond). Exactly one of the
+  // ids is non-empty; kNotFound when it names nothing. CustodyEvent.weight_grams is the
+  // weight the action states for the lot (record_mine_lot, receive_lots, a process_lots
+  // output) and 0 for actions that state none.
+  Result<v1::Provenance> GetProvenance(std::string_view lot_id,
+                                       std::string_view shipment_id) const;
+  Result<std::optional<v1::Incident>> GetIncident(std::string_view incident_id) const;
+  // In id order (the order of reporting).
+  Result<Page<v1::Incident>> ListIncidents(const IncidentFilter& filter,
+                                           std::string_view page_token, size_t page_size) const;
+  // In id order (the order of raising).
+  Result<Page<v1::Flag>> ListFlags(const FlagFilter& filter, std::string_view page_token,
+                                   size_t page_size) const;
+  Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
+  Result<Page<v1::Shipment>> ListShipments(const ShipmentFilter& filter,
+                                           std::string_view page_token, size_t page_size) const;
+  // Oldest first; nullopt for an unknown site.
+  Result<std::optional<std::vector<v1::Inspection>>> ListInspections(
+      std::string_view site_id) const;
+  // Tagged volume per 30-day month from `from_ms` (0 = the site's registration) to `to_ms`
+  // (0 = the head's block time), at most kMaxProductionMonths months (kInvalidArgument
+  // beyond); nullopt for an unknown site.
+  Result<std::optional<v1::SiteProduction>> GetSiteProduction(std::string_view site_id,
+                                                              int64_t from_ms,
+                                                              int64_t to_ms) const;
+  // A member's mass balance and what it holds and has in transit to it; nullopt for an
+  // unknown member.
+  Result<std::optional<v1::Holdings>> GetHoldings(std::string_view member_key) const;
   Result<std::optional<v1::Block>> GetBlock(uint64_t height) const;
   // The state after block `height` (0 = genesis), and the certificate stored with that block.
   Result<std::optional<v1::LedgerInfo>> GetLedgerInfo(uint64_t height) const;
@@ -167,6 +237,14 @@ class Ledger {
   // Ids under `prefix` in key order, one page after `page_token`.
   Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
                                        std::string_view page_token, size_t page_size) const;
+  // Records under `prefix` of `column` (an index of ids, or the records themselves when
+  // `column` is kState) whose record `load` returns and `keep` accepts, one page after
+  // `page_token`, examining a bounded number of entries.
+  template <class T>
+  Result<Page<T>> ScanFilteredPage(
+      Column column, const std::string& prefix, std::string_view page_token, size_t page_size,
+      const std::function<Result<std::optional<T>>(const std::string& id)>& load,
+      const std::function<bool(const T&)>& keep) const;
   Result<void> LoadHead();
   void PublishHead(const v1::LedgerInfo& info, std::optional<v1::SignedLedgerInfo> signed_info);
 

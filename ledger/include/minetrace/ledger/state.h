@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "minetrace/base/bytes.h"
 #include "minetrace/base/result.h"
@@ -50,6 +51,9 @@ std::string IncidentsBySubjectPrefix(v1::IncidentSubjectKind kind, std::string_v
 std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind,
                                         std::string_view subject_id);
 std::string IncidentsByStatusPrefix(v1::IncidentStatus status);
+// State key: the ids of the open level-1 incidents of one subject, so that execution (which
+// cannot scan) checks a subject with one read. Absent when there are none.
+std::string OpenLevelOneIncidentIds(v1::IncidentSubjectKind kind, std::string_view subject_id);
 std::string Flag(std::string_view flag_id);
 std::string AllFlagsPrefix();
 std::string FlagsByKindPrefix(std::string_view kind);
@@ -88,7 +92,12 @@ class StateView {
   Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
   void PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& shipment);
   Result<std::optional<v1::Incident>> GetIncident(std::string_view incident_id) const;
-  void PutIncident(const std::optional<v1::Incident>& previous, const v1::Incident& incident);
+  // Also keeps OpenLevelOneIncidentIds of the subject right, which needs a read.
+  Result<void> PutIncident(const std::optional<v1::Incident>& previous,
+                           const v1::Incident& incident);
+  // The open (or under mitigation) level-1 incidents of a subject, in id order.
+  Result<std::vector<std::string>> GetOpenLevelOneIncidents(v1::IncidentSubjectKind kind,
+                                                            std::string_view subject_id) const;
   Result<std::optional<v1::Flag>> GetFlag(std::string_view flag_id) const;
   // Flags are written once (and again only to set incident_id; indexes do not change).
   void PutFlag(const v1::Flag& flag);

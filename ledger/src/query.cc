@@ -1,0 +1,511 @@
+// The chain-of-custody queries of the Ledger: provenance, incidents, flags, shipments,
+// inspections, site production and holdings. Every query reads through an index or a point
+// key; only the unfiltered "all" listings walk a whole record range, one bounded page at a
+// time. Results are ordered by keys, never by hash-map iteration, so every node answers alike.
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "minetrace/base/assert.h"
+#include "minetrace/ledger/ledger.h"
+
+namespace minetrace::ledger {
+namespace {
+
+// Index entries a filtered page may examine before it returns (possibly short) with a token.
+constexpr size_t kMaxExaminedPerPage = 20'000;
+// A lot's events, and the flags or incidents of one subject, that a provenance lists.
+constexpr size_t kMaxEventsPerLot = 10'000;
+constexpr size_t kMaxRecordsPerSubject = 10'000;
+
+std::string MonthText(int64_t months) { return std::to_string(months) + " months"; }
+
+// The TxBody oneof field name of the action, e.g. "dispatch_lots".
+std::string ActionName(const v1::TxBody& body) {
+  const auto* oneof = v1::TxBody::descriptor()->FindOneofByName("action");
+  MT_ASSERT(oneof != nullptr);
+  const auto* field = v1::TxBody::GetReflection()->GetOneofFieldDescriptor(body, oneof);
+  return field == nullptr ? std::string() : std::string(field->name());
+}
+
+// The member an action names beside its signer, if any.
+std::string Counterparty(const v1::TxBody& body) {
+  switch (body.action_case()) {
+    case v1::TxBody::kDispatchLots: return body.dispatch_lots().receiver_key();
+    case v1::TxBody::kRecordMineLot: return body.record_mine_lot().producer_key();
+    case v1::TxBody::kDispatchShipment: return body.dispatch_shipment().smelter_key();
+    default: return {};
+  }
+}
+
+// The weight of `lot_id` that the action states (0 when it states none).
+uint64_t StatedWeight(const v1::TxBody& body, const std::string& lot_id) {
+  switch (body.action_case()) {
+    case v1::TxBody::kRecordMineLot:
+      return body.record_mine_lot().tag_id() == lot_id ? body.record_mine_lot().weight_grams() : 0;
+    case v1::TxBody::kReceiveLots:
+      for (const auto& r : body.receive_lots().lots()) {
+        if (r.lot_id() == lot_id) return r.weight_grams();
+      }
+      return 0;
+    case v1::TxBody::kProcessLots:
+      for (const auto& o : body.process_lots().outputs()) {
+        if (o.tag_id() == lot_id) return o.weight_grams();  // an output's lot id is its tag id
+      }
+      return 0;
+    default: return 0;
+  }
+}
+
+// Values seen once each, in the order first seen.
+class OrderedSet {
+ public:
+  void Add(const std::string& v) {
+    if (!v.empty() && seen_.insert(v).second) order_.push_back(v);
+  }
+  const std::vector<std::string>& items() const { return order_; }
+
+ private:
+  std::set<std::string> seen_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
+template <class T>
+Result<Page<T>> Ledger::ScanFilteredPage(
+    Column column, const std::string& prefix, std::string_view page_token, size_t page_size,
+    const std::function<Result<std::optional<T>>(const std::string& id)>& load,
+    const std::function<bool(const T&)>& keep) const {
+  MT_ASSERT(page_size > 0);
+  // The token is the hex of the last id examined: the next page starts strictly after it.
+  std::string start_after;
+  if (!page_token.empty()) {
+    auto last = FromHex(page_token);
+    if (!last) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "page_token is not valid: pass the next_page_token of the previous page");
+    }
+    start_after = prefix + ToString(*last);
+  }
+  Page<T> page;
+  std::optional<Error> failed;
+  std::string last_examined;
+  size_t examined = 0;
+  bool more = false;
+  MT_TRY(store_->Scan(column, prefix, start_after, kMaxExaminedPerPage + 1,
+                      [&](std::string_view key, std::string_view) {
+                        std::string id(key.substr(prefix.size()));
+                        if (examined == kMaxExaminedPerPage) {
+                          more = true;  // bound hit: the next page goes on from here
+                          return false;
+                        }
+                        auto record = load(id);
+                        if (!record) {
+                          failed = record.error();
+                          return false;
+                        }
+                        if (record->has_value() && keep(**record)) {
+                          if (page.items.size() == page_size) {
+                            more = true;  // a further match starts the next page
+                            return false;
+                          }
+                          page.items.push_back(std::move(**record));
+                        }
+                        ++examined;
+                        last_examined = std::move(id);
+                        return true;
+                      }));
+  if (failed) return tl::unexpected(*failed);
+  if (more) {
+    MT_ASSERT(!last_examined.empty());
+    page.next_page_token = ToHex(AsBytes(last_examined));
+  }
+  return page;
+}
+
+// ---- provenance ----
+
+Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
+                                             std::string_view shipment_id) const {
+  if (lot_id.empty() == shipment_id.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "give exactly one of lot_id and shipment_id");
+  }
+  StateView state(*store_);
+  v1::Provenance out;
+  std::vector<std::string> start;
+  OrderedSet members;
+  if (!shipment_id.empty()) {
+    auto shipment = state.GetShipment(shipment_id);
+    if (!shipment) return tl::unexpected(shipment.error());
+    if (!shipment->has_value()) {
+      return MakeError(ErrorCode::kNotFound, "no shipment '" + std::string(shipment_id) + "'");
+    }
+    const v1::Shipment& s = **shipment;
+    start.assign(s.lot_ids().begin(), s.lot_ids().end());
+    members.Add(s.exporter_key());
+    members.Add(s.reviewed_by());
+    members.Add(s.certificate().certifier_key());
+    members.Add(s.smelter_key());
+    *out.mutable_shipment() = s;
+  } else {
+    start.emplace_back(lot_id);
+  }
+
+  // Breadth first from the requested lots, each lot once.
+  std::deque<std::string> queue;
+  std::set<std::string> queued;
+  for (const auto& id : start) {
+    if (queued.insert(id).second) queue.push_back(id);
+  }
+  OrderedSet sites;
+  while (!queue.empty()) {
+    if (static_cast<size_t>(out.lots_size()) == kMaxProvenanceLots) {
+      out.set_truncated(true);
+      break;
+    }
+    std::string id = std::move(queue.front());
+    queue.pop_front();
+    auto lot = state.GetLot(id);
+    if (!lot) return tl::unexpected(lot.error());
+    if (!lot->has_value()) {
+      if (id == lot_id) return MakeError(ErrorCode::kNotFound, "no lot '" + id + "'");
+      // A shipment or a processed lot names only lots the ledger made.
+      return MakeError(ErrorCode::kDataLoss, "lot '" + id + "' is named upstream but not stored");
+    }
+    v1::ProvenanceLot* entry = out.add_lots();
+    const v1::Lot& l = **lot;
+    members.Add(l.recorded_by());
+    members.Add(l.producer_key());
+    members.Add(l.holder_key());
+    members.Add(l.processed_by());
+    members.Add(l.dispatched_by());
+    members.Add(l.dispatched_to());
+    sites.Add(l.site_id());
+    for (const auto& s : l.mine_site_ids()) sites.Add(s);
+    for (const auto& parent : l.parent_lot_ids()) {
+      if (queued.insert(parent).second) queue.push_back(parent);
+    }
+    auto history = GetLotHistory(id, kMaxEventsPerLot);
+    if (!history) return tl::unexpected(history.error());
+    for (const auto& rec : *history) {
+      v1::TxBody body;
+      if (!body.ParseFromString(rec.tx.body())) {
+        return MakeError(ErrorCode::kDataLoss,
+                         "stored tx at leaf " + std::to_string(rec.receipt.leaf_index()) +
+                             " has a body that does not parse");
+      }
+      v1::CustodyEvent* e = entry->add_events();
+      e->set_action(ActionName(body));
+      e->set_actor(rec.tx.signer());
+      e->set_counterparty(Counterparty(body));
+      e->set_device_time_ms(body.created_at_ms());
+      e->set_ledger_time_ms(rec.receipt.block_time_ms());
+      e->set_height(rec.receipt.height());
+      e->set_weight_grams(StatedWeight(body, id));
+      e->set_tx_id(rec.receipt.tx_id());
+      e->set_receipt_hash(std::string(rec.receipt_hash.begin(), rec.receipt_hash.end()));
+      members.Add(e->actor());
+      members.Add(e->counterparty());
+    }
+    *entry->mutable_lot() = std::move(**lot);
+  }
+
+  for (const auto& site_id : sites.items()) {
+    auto site = GetMineSite(site_id);
+    if (!site) return tl::unexpected(site.error());
+    if (site->has_value()) *out.add_sites() = std::move(**site);
+  }
+  for (const auto& key : members.items()) {
+    auto m = state.GetMember(key);
+    if (!m) return tl::unexpected(m.error());
+    if (m->has_value()) *out.add_members() = std::move(**m);
+  }
+
+  // Flags and incidents, each once and in id order.
+  std::map<std::string, v1::Flag> flags;
+  auto collect_flags = [&](const std::string& prefix,
+                           const std::function<bool(const v1::Flag&)>& keep) -> Result<void> {
+    std::vector<std::string> ids;
+    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject,
+                        [&](std::string_view k, std::string_view) {
+                          ids.emplace_back(k.substr(prefix.size()));
+                          return true;
+                        }));
+    for (const auto& fid : ids) {
+      if (flags.count(fid) > 0) continue;
+      auto f = state.GetFlag(fid);
+      if (!f) return tl::unexpected(f.error());
+      if (f->has_value() && keep(**f)) flags.emplace(fid, std::move(**f));
+    }
+    return {};
+  };
+  auto any = [](const v1::Flag&) { return true; };
+  std::map<std::string, v1::Incident> incidents;
+  auto collect_incidents = [&](v1::IncidentSubjectKind kind,
+                               const std::string& subject) -> Result<void> {
+    if (subject.empty()) return {};
+    std::string prefix = keys::IncidentsBySubjectPrefix(kind, subject);
+    std::vector<std::string> ids;
+    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject,
+                        [&](std::string_view k, std::string_view) {
+                          ids.emplace_back(k.substr(prefix.size()));
+                          return true;
+                        }));
+    for (const auto& iid : ids) {
+      if (incidents.count(iid) > 0) continue;
+      auto i = state.GetIncident(iid);
+      if (!i) return tl::unexpected(i.error());
+      if (i->has_value()) incidents.emplace(iid, std::move(**i));
+    }
+    return {};
+  };
+  for (const auto& entry : out.lots()) {
+    MT_TRY(collect_flags(keys::FlagsByLotPrefix(entry.lot().lot_id()), any));
+    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_LOT, entry.lot().lot_id()));
+    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_TAG, entry.lot().tag_id()));
+  }
+  for (const auto& site_id : sites.items()) {
+    MT_TRY(collect_flags(keys::FlagsBySitePrefix(site_id), any));
+    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_SITE, site_id));
+  }
+  if (out.has_shipment()) {
+    // A shipment's own flags (a smelter's receipt mismatch) name no lot: find them through
+    // the members the shipment names.
+    const v1::Shipment& s = out.shipment();
+    auto of_shipment = [&](const v1::Flag& f) { return f.shipment_id() == s.shipment_id(); };
+    for (const std::string& key : {s.exporter_key(), s.smelter_key()}) {
+      if (!key.empty()) MT_TRY(collect_flags(keys::FlagsByMemberPrefix(key), of_shipment));
+    }
+  }
+  for (const auto& key : members.items()) {
+    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_MEMBER, ToHex(AsBytes(key))));
+  }
+  for (auto& [id, f] : flags) *out.add_flags() = std::move(f);
+  for (auto& [id, i] : incidents) *out.add_incidents() = std::move(i);
+  return out;
+}
+
+// ---- incidents and flags ----
+
+Result<std::optional<v1::Incident>> Ledger::GetIncident(std::string_view incident_id) const {
+  return StateView(*store_).GetIncident(incident_id);
+}
+
+Result<Page<v1::Incident>> Ledger::ListIncidents(const IncidentFilter& filter,
+                                                 std::string_view page_token,
+                                                 size_t page_size) const {
+  if (filter.subject_id.empty() != (filter.subject_kind == v1::INCIDENT_SUBJECT_UNSPECIFIED)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "subject_kind and subject_id go together: give both or neither");
+  }
+  // The most selective index that the filter allows; the rest is filtered record by record.
+  Column column = Column::kIndex;
+  std::string prefix;
+  if (!filter.subject_id.empty()) {
+    prefix = keys::IncidentsBySubjectPrefix(filter.subject_kind, filter.subject_id);
+  } else if (filter.status != v1::INCIDENT_STATUS_UNSPECIFIED) {
+    prefix = keys::IncidentsByStatusPrefix(filter.status);
+  } else {
+    column = Column::kState;
+    prefix = keys::AllIncidentsPrefix();
+  }
+  StateView state(*store_);
+  std::function<Result<std::optional<v1::Incident>>(const std::string&)> load =
+      [&](const std::string& id) { return state.GetIncident(id); };
+  std::function<bool(const v1::Incident&)> keep = [&](const v1::Incident& i) {
+    if (filter.status != v1::INCIDENT_STATUS_UNSPECIFIED && i.status() != filter.status) {
+      return false;
+    }
+    if (filter.level != 0 && i.level() != filter.level) return false;
+    if (filter.category != v1::INCIDENT_CATEGORY_UNSPECIFIED && i.category() != filter.category) {
+      return false;
+    }
+    if (filter.open_only && i.status() != v1::INCIDENT_STATUS_OPEN &&
+        i.status() != v1::INCIDENT_STATUS_UNDER_MITIGATION) {
+      return false;
+    }
+    return true;
+  };
+  return ScanFilteredPage<v1::Incident>(column, prefix, page_token, page_size, load, keep);
+}
+
+Result<Page<v1::Flag>> Ledger::ListFlags(const FlagFilter& filter, std::string_view page_token,
+                                         size_t page_size) const {
+  Column column = Column::kIndex;
+  std::string prefix;
+  if (!filter.lot_id.empty()) {
+    prefix = keys::FlagsByLotPrefix(filter.lot_id);
+  } else if (!filter.site_id.empty()) {
+    prefix = keys::FlagsBySitePrefix(filter.site_id);
+  } else if (!filter.member_key.empty()) {
+    prefix = keys::FlagsByMemberPrefix(filter.member_key);
+  } else if (!filter.kind.empty()) {
+    prefix = keys::FlagsByKindPrefix(filter.kind);
+  } else {
+    column = Column::kState;
+    prefix = keys::AllFlagsPrefix();
+  }
+  StateView state(*store_);
+  std::function<Result<std::optional<v1::Flag>>(const std::string&)> load =
+      [&](const std::string& id) { return state.GetFlag(id); };
+  std::function<bool(const v1::Flag&)> keep = [&](const v1::Flag& f) {
+    return (filter.kind.empty() || f.kind() == filter.kind) &&
+           (filter.lot_id.empty() || f.lot_id() == filter.lot_id) &&
+           (filter.site_id.empty() || f.site_id() == filter.site_id) &&
+           (filter.member_key.empty() || f.member_key() == filter.member_key);
+  };
+  return ScanFilteredPage<v1::Flag>(column, prefix, page_token, page_size, load, keep);
+}
+
+// ---- shipments and inspections ----
+
+Result<std::optional<v1::Shipment>> Ledger::GetShipment(std::string_view shipment_id) const {
+  return StateView(*store_).GetShipment(shipment_id);
+}
+
+Result<Page<v1::Shipment>> Ledger::ListShipments(const ShipmentFilter& filter,
+                                                 std::string_view page_token,
+                                                 size_t page_size) const {
+  Column column = Column::kIndex;
+  std::string prefix;
+  if (!filter.exporter_key.empty()) {
+    prefix = keys::ShipmentsByExporterPrefix(filter.exporter_key);
+  } else if (filter.status != v1::SHIPMENT_STATUS_UNSPECIFIED) {
+    prefix = keys::ShipmentsByStatusPrefix(filter.status);
+  } else {
+    column = Column::kState;
+    prefix = keys::AllShipmentsPrefix();
+  }
+  StateView state(*store_);
+  std::function<Result<std::optional<v1::Shipment>>(const std::string&)> load =
+      [&](const std::string& id) { return state.GetShipment(id); };
+  std::function<bool(const v1::Shipment&)> keep = [&](const v1::Shipment& s) {
+    return (filter.exporter_key.empty() || s.exporter_key() == filter.exporter_key) &&
+           (filter.status == v1::SHIPMENT_STATUS_UNSPECIFIED || s.status() == filter.status);
+  };
+  return ScanFilteredPage<v1::Shipment>(column, prefix, page_token, page_size, load, keep);
+}
+
+Result<std::optional<std::vector<v1::Inspection>>> Ledger::ListInspections(
+    std::string_view site_id) const {
+  StateView state(*store_);
+  auto site = state.GetSite(site_id);
+  if (!site) return tl::unexpected(site.error());
+  if (!site->has_value()) return std::optional<std::vector<v1::Inspection>>();
+  std::vector<v1::Inspection> out;
+  // Sequences run 1..inspection_count: point reads, oldest first.
+  for (uint32_t seq = 1; seq <= (*site)->inspection_count(); ++seq) {
+    auto i = state.GetInspection(site_id, seq);
+    if (!i) return tl::unexpected(i.error());
+    if (!i->has_value()) {
+      return MakeError(ErrorCode::kDataLoss, "inspection " + std::to_string(seq) + " of site '" +
+                                                 std::string(site_id) + "' is missing");
+    }
+    out.push_back(std::move(**i));
+  }
+  return std::optional<std::vector<v1::Inspection>>(std::move(out));
+}
+
+// ---- production and holdings ----
+
+Result<std::optional<v1::SiteProduction>> Ledger::GetSiteProduction(std::string_view site_id,
+                                                                    int64_t from_ms,
+                                                                    int64_t to_ms) const {
+  if (from_ms < 0 || to_ms < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "from_ms and to_ms are Unix milliseconds (0 = default), not negative");
+  }
+  auto site = GetMineSite(site_id);
+  if (!site) return tl::unexpected(site.error());
+  if (!site->has_value()) return std::optional<v1::SiteProduction>();
+  int64_t from = from_ms;
+  if (from == 0) {
+    auto registered = GetLedgerInfo((*site)->registered_height());
+    if (!registered) return tl::unexpected(registered.error());
+    if (registered->has_value()) from = (*registered)->block_time_ms();
+  }
+  int64_t to = to_ms != 0 ? to_ms : head().block_time_ms();
+  if (to < from) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "to_ms " + std::to_string(to) + " is before from_ms " + std::to_string(from));
+  }
+  int64_t first = from / kProductionMonthMs;
+  int64_t last = to / kProductionMonthMs;
+  if (last - first + 1 > kMaxProductionMonths) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the range spans " + MonthText(last - first + 1) + "; ask for at most " +
+                         MonthText(kMaxProductionMonths) + " (30-day months) at a time");
+  }
+  v1::SiteProduction out;
+  uint64_t estimate_grams = (*site)->production_estimate_kg_per_month() * 1000;
+  for (int64_t m = first; m <= last; ++m) {
+    int64_t start_ms = m * kProductionMonthMs;
+    auto raw = store_->Get(Column::kState, keys::SiteMonthVolume(site_id, start_ms));
+    if (!raw) return tl::unexpected(raw.error());
+    if (raw->has_value() && (*raw)->size() != 8) {
+      return MakeError(ErrorCode::kDataLoss, "a monthly volume of site '" +
+                                                 std::string(site_id) + "' is corrupt");
+    }
+    uint64_t grams = raw->has_value() ? ReadBigEndian64(**raw) : 0;
+    v1::MonthProduction* month = out.add_months();
+    month->set_month(static_cast<uint64_t>(m));
+    month->set_start_ms(start_ms);
+    month->set_tagged_grams(grams);
+    month->set_estimate_grams(estimate_grams);
+    // As the site_volume_above_estimate rule: an estimate of 0 means none was given.
+    month->set_above_estimate(estimate_grams > 0 && grams > estimate_grams);
+  }
+  *out.mutable_site() = std::move(**site);
+  return std::optional<v1::SiteProduction>(std::move(out));
+}
+
+Result<std::optional<v1::Holdings>> Ledger::GetHoldings(std::string_view member_key) const {
+  StateView state(*store_);
+  auto member = state.GetMember(member_key);
+  if (!member) return tl::unexpected(member.error());
+  if (!member->has_value()) return std::optional<v1::Holdings>();
+  auto balance = state.GetMassBalance(member_key);
+  if (!balance) return tl::unexpected(balance.error());
+  v1::Holdings out;
+  *out.mutable_member() = std::move(**member);
+  *out.mutable_balance() = std::move(*balance);
+
+  size_t examined = 0;
+  // Visits the lots under `prefix`, at most kMaxHoldingsLots in all (then truncated).
+  auto for_lots = [&](const std::string& prefix,
+                      const std::function<void(const v1::Lot&)>& visit) -> Result<void> {
+    std::vector<std::string> ids;
+    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxHoldingsLots + 1,
+                        [&](std::string_view k, std::string_view) {
+                          if (examined == kMaxHoldingsLots) {
+                            out.set_truncated(true);
+                            return false;
+                          }
+                          ++examined;
+                          ids.emplace_back(k.substr(prefix.size()));
+                          return true;
+                        }));
+    for (const auto& id : ids) {
+      auto lot = state.GetLot(id);
+      if (!lot) return tl::unexpected(lot.error());
+      if (lot->has_value()) visit(**lot);
+    }
+    return {};
+  };
+  MT_TRY(for_lots(keys::LotsByHolderPrefix(member_key), [&](const v1::Lot& l) {
+    if (l.status() == v1::LOT_STATUS_HELD || l.status() == v1::LOT_STATUS_IN_SHIPMENT) {
+      out.set_held_lots(out.held_lots() + 1);
+      out.set_held_grams(out.held_grams() + l.weight_grams());
+    }
+  }));
+  MT_TRY(for_lots(keys::LotsInTransitToPrefix(member_key), [&](const v1::Lot& l) {
+    out.set_in_transit_to_lots(out.in_transit_to_lots() + 1);
+    out.set_in_transit_to_grams(out.in_transit_to_grams() + l.dispatched_weight_grams());
+  }));
+  return std::optional<v1::Holdings>(std::move(out));
+}
+
+}  // namespace minetrace::ledger
