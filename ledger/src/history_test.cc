@@ -165,7 +165,6 @@ struct Outcome {
   std::vector<std::string> violations;
   std::map<Case, Count> counts;
   std::map<std::string, int> anomalies;
-  std::vector<std::string> unnamed;              // breaches refused with a reason not naming the id
   std::map<std::string, int> refusals_of_valid;  // action + reason of planned-valid refusals
   std::map<std::string, int> breaches;           // action + the rule broken
   uint64_t height = 0;
@@ -379,6 +378,7 @@ class History {
   std::map<std::string, std::string> flag_lots_;      // FLG id -> its lot (if any)
   std::map<std::string, std::string> flag_incident_;  // FLG id -> the incident opened from it
   std::map<std::string, v1::MassBalance> balances_;   // member -> its mass balance
+  std::set<std::string> touched_shipments_;           // formed or dispatched in this block
   v1::MassBalance& Balance(const std::string& member) {
     v1::MassBalance& b = balances_[member];
     b.set_member_key(member);
@@ -2247,9 +2247,22 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       std::string text = body.ShortDebugString();
       if (text.size() > 400) text = text.substr(0, 400) + "...";
       Violation("rule not enforced: " + p.why + " -- " + where + " committed OK: " + text);
-    } else if (!p.mention.empty() && r.reason().find(p.mention) == std::string::npos) {
-      out_.unnamed.push_back(where + ": " + p.why + ": reason '" + r.reason() +
-                             "' does not name '" + p.mention + "'");
+    } else {
+      // Refused for the rule it breaks: the reason names what is wrong (house rule: a
+      // refusal names the lot, tag, site or shipment), and a tag used off its site or agent
+      // is flagged as well as refused.
+      if (!p.mention.empty() && r.reason().find(p.mention) == std::string::npos) {
+        Violation(where + " (" + p.why + ") was refused with a reason that does not name '" +
+                  p.mention + "': " + r.reason());
+      }
+      for (const char* kind : {"tag_off_agent", "tag_off_site"}) {
+        bool flagged = std::any_of(r.anomalies().begin(), r.anomalies().end(),
+                                   [&](const v1::Anomaly& an) { return an.kind() == kind; });
+        if (p.why.find(kind) != std::string::npos && !flagged) {
+          Violation(where + " (" + p.why + ") was refused without a " + kind +
+                    " flag: " + r.reason());
+        }
+      }
     }
   } else if (!ok) {
     std::string reason = r.reason().substr(0, 70);
@@ -2355,6 +2368,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
         Violation("shipment '" + a.shipment_id() + "' was formed twice");
       }
       shipments_[a.shipment_id()] = std::move(s);
+      touched_shipments_.insert(a.shipment_id());
       break;
     }
     case v1::TxBody::kReviewShipment: {
@@ -2388,6 +2402,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
         break;
       }
       CheckExportEvent(a.shipment_id(), r.signer(), true, r, index);
+      touched_shipments_.insert(a.shipment_id());
       it->second.status = v1::SHIPMENT_STATUS_DISPATCHED;
       it->second.smelter = a.smelter_key();
       auto& b = Balance(it->second.exporter);
@@ -2855,6 +2870,32 @@ void History::CheckRecordsAgainstModels() {
     }
   }
 
+  // The provenance of a shipment formed or dispatched in this block is its upstream graph.
+  for (const auto& id : touched_shipments_) {
+    auto prov = ledger_->GetProvenance("", id);
+    if (!prov) {
+      Violation("provenance of shipment '" + id + "' failed: " + prov.error().ToString());
+      continue;
+    }
+    std::set<std::string> got;
+    for (const auto& l : prov->lots()) got.insert(l.lot().lot_id());
+    auto upstream = Upstream(shipments_.at(id).lots, nullptr);
+    std::set<std::string> sites;
+    for (const auto& site : prov->sites()) sites.insert(site.site_id());
+    bool sites_ok = true;
+    for (const auto& lot : upstream) {
+      const v1::Lot& l = snap_.lots.at(lot);
+      if (l.parent_lot_ids().empty() && !sites.count(l.site_id())) sites_ok = false;
+    }
+    if (prov->truncated() || prov->shipment().shipment_id() != id || !sites_ok ||
+        got != std::set<std::string>(upstream.begin(), upstream.end())) {
+      Violation("provenance of shipment '" + id + "' lists " + std::to_string(got.size()) +
+                " lots and " + std::to_string(sites.size()) + " sites; its upstream graph has " +
+                std::to_string(upstream.size()) + " lots");
+    }
+  }
+  touched_shipments_.clear();
+
   size_t flags = 0;
   token.clear();
   do {
@@ -2986,7 +3027,6 @@ TEST(History, InvariantsHoldThroughRandomHistory) {
     Outcome o = history.Run();
     std::printf("%s", Summary(seed, o).c_str());
     if (verbose) {
-      for (const auto& u : o.unnamed) std::printf("  unnamed: %s\n", u.c_str());
       for (const auto& [why, n] : o.refusals_of_valid) std::printf("  %4d x %s\n", n, why.c_str());
       for (const auto& [why, n] : o.breaches) std::printf("  breach %4d x %s\n", n, why.c_str());
     }
