@@ -636,6 +636,17 @@ std::optional<Planned> History::PlanOne() {
   // A breach signed by a suspended member would be refused for the suspension, not for the
   // rule it is meant to test (except the breach that is about suspension).
   if (p && p->must_fail && !Active(p->signer) && p->why != kSuspendedActs) return std::nullopt;
+  // Now and then a transaction that would pass comes from a device whose clock is ahead, or
+  // is signed for another chain: refused whatever its action.
+  if (p && !p->must_fail && Chance(0.01)) {
+    p->body.set_created_at_ms(now_ms_ + kMaxDeviceClockAheadMs +
+                              static_cast<int64_t>(U(1, kHourMs)));
+    return Breach(p->signer, std::move(p->body), "device time is not ahead of the ledger", "");
+  }
+  if (p && !p->must_fail && Chance(0.005)) {
+    p->body.set_chain_id("another-chain");
+    return Breach(p->signer, std::move(p->body), "a transaction is for this chain", "");
+  }
   return p;
 }
 
@@ -1072,7 +1083,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
     a->set_receiver_key(A(*receiver).id);
     return Plan(h->first, b);
   }
-  switch (U(0, 4)) {
+  switch (U(0, 5)) {
     case 0: {  // a lot held by another member
       auto h = pick_holder();
       if (!h) return std::nullopt;
@@ -1131,7 +1142,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
       a->set_receiver_key(A(Pick(agents_)).id);
       return Breach(h->first, b, "lots go to a trader, processor, exporter or smelter", "");
     }
-    default: {  // the same lot named twice
+    case 4: {  // the same lot named twice
       auto h = pick_holder();
       if (!h) return std::nullopt;
       auto receiver = pick_receiver(h->first);
@@ -1142,6 +1153,19 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
       a->add_lot_ids(lot);
       a->set_receiver_key(A(*receiver).id);
       return Breach(h->first, b, "a lot is named once per transaction", lot);
+    }
+    default: {  // signed (offline) before the lot's previous event
+      auto h = pick_holder();
+      if (!h) return std::nullopt;
+      auto receiver = pick_receiver(h->first);
+      if (!receiver) return std::nullopt;
+      std::string lot = Pick(h->second);
+      claims_.lots.insert(lot);
+      a->add_lot_ids(lot);
+      a->set_receiver_key(A(*receiver).id);
+      b.set_created_at_ms(snap_.lots.at(lot).last_device_time_ms() -
+                          static_cast<int64_t>(U(1, kDayMs)));
+      return Breach(h->first, b, "a lot's events never go back in time", lot);
     }
   }
 }
