@@ -750,6 +750,30 @@ TEST_F(AppTest, ImportLogbookToANodeUploadsAndShowsTheTable) {
                                      ".missing: NOT_FOUND: cannot read the file");
 }
 
+TEST_F(AppTest, SubmitBatchToNoNodeExitsThreeAndSaysRetryingIsHarmless) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> args = RecordLotArgs();
+  args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "c"});
+  ASSERT_EQ(Run(args).code, 0);
+  Output o = Run({"submit-batch", batch, "--node", "127.0.0.1:1", "--timeout-ms", "3000"});
+  EXPECT_EQ(o.code, 3) << o.err;
+  EXPECT_NE(o.err.find("minetrace: SubmitTxs on 127.0.0.1:1: UNAVAILABLE: "), std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("(after 0 of 1 txs were uploaded; uploading the batch again is "
+                       "harmless)\n"),
+            std::string::npos)
+      << o.err;
+  Output no_chain = Run({"import-logbook", batch, "--key", SignerKey(), "--offline", "--out",
+                         batch});
+  EXPECT_EQ(no_chain.code, 2);
+  ExpectOneErrorLine(no_chain, "minetrace: import-logbook " + batch +
+                                   ": INVALID_ARGUMENT: --offline needs --chain-id");
+  Output empty = Run({"submit-batch", (dir_ / "none.pb").string(), "--node", address_});
+  EXPECT_EQ(empty.code, 1);
+  ExpectOneErrorLine(empty, "minetrace: submit-batch " + (dir_ / "none.pb").string() +
+                                ": NOT_FOUND: cannot open ");
+}
+
 TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {
   StartFakeNode();
   state_.submit_status = {grpc::StatusCode::PERMISSION_DENIED, "signer is not a member"};
