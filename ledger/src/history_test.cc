@@ -169,6 +169,7 @@ struct Outcome {
   std::map<std::string, int> breaches;           // action + the rule broken
   uint64_t height = 0;
   std::string accumulator_root;
+  std::string reached;  // what the history made: lots, shipments, incidents by final status
   int txs = 0;
 };
 
@@ -607,7 +608,7 @@ std::optional<Planned> History::PlanOne() {
       {115, v1::TxBody::kReceiveLots},     {25, v1::TxBody::kCancelDispatch},
       {95, v1::TxBody::kProcessLots},      {60, v1::TxBody::kFormShipment},
       {60, v1::TxBody::kReviewShipment},   {45, v1::TxBody::kDispatchShipment},
-      {35, v1::TxBody::kReceiveShipment},  {20, v1::TxBody::kCancelShipment},
+      {35, v1::TxBody::kReceiveShipment},  {10, v1::TxBody::kCancelShipment},
       {55, v1::TxBody::kReportIncident},   {65, v1::TxBody::kUpdateIncident},
       {25, v1::TxBody::kRecordInspection}, {20, v1::TxBody::kSetSiteStatus},
       {20, v1::TxBody::kReportTags},       {8, v1::TxBody::kWithdrawSiteTags},
@@ -3004,6 +3005,25 @@ Outcome History::Run() {
   }
   out_.height = ledger_->head().height();
   out_.accumulator_root = Hex(ledger_->head().accumulator_root());
+  auto tally = [](const std::map<std::string, int>& m) {
+    std::string t;
+    for (const auto& [k, n] : m) t += " " + k + " " + std::to_string(n);
+    return t;
+  };
+  std::map<std::string, int> lots, shipments, incidents;
+  for (const auto& [id, lot] : snap_.lots) {
+    lots[v1::LotStatus_Name(lot.status()).substr(11)]++;  // "LOT_STATUS_".size()
+    if (!lot.parent_lot_ids().empty()) lots["(processed)"]++;
+  }
+  for (const auto& [id, sh] : shipments_)
+    shipments[v1::ShipmentStatus_Name(sh.status).substr(16)]++;
+  for (const auto& inc : incidents_) {
+    incidents["L" + std::to_string(inc.level) + " " +
+              v1::IncidentStatus_Name(inc.status).substr(16)]++;
+  }
+  out_.reached = "  lots:" + tally(lots) + "\n  shipments:" + tally(shipments) +
+                 "\n  incidents:" + tally(incidents) + " (" +
+                 std::to_string(flag_incident_.size()) + " opened from flags)\n";
   return std::move(out_);
 }
 
@@ -3030,7 +3050,7 @@ std::string Summary(uint64_t seed, const Outcome& o) {
   s += line;
   s += "  anomalies:";
   for (const auto& [kind, n] : o.anomalies) s += " " + kind + " " + std::to_string(n);
-  s += "\n";
+  s += "\n" + o.reached;
   return s;
 }
 
