@@ -718,6 +718,7 @@ std::optional<Planned> History::PlanRegisterMember(bool bad) {
   }
   if (unregistered_.empty()) return std::nullopt;
   size_t who = Pick(unregistered_);
+  if (!claims_.members_changed.insert(A(who).id).second) return std::nullopt;
   auto b = Body();
   auto* a = b.mutable_register_member();
   a->set_member_key(A(who).id);
@@ -893,7 +894,9 @@ std::optional<Planned> History::PlanAllocateTags(bool bad) {
 std::optional<Planned> History::PlanRecordMineLot(bool bad) {
   auto b = Body();
   auto* a = b.mutable_record_mine_lot();
-  a->set_weight_grams(U(20'000, 1'500'000));
+  // Bags of 20 kg to 1.5 t, and now and then a lorry load near the 100 t limit.
+  a->set_weight_grams(Chance(0.01) ? U(kMaxLotWeightGrams / 2, kMaxLotWeightGrams)
+                                   : U(20'000, 1'500'000));
   a->set_grade_basis_points(static_cast<uint32_t>(U(500, 7500)));
   auto producer = PickActive(coops_);
   if (!producer) return std::nullopt;
@@ -933,7 +936,7 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
     a->set_mineral(mineral_of(tag.site_id()));
     return Plan(u->first, b);
   }
-  switch (U(0, 8)) {
+  switch (U(0, 9)) {
     case 0: {  // a tag used already
       if (snap_.used_tags.empty()) return std::nullopt;
       const v1::Tag& tag = snap_.tags.at(Pick(snap_.used_tags));
@@ -1030,6 +1033,16 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
       a->set_site_id(Pick(SitesWhere(false)));
       a->set_mineral(mineral_of(a->site_id()));
       return Breach(*p, b, "mine lots are recorded by agents with mine tags", "");
+    }
+    case 9: {  // no weight, or beyond 100 t
+      auto u = usable();
+      if (!u) return std::nullopt;
+      const v1::Tag& tag = snap_.tags.at(u->second);
+      a->set_tag_id(tag.tag_id());
+      a->set_site_id(tag.site_id());
+      a->set_mineral(mineral_of(tag.site_id()));
+      a->set_weight_grams(Chance(0.5) ? 0 : kMaxLotWeightGrams + U(1, 1000));
+      return Breach(u->first, b, "a lot weighs more than 0 and at most 100 t", "");
     }
     default: {  // a trader records a mine lot with an agent's tag
       auto u = usable();
@@ -1216,7 +1229,7 @@ std::optional<Planned> History::PlanCancelDispatch(bool bad) {
   if (senders.empty()) return std::nullopt;
   std::string from = Pick(senders);
   auto sender = ActorById(from);
-  if (!sender) return std::nullopt;
+  if (!sender || (!bad && !Active(*sender))) return std::nullopt;
   auto lots = Sample(Unclaimed(snap_.transit_from.at(from), claims_.lots), U(1, 3));
   auto b = Body();
   auto* a = b.mutable_cancel_dispatch();
