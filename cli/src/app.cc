@@ -1331,16 +1331,24 @@ class Cli {
       auto before = AppendToBatch(batch_.out_file, txs);
       if (!before) return LocalFailure(what + " --out " + batch_.out_file, before.error());
       env_.out << "signed " << txs.size() << " of " << book->data_rows
-               << " rows; appended to " << batch_.out_file << " as records " << (*before + 1)
-               << ".." << (*before + txs.size()) << '\n';
+               << (book->data_rows == 1 ? " row" : " rows") << "; appended to "
+               << batch_.out_file;
+      if (txs.size() == 1) {
+        env_.out << " as record " << (*before + 1) << '\n';
+      } else {
+        env_.out << " as records " << (*before + 1) << ".." << (*before + txs.size()) << '\n';
+      }
     } else {
       uploaded = Upload(txs, *client, what);
     }
     if (!book->errors.empty()) {
+      const size_t bad = book->errors.size();
       return Fail(ExitCode::kFailed, what, "INVALID_ARGUMENT",
-                  std::to_string(book->errors.size()) + " of " +
-                      std::to_string(book->data_rows) + " rows are bad (see the lines above); " +
-                      std::to_string(txs.size()) + " good rows were " +
+                  std::to_string(bad) + " of " + std::to_string(book->data_rows) +
+                      (book->data_rows == 1 ? " row " : " rows ") + (bad == 1 ? "is" : "are") +
+                      " bad (see the lines above); " +
+                      std::to_string(txs.size()) +
+                      (txs.size() == 1 ? " good row was " : " good rows were ") +
                       (batch_.offline ? "signed" : "uploaded"));
     }
     return uploaded;

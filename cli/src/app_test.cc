@@ -43,6 +43,7 @@ struct FakeState {
   std::map<std::string, v1::SignedTx> committed;  // by tx id bytes: commits at once
   std::string refuse_tag;  // SubmitTxs refuses a record-lot of this tag (a rule)
   int submit_txs_calls = 0;
+  int mempool_room = -1;  // SubmitTxs admits this many, then says the mempool is full once
   v1::GetProvenanceRequest provenance_request;
   v1::ListIncidentsRequest incidents_request;
   v1::ListFlagsRequest flags_request;
@@ -96,6 +97,9 @@ class FakeTxService final : public v1::TxService::Service {
       if (state_.committed.count(id) > 0) {
         a->set_code(grpc::StatusCode::ALREADY_EXISTS);
         a->set_message("tx is already committed; a tx id is accepted once");
+      } else if (state_.mempool_room == 0) {
+        a->set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+        a->set_message("mempool is full; retry after the next block");
       } else if (!state_.refuse_tag.empty() &&
                  body.record_mine_lot().tag_id() == state_.refuse_tag) {
         a->set_code(grpc::StatusCode::ALREADY_EXISTS);
@@ -103,8 +107,10 @@ class FakeTxService final : public v1::TxService::Service {
       } else {
         state_.submitted.push_back(tx);
         state_.committed[id] = tx;
+        if (state_.mempool_room > 0) --state_.mempool_room;
       }
     }
+    if (state_.mempool_room == 0) state_.mempool_room = -1;  // a block drained it
     return grpc::Status::OK;
   }
   grpc::Status WaitTx(grpc::ServerContext*, const v1::WaitTxRequest* request,
@@ -635,6 +641,24 @@ TEST_F(AppTest, SubmitBatchTwiceReportsEveryTxAlreadyCommittedAndExitsZero) {
   EXPECT_NE(table.out.find("(3 were already on the node)"), std::string::npos) << table.out;
 }
 
+TEST_F(AppTest, SubmitBatchWaitsOutAFullMempool) {
+  StartFakeNode();
+  state_.mempool_room = 2;
+  const std::string batch = (dir_ / "batch.pb").string();
+  for (const char* tag : {"T0000012", "T0000013", "T0000014", "T0000015"}) {
+    std::vector<std::string> args = RecordLotArgs();
+    *(std::find(args.begin(), args.end(), "T0000012")) = tag;
+    args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "fake-chain"});
+    ASSERT_EQ(Run(args).code, 0);
+  }
+  Output o = Run({"submit-batch", batch, "--node", address_, "--wait"});
+  ASSERT_EQ(o.code, 0) << o.err << o.out;
+  EXPECT_EQ(state_.submit_txs_calls, 2);  // the last two again, after the first two committed
+  EXPECT_EQ(state_.submitted.size(), 4u);
+  EXPECT_NE(o.out.find("4 txs: 4 OK, 0 FAILED, 0 refused, 0 pending\n"), std::string::npos)
+      << o.out;
+}
+
 TEST_F(AppTest, SubmitBatchReportsRefusedTxsAndExitsOne) {
   StartFakeNode();
   state_.refuse_tag = "T0000013";
@@ -689,7 +713,7 @@ TEST_F(AppTest, ImportLogbookOfflineSignsGoodRowsAndReportsBadOnesByLine) {
             0u)
       << o.err;
   EXPECT_NE(o.err.find("minetrace: import-logbook " + csv.string() +
-                       ": INVALID_ARGUMENT: 1 of 3 rows are bad (see the lines above); 2 good "
+                       ": INVALID_ARGUMENT: 1 of 3 rows is bad (see the lines above); 2 good "
                        "rows were signed\n"),
             std::string::npos)
       << o.err;
@@ -724,6 +748,30 @@ TEST_F(AppTest, ImportLogbookToANodeUploadsAndShowsTheTable) {
   EXPECT_EQ(bad_header.code, 1);
   ExpectOneErrorLine(bad_header, "minetrace: import-logbook " + csv.string() +
                                      ".missing: NOT_FOUND: cannot read the file");
+}
+
+TEST_F(AppTest, SubmitBatchToNoNodeExitsThreeAndSaysRetryingIsHarmless) {
+  const std::string batch = (dir_ / "batch.pb").string();
+  std::vector<std::string> args = RecordLotArgs();
+  args.insert(args.end(), {"--offline", "--out", batch, "--chain-id", "c"});
+  ASSERT_EQ(Run(args).code, 0);
+  Output o = Run({"submit-batch", batch, "--node", "127.0.0.1:1", "--timeout-ms", "3000"});
+  EXPECT_EQ(o.code, 3) << o.err;
+  EXPECT_NE(o.err.find("minetrace: SubmitTxs on 127.0.0.1:1: UNAVAILABLE: "), std::string::npos)
+      << o.err;
+  EXPECT_NE(o.err.find("(after 0 of 1 txs were uploaded; uploading the batch again is "
+                       "harmless)\n"),
+            std::string::npos)
+      << o.err;
+  Output no_chain = Run({"import-logbook", batch, "--key", SignerKey(), "--offline", "--out",
+                         batch});
+  EXPECT_EQ(no_chain.code, 2);
+  ExpectOneErrorLine(no_chain, "minetrace: import-logbook " + batch +
+                                   ": INVALID_ARGUMENT: --offline needs --chain-id");
+  Output empty = Run({"submit-batch", (dir_ / "none.pb").string(), "--node", address_});
+  EXPECT_EQ(empty.code, 1);
+  ExpectOneErrorLine(empty, "minetrace: submit-batch " + (dir_ / "none.pb").string() +
+                                ": NOT_FOUND: cannot open ");
 }
 
 TEST_F(AppTest, RefusedSubmitExitsOneWithTheNodesCodeAndMessage) {

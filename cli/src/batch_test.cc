@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace minetrace::cli {
 namespace {
@@ -128,6 +129,23 @@ TEST_F(BatchFileTest, RefusesOversizedLengthsAndBytesThatAreNotATx) {
   ASSERT_FALSE(garbage);
   EXPECT_NE(garbage.error().message.find("record 2 does not parse"), std::string::npos)
       << garbage.error().message;
+}
+
+TEST_F(BatchFileTest, ConcurrentAppendersNeverInterleave) {
+  // Two processes' worth of appenders (threads here; flock serializes both alike).
+  auto append = [&](int base) {
+    for (int i = 0; i < 50; ++i) {
+      const v1::SignedTx tx = Tx(base + i);
+      ASSERT_TRUE(AppendToBatch(file_, std::span<const v1::SignedTx>(&tx, 1)));
+    }
+  };
+  std::thread a(append, 0);
+  std::thread b(append, 100);
+  a.join();
+  b.join();
+  auto txs = ReadBatch(file_);
+  ASSERT_TRUE(txs) << txs.error().message;
+  EXPECT_EQ(txs->size(), 100u);
 }
 
 TEST_F(BatchFileTest, MissingFileIsNotFound) {

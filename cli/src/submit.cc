@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <sstream>
+#include <thread>
 
 #include "format.h"
 #include "minetrace/base/assert.h"
@@ -16,6 +17,15 @@ constexpr int kAlreadyExists = static_cast<int>(grpc::StatusCode::ALREADY_EXISTS
 // node to answer from its mempool or store, not a wait for a block.
 constexpr std::chrono::milliseconds kLookupWait{1};
 constexpr size_t kBarWidth = 30;
+constexpr int kResourceExhausted = static_cast<int>(grpc::StatusCode::RESOURCE_EXHAUSTED);
+// A batch larger than the node's mempool is uploaded in rounds, each after a commit.
+constexpr int kMaxFullMempoolWaits = 1000;
+constexpr std::chrono::milliseconds kFullMempoolPause{1000};
+
+// RESOURCE_EXHAUSTED also means "this tx is too large", which no wait cures.
+bool IsMempoolFull(const std::string& message) {
+  return message.find("mempool is full") != std::string::npos;
+}
 
 void FromReceipt(const v1::TxWithReceipt& committed, BatchTxResult& r) {
   const v1::Receipt& receipt = committed.receipt();
@@ -94,6 +104,8 @@ CommandResult<std::vector<BatchTxResult>> SubmitBatch(NodeClient& client,
   // Upload in order: a later tx may depend on an earlier one (dispatch after record), and the
   // node admits each against the pending state of those before it.
   progress.Start("uploaded", txs.size());
+  std::vector<bool> admitted_now(txs.size(), false);
+  int full_mempool_waits = 0;
   size_t next = 0;
   while (next < txs.size()) {
     v1::SubmitTxsRequest request;
@@ -120,14 +132,44 @@ CommandResult<std::vector<BatchTxResult>> SubmitBatch(NodeClient& client,
                   "the node answered " + std::to_string(response->results_size()) +
                       " results for " + std::to_string(request.txs_size()) + " txs");
     }
+    // A full mempool is transient: resume from the first tx it refused once blocks drain it.
+    size_t resume = txs.size();
     for (int j = 0; j < response->results_size(); ++j) {
+      const size_t i = first + static_cast<size_t>(j);
       const v1::TxAdmission& a = response->results(j);
-      BatchTxResult& r = results[first + static_cast<size_t>(j)];
-      admission[first + static_cast<size_t>(j)] = a.code();
+      if (a.code() == kResourceExhausted && IsMempoolFull(a.message()) &&
+          full_mempool_waits < kMaxFullMempoolWaits) {
+        resume = std::min(resume, i);
+        continue;
+      }
+      // Admitted earlier in this run, before a full mempool made us resend it.
+      if (admitted_now[i] && a.code() == kAlreadyExists) continue;
+      BatchTxResult& r = results[i];
+      admission[i] = a.code();
+      admitted_now[i] = a.code() == 0;
+      r.code.clear();
+      r.reason.clear();
+      r.outcome = TxOutcome::kPending;
       if (a.code() == 0) continue;
       r.code = std::string(GrpcCodeName(static_cast<grpc::StatusCode>(a.code())));
       r.reason = a.message();
       r.outcome = TxOutcome::kRefused;
+    }
+    if (resume < txs.size()) {
+      ++full_mempool_waits;
+      // Wait for the newest tx we got in before it to commit; with none, give blocks a moment.
+      size_t k = resume;
+      while (k > 0 && !admitted_now[k - 1]) --k;
+      if (k > 0) {
+        auto waited = client.WaitTx(results[k - 1].tx_id, options.wait_timeout);
+        if (!waited && waited.error().exit_code == ExitCode::kUnreachable) {
+          progress.Finish();
+          return tl::unexpected(waited.error());
+        }
+      } else {
+        std::this_thread::sleep_for(kFullMempoolPause);
+      }
+      next = resume;
     }
     progress.Update(next);
   }

@@ -165,11 +165,11 @@ struct Outcome {
   std::vector<std::string> violations;
   std::map<Case, Count> counts;
   std::map<std::string, int> anomalies;
-  std::vector<std::string> unnamed;              // breaches refused with a reason not naming the id
   std::map<std::string, int> refusals_of_valid;  // action + reason of planned-valid refusals
   std::map<std::string, int> breaches;           // action + the rule broken
   uint64_t height = 0;
   std::string accumulator_root;
+  std::string reached;  // what the history made: lots, shipments, incidents by final status
   int txs = 0;
 };
 
@@ -379,6 +379,7 @@ class History {
   std::map<std::string, std::string> flag_lots_;      // FLG id -> its lot (if any)
   std::map<std::string, std::string> flag_incident_;  // FLG id -> the incident opened from it
   std::map<std::string, v1::MassBalance> balances_;   // member -> its mass balance
+  std::set<std::string> touched_shipments_;           // formed or dispatched in this block
   v1::MassBalance& Balance(const std::string& member) {
     v1::MassBalance& b = balances_[member];
     b.set_member_key(member);
@@ -607,7 +608,7 @@ std::optional<Planned> History::PlanOne() {
       {115, v1::TxBody::kReceiveLots},     {25, v1::TxBody::kCancelDispatch},
       {95, v1::TxBody::kProcessLots},      {60, v1::TxBody::kFormShipment},
       {60, v1::TxBody::kReviewShipment},   {45, v1::TxBody::kDispatchShipment},
-      {35, v1::TxBody::kReceiveShipment},  {20, v1::TxBody::kCancelShipment},
+      {35, v1::TxBody::kReceiveShipment},  {10, v1::TxBody::kCancelShipment},
       {55, v1::TxBody::kReportIncident},   {65, v1::TxBody::kUpdateIncident},
       {25, v1::TxBody::kRecordInspection}, {20, v1::TxBody::kSetSiteStatus},
       {20, v1::TxBody::kReportTags},       {8, v1::TxBody::kWithdrawSiteTags},
@@ -636,6 +637,17 @@ std::optional<Planned> History::PlanOne() {
   // A breach signed by a suspended member would be refused for the suspension, not for the
   // rule it is meant to test (except the breach that is about suspension).
   if (p && p->must_fail && !Active(p->signer) && p->why != kSuspendedActs) return std::nullopt;
+  // Now and then a transaction that would pass comes from a device whose clock is ahead, or
+  // is signed for another chain: refused whatever its action.
+  if (p && !p->must_fail && Chance(0.01)) {
+    p->body.set_created_at_ms(now_ms_ + kMaxDeviceClockAheadMs +
+                              static_cast<int64_t>(U(1, kHourMs)));
+    return Breach(p->signer, std::move(p->body), "device time is not ahead of the ledger", "");
+  }
+  if (p && !p->must_fail && Chance(0.005)) {
+    p->body.set_chain_id("another-chain");
+    return Breach(p->signer, std::move(p->body), "a transaction is for this chain", "");
+  }
   return p;
 }
 
@@ -706,6 +718,7 @@ std::optional<Planned> History::PlanRegisterMember(bool bad) {
   }
   if (unregistered_.empty()) return std::nullopt;
   size_t who = Pick(unregistered_);
+  if (!claims_.members_changed.insert(A(who).id).second) return std::nullopt;
   auto b = Body();
   auto* a = b.mutable_register_member();
   a->set_member_key(A(who).id);
@@ -881,7 +894,9 @@ std::optional<Planned> History::PlanAllocateTags(bool bad) {
 std::optional<Planned> History::PlanRecordMineLot(bool bad) {
   auto b = Body();
   auto* a = b.mutable_record_mine_lot();
-  a->set_weight_grams(U(20'000, 1'500'000));
+  // Bags of 20 kg to 1.5 t, and now and then a lorry load near the 100 t limit.
+  a->set_weight_grams(Chance(0.01) ? U(kMaxLotWeightGrams / 2, kMaxLotWeightGrams)
+                                   : U(20'000, 1'500'000));
   a->set_grade_basis_points(static_cast<uint32_t>(U(500, 7500)));
   auto producer = PickActive(coops_);
   if (!producer) return std::nullopt;
@@ -921,7 +936,7 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
     a->set_mineral(mineral_of(tag.site_id()));
     return Plan(u->first, b);
   }
-  switch (U(0, 8)) {
+  switch (U(0, 9)) {
     case 0: {  // a tag used already
       if (snap_.used_tags.empty()) return std::nullopt;
       const v1::Tag& tag = snap_.tags.at(Pick(snap_.used_tags));
@@ -1019,6 +1034,16 @@ std::optional<Planned> History::PlanRecordMineLot(bool bad) {
       a->set_mineral(mineral_of(a->site_id()));
       return Breach(*p, b, "mine lots are recorded by agents with mine tags", "");
     }
+    case 9: {  // no weight, or beyond 100 t
+      auto u = usable();
+      if (!u) return std::nullopt;
+      const v1::Tag& tag = snap_.tags.at(u->second);
+      a->set_tag_id(tag.tag_id());
+      a->set_site_id(tag.site_id());
+      a->set_mineral(mineral_of(tag.site_id()));
+      a->set_weight_grams(Chance(0.5) ? 0 : kMaxLotWeightGrams + U(1, 1000));
+      return Breach(u->first, b, "a lot weighs more than 0 and at most 100 t", "");
+    }
     default: {  // a trader records a mine lot with an agent's tag
       auto u = usable();
       if (!u) return std::nullopt;
@@ -1072,7 +1097,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
     a->set_receiver_key(A(*receiver).id);
     return Plan(h->first, b);
   }
-  switch (U(0, 4)) {
+  switch (U(0, 5)) {
     case 0: {  // a lot held by another member
       auto h = pick_holder();
       if (!h) return std::nullopt;
@@ -1131,7 +1156,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
       a->set_receiver_key(A(Pick(agents_)).id);
       return Breach(h->first, b, "lots go to a trader, processor, exporter or smelter", "");
     }
-    default: {  // the same lot named twice
+    case 4: {  // the same lot named twice
       auto h = pick_holder();
       if (!h) return std::nullopt;
       auto receiver = pick_receiver(h->first);
@@ -1142,6 +1167,19 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
       a->add_lot_ids(lot);
       a->set_receiver_key(A(*receiver).id);
       return Breach(h->first, b, "a lot is named once per transaction", lot);
+    }
+    default: {  // signed (offline) before the lot's previous event
+      auto h = pick_holder();
+      if (!h) return std::nullopt;
+      auto receiver = pick_receiver(h->first);
+      if (!receiver) return std::nullopt;
+      std::string lot = Pick(h->second);
+      claims_.lots.insert(lot);
+      a->add_lot_ids(lot);
+      a->set_receiver_key(A(*receiver).id);
+      b.set_created_at_ms(snap_.lots.at(lot).last_device_time_ms() -
+                          static_cast<int64_t>(U(1, kDayMs)));
+      return Breach(h->first, b, "a lot's events never go back in time", lot);
     }
   }
 }
@@ -1191,7 +1229,7 @@ std::optional<Planned> History::PlanCancelDispatch(bool bad) {
   if (senders.empty()) return std::nullopt;
   std::string from = Pick(senders);
   auto sender = ActorById(from);
-  if (!sender) return std::nullopt;
+  if (!sender || (!bad && !Active(*sender))) return std::nullopt;
   auto lots = Sample(Unclaimed(snap_.transit_from.at(from), claims_.lots), U(1, 3));
   auto b = Body();
   auto* a = b.mutable_cancel_dispatch();
@@ -2247,9 +2285,22 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
       std::string text = body.ShortDebugString();
       if (text.size() > 400) text = text.substr(0, 400) + "...";
       Violation("rule not enforced: " + p.why + " -- " + where + " committed OK: " + text);
-    } else if (!p.mention.empty() && r.reason().find(p.mention) == std::string::npos) {
-      out_.unnamed.push_back(where + ": " + p.why + ": reason '" + r.reason() +
-                             "' does not name '" + p.mention + "'");
+    } else {
+      // Refused for the rule it breaks: the reason names what is wrong (house rule: a
+      // refusal names the lot, tag, site or shipment), and a tag used off its site or agent
+      // is flagged as well as refused.
+      if (!p.mention.empty() && r.reason().find(p.mention) == std::string::npos) {
+        Violation(where + " (" + p.why + ") was refused with a reason that does not name '" +
+                  p.mention + "': " + r.reason());
+      }
+      for (const char* kind : {"tag_off_agent", "tag_off_site"}) {
+        bool flagged = std::any_of(r.anomalies().begin(), r.anomalies().end(),
+                                   [&](const v1::Anomaly& an) { return an.kind() == kind; });
+        if (p.why.find(kind) != std::string::npos && !flagged) {
+          Violation(where + " (" + p.why + ") was refused without a " + kind +
+                    " flag: " + r.reason());
+        }
+      }
     }
   } else if (!ok) {
     std::string reason = r.reason().substr(0, 70);
@@ -2355,6 +2406,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
         Violation("shipment '" + a.shipment_id() + "' was formed twice");
       }
       shipments_[a.shipment_id()] = std::move(s);
+      touched_shipments_.insert(a.shipment_id());
       break;
     }
     case v1::TxBody::kReviewShipment: {
@@ -2388,6 +2440,7 @@ void History::Apply(const Planned& p, const v1::Receipt& r, size_t index) {
         break;
       }
       CheckExportEvent(a.shipment_id(), r.signer(), true, r, index);
+      touched_shipments_.insert(a.shipment_id());
       it->second.status = v1::SHIPMENT_STATUS_DISPATCHED;
       it->second.smelter = a.smelter_key();
       auto& b = Balance(it->second.exporter);
@@ -2855,6 +2908,32 @@ void History::CheckRecordsAgainstModels() {
     }
   }
 
+  // The provenance of a shipment formed or dispatched in this block is its upstream graph.
+  for (const auto& id : touched_shipments_) {
+    auto prov = ledger_->GetProvenance("", id);
+    if (!prov) {
+      Violation("provenance of shipment '" + id + "' failed: " + prov.error().ToString());
+      continue;
+    }
+    std::set<std::string> got;
+    for (const auto& l : prov->lots()) got.insert(l.lot().lot_id());
+    auto upstream = Upstream(shipments_.at(id).lots, nullptr);
+    std::set<std::string> sites;
+    for (const auto& site : prov->sites()) sites.insert(site.site_id());
+    bool sites_ok = true;
+    for (const auto& lot : upstream) {
+      const v1::Lot& l = snap_.lots.at(lot);
+      if (l.parent_lot_ids().empty() && !sites.count(l.site_id())) sites_ok = false;
+    }
+    if (prov->truncated() || prov->shipment().shipment_id() != id || !sites_ok ||
+        got != std::set<std::string>(upstream.begin(), upstream.end())) {
+      Violation("provenance of shipment '" + id + "' lists " + std::to_string(got.size()) +
+                " lots and " + std::to_string(sites.size()) + " sites; its upstream graph has " +
+                std::to_string(upstream.size()) + " lots");
+    }
+  }
+  touched_shipments_.clear();
+
   size_t flags = 0;
   token.clear();
   do {
@@ -2939,6 +3018,25 @@ Outcome History::Run() {
   }
   out_.height = ledger_->head().height();
   out_.accumulator_root = Hex(ledger_->head().accumulator_root());
+  auto tally = [](const std::map<std::string, int>& m) {
+    std::string t;
+    for (const auto& [k, n] : m) t += " " + k + " " + std::to_string(n);
+    return t;
+  };
+  std::map<std::string, int> lots, shipments, incidents;
+  for (const auto& [id, lot] : snap_.lots) {
+    lots[v1::LotStatus_Name(lot.status()).substr(11)]++;  // "LOT_STATUS_".size()
+    if (!lot.parent_lot_ids().empty()) lots["(processed)"]++;
+  }
+  for (const auto& [id, sh] : shipments_)
+    shipments[v1::ShipmentStatus_Name(sh.status).substr(16)]++;
+  for (const auto& inc : incidents_) {
+    incidents["L" + std::to_string(inc.level) + " " +
+              v1::IncidentStatus_Name(inc.status).substr(16)]++;
+  }
+  out_.reached = "  lots:" + tally(lots) + "\n  shipments:" + tally(shipments) +
+                 "\n  incidents:" + tally(incidents) + " (" +
+                 std::to_string(flag_incident_.size()) + " opened from flags)\n";
   return std::move(out_);
 }
 
@@ -2965,7 +3063,7 @@ std::string Summary(uint64_t seed, const Outcome& o) {
   s += line;
   s += "  anomalies:";
   for (const auto& [kind, n] : o.anomalies) s += " " + kind + " " + std::to_string(n);
-  s += "\n";
+  s += "\n" + o.reached;
   return s;
 }
 
@@ -2986,7 +3084,6 @@ TEST(History, InvariantsHoldThroughRandomHistory) {
     Outcome o = history.Run();
     std::printf("%s", Summary(seed, o).c_str());
     if (verbose) {
-      for (const auto& u : o.unnamed) std::printf("  unnamed: %s\n", u.c_str());
       for (const auto& [why, n] : o.refusals_of_valid) std::printf("  %4d x %s\n", n, why.c_str());
       for (const auto& [why, n] : o.breaches) std::printf("  breach %4d x %s\n", n, why.c_str());
     }

@@ -128,11 +128,13 @@ Result<Page<T>> Ledger::ScanFilteredPage(
 // ---- provenance ----
 
 Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
-                                             std::string_view shipment_id) const {
+                                             std::string_view shipment_id,
+                                             size_t max_lots) const {
   if (lot_id.empty() == shipment_id.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "give exactly one of lot_id and shipment_id");
   }
+  MT_ASSERT(max_lots > 0 && max_lots <= kMaxProvenanceLots);
   StateView state(*store_);
   v1::Provenance out;
   std::vector<std::string> start;
@@ -154,18 +156,22 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
     start.emplace_back(lot_id);
   }
 
-  // Breadth first from the requested lots, each lot once.
+  // Breadth first from the requested lots, each lot once. At most max_lots are ever queued,
+  // so a wide graph (merges of up to 1000 inputs) cannot grow the queue beyond the bound.
   std::deque<std::string> queue;
   std::set<std::string> queued;
-  for (const auto& id : start) {
-    if (queued.insert(id).second) queue.push_back(id);
-  }
+  auto enqueue = [&](const std::string& id) {
+    if (queued.count(id) > 0) return;
+    if (queued.size() == max_lots) {
+      out.set_truncated(true);
+      return;
+    }
+    queued.insert(id);
+    queue.push_back(id);
+  };
+  for (const auto& id : start) enqueue(id);
   OrderedSet sites;
   while (!queue.empty()) {
-    if (static_cast<size_t>(out.lots_size()) == kMaxProvenanceLots) {
-      out.set_truncated(true);
-      break;
-    }
     std::string id = std::move(queue.front());
     queue.pop_front();
     auto lot = state.GetLot(id);
@@ -185,9 +191,7 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
     members.Add(l.dispatched_to());
     sites.Add(l.site_id());
     for (const auto& s : l.mine_site_ids()) sites.Add(s);
-    for (const auto& parent : l.parent_lot_ids()) {
-      if (queued.insert(parent).second) queue.push_back(parent);
-    }
+    for (const auto& parent : l.parent_lot_ids()) enqueue(parent);
     auto history = GetLotHistory(id, kMaxEventsPerLot);
     if (!history) return tl::unexpected(history.error());
     for (const auto& rec : *history) {

@@ -201,6 +201,19 @@ TEST_F(QueryFlowTest, ProvenanceOfAShipmentWalksBackToTheMineLots) {
   auto processed = ledger_->GetProvenance("P0000001", "");
   ASSERT_TRUE(processed);
   EXPECT_EQ(processed->lots_size(), 3);
+  EXPECT_FALSE(processed->truncated());
+
+  // Beyond the bound the graph is cut, breadth first, and says so.
+  auto cut = ledger_->GetProvenance("", "SH-1", 2);
+  ASSERT_TRUE(cut);
+  EXPECT_TRUE(cut->truncated());
+  ASSERT_EQ(cut->lots_size(), 2);
+  EXPECT_EQ(cut->lots(0).lot().lot_id(), "P0000001");
+  EXPECT_EQ(cut->lots(1).lot().lot_id(), "T0000001");
+  auto exact = ledger_->GetProvenance("P0000001", "", 3);
+  ASSERT_TRUE(exact);
+  EXPECT_FALSE(exact->truncated());
+  EXPECT_EQ(exact->lots_size(), 3);
 }
 
 // ---- holdings and mass balance ----

@@ -181,6 +181,52 @@ TEST_F(QueryRpc, ProvenanceFlagsProductionAndHoldingsOfACommittedLot) {
   EXPECT_EQ(holdings.held_grams(), 40000u);
 }
 
+// A tag used by an agent it was not allocated to: the node admits the tx (its refusal is
+// evidence), it commits FAILED with the anomaly, and the flag is listed.
+TEST_F(QueryRpc, FlaggedRefusalIsAdmittedCommittedFailedAndListed) {
+  LotReceivedLight();
+  crypto::PrivateKey other_agent = Member(4);
+  Register(other_agent, v1::ROLE_AGENT);
+  auto misuse = Body();
+  auto* l = misuse.mutable_record_mine_lot();
+  l->set_tag_id("T0000002");  // allocated to agent_
+  l->set_site_id("CD-1");
+  l->set_mineral(v1::MINERAL_CASSITERITE);
+  l->set_weight_grams(50000);
+  l->set_producer_key(KeyStr(coop_));
+  v1::Receipt r = Commit(misuse, other_agent);  // Commit expects SubmitTx to succeed
+  EXPECT_EQ(r.status(), v1::TX_STATUS_FAILED);
+  EXPECT_EQ(r.error_code(), "PERMISSION_DENIED") << r.reason();
+  ASSERT_EQ(r.anomalies_size(), 1);
+  EXPECT_EQ(r.anomalies(0).kind(), "tag_off_agent");
+
+  v1::ListFlagsRequest freq;
+  freq.set_kind("tag_off_agent");
+  v1::ListFlagsResponse flags;
+  auto ctx = Ctx();
+  grpc::Status s = q_->ListFlags(ctx.get(), freq, &flags);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(flags.flags_size(), 1);
+  EXPECT_EQ(flags.flags(0).tx_status(), v1::TX_STATUS_FAILED);
+  EXPECT_EQ(flags.flags(0).member_key(), KeyStr(other_agent));
+  EXPECT_EQ(flags.flags(0).tag_id(), "T0000002");
+
+  // An ordinary refusal is still turned away at admission.
+  auto by_stranger = misuse;
+  by_stranger.set_nonce(++nonce_);
+  v1::SubmitTxRequest req;
+  *req.mutable_tx() = ledger::proof::SignTx(by_stranger, Member(9));  // not a member
+  v1::SubmitTxResponse resp;
+  auto sctx = Ctx();
+  ExpectCode(tx_->SubmitTx(sctx.get(), req, &resp), grpc::StatusCode::PERMISSION_DENIED,
+             "not a registered member");
+
+  // The tag was not used: its agent still records the lot with it.
+  auto proper = misuse;
+  proper.set_nonce(++nonce_);
+  ExpectOk(Commit(proper, agent_));
+}
+
 TEST_F(QueryRpc, NewQueriesAnswerInvalidArgumentAndNotFound) {
   auto call = [&](auto method, const auto& req, auto* resp) {
     auto ctx = Ctx();

@@ -183,12 +183,12 @@ class Ledger {
 
   // ---- the chain of custody (query.cc) ----
   // The upstream graph of a lot, or of a shipment's lots, back to the mine lots (breadth
-  // first, each lot once, at most kMaxProvenanceLots: truncated beyond). Exactly one of the
-  // ids is non-empty; kNotFound when it names nothing. CustodyEvent.weight_grams is the
-  // weight the action states for the lot (record_mine_lot, receive_lots, a process_lots
-  // output) and 0 for actions that state none.
-  Result<v1::Provenance> GetProvenance(std::string_view lot_id,
-                                       std::string_view shipment_id) const;
+  // first, each lot once, at most `max_lots` (1..kMaxProvenanceLots): truncated beyond).
+  // Exactly one of the ids is non-empty (else kInvalidArgument); kNotFound when it names
+  // nothing. CustodyEvent.weight_grams is the weight the action states for the lot
+  // (record_mine_lot, receive_lots, a process_lots output) and 0 for actions that state none.
+  Result<v1::Provenance> GetProvenance(std::string_view lot_id, std::string_view shipment_id,
+                                       size_t max_lots = kMaxProvenanceLots) const;
   Result<std::optional<v1::Incident>> GetIncident(std::string_view incident_id) const;
   // In id order (the order of reporting).
   Result<Page<v1::Incident>> ListIncidents(const IncidentFilter& filter,
