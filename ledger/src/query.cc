@@ -13,8 +13,6 @@
 namespace minetrace::ledger {
 namespace {
 
-// Index entries a filtered page may examine before it returns (possibly short) with a token.
-constexpr size_t kMaxExaminedPerPage = 20'000;
 // A lot's events, and the flags or incidents of one subject, that a provenance lists.
 constexpr size_t kMaxEventsPerLot = 10'000;
 constexpr size_t kMaxRecordsPerSubject = 10'000;
@@ -75,49 +73,90 @@ class OrderedSet {
 
 template <class T>
 Result<Page<T>> Ledger::ScanFilteredPage(
-    Column column, const std::string& prefix, std::string_view page_token, size_t page_size,
-    const std::function<Result<std::optional<T>>(const std::string& id)>& load,
+    Column column, const std::vector<std::string>& prefixes, std::string_view page_token,
+    size_t page_size, const std::function<Result<std::optional<T>>(const std::string& id)>& load,
     const std::function<bool(const T&)>& keep) const {
-  MT_ASSERT(page_size > 0);
+  MT_ASSERT(page_size > 0 && !prefixes.empty());
   // The token is the hex of the last id examined: the next page starts strictly after it.
-  std::string start_after;
+  std::string after;
   if (!page_token.empty()) {
     auto last = FromHex(page_token);
     if (!last) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "page_token is not valid: pass the next_page_token of the previous page");
     }
-    start_after = prefix + ToString(*last);
+    after = ToString(*last);
   }
+  const size_t bound = page_scan_bound_;
+  MT_ASSERT(bound > 0);
   Page<T> page;
-  std::optional<Error> failed;
   std::string last_examined;
-  size_t examined = 0;
   bool more = false;
-  MT_TRY(store_->Scan(column, prefix, start_after, kMaxExaminedPerPage + 1,
-                      [&](std::string_view key, std::string_view) {
-                        std::string id(key.substr(prefix.size()));
-                        if (examined == kMaxExaminedPerPage) {
-                          more = true;  // bound hit: the next page goes on from here
-                          return false;
-                        }
-                        auto record = load(id);
-                        if (!record) {
-                          failed = record.error();
-                          return false;
-                        }
-                        if (record->has_value() && keep(**record)) {
-                          if (page.items.size() == page_size) {
-                            more = true;  // a further match starts the next page
+  if (prefixes.size() == 1) {
+    // One prefix: records are read as the scan goes, and it stops as soon as the page is
+    // full and one more match shows that another page follows.
+    const std::string& prefix = prefixes.front();
+    std::optional<Error> failed;
+    size_t examined = 0;
+    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after,
+                        bound + 1, [&](std::string_view key, std::string_view) {
+                          if (examined == bound) {
+                            more = true;  // bound hit: the next page goes on from here
                             return false;
                           }
-                          page.items.push_back(std::move(**record));
-                        }
-                        ++examined;
-                        last_examined = std::move(id);
-                        return true;
-                      }));
-  if (failed) return tl::unexpected(*failed);
+                          std::string id(key.substr(prefix.size()));
+                          auto record = load(id);
+                          if (!record) {
+                            failed = record.error();
+                            return false;
+                          }
+                          if (record->has_value() && keep(**record)) {
+                            if (page.items.size() == page_size) {
+                              more = true;
+                              return false;
+                            }
+                            page.items.push_back(std::move(**record));
+                          }
+                          ++examined;
+                          last_examined = std::move(id);
+                          return true;
+                        }));
+    if (failed) return tl::unexpected(*failed);
+    if (more) page.next_page_token = ToHex(AsBytes(last_examined));
+    return page;
+  }
+
+  // Several prefixes: the ids after the token under each, merged in id order. A prefix that
+  // gave the full bound may hold more: ids beyond the smallest such last id (the horizon) wait
+  // for the next page, so no id is skipped.
+  std::set<std::string> ids;
+  std::optional<std::string> horizon;
+  for (const auto& prefix : prefixes) {
+    std::vector<std::string> got;
+    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after,
+                        bound, [&](std::string_view key, std::string_view) {
+                          got.emplace_back(key.substr(prefix.size()));
+                          return true;
+                        }));
+    if (got.size() == bound && (!horizon || got.back() < *horizon)) {
+      horizon = got.back();
+    }
+    ids.insert(std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+  }
+  if (horizon) ids.erase(ids.upper_bound(*horizon), ids.end());
+  for (const auto& id : ids) {
+    auto record = load(id);
+    if (!record) return tl::unexpected(record.error());
+    if (record->has_value() && keep(**record)) {
+      if (page.items.size() == page_size) {
+        more = true;  // a further match starts the next page
+        break;
+      }
+      page.items.push_back(std::move(**record));
+    }
+    last_examined = id;
+  }
+  if (!more && horizon) more = true;  // examined up to the horizon; the rest is unread
   if (more) {
     MT_ASSERT(!last_examined.empty());
     page.next_page_token = ToHex(AsBytes(last_examined));
@@ -307,14 +346,18 @@ Result<Page<v1::Incident>> Ledger::ListIncidents(const IncidentFilter& filter,
   }
   // The most selective index that the filter allows; the rest is filtered record by record.
   Column column = Column::kIndex;
-  std::string prefix;
+  std::vector<std::string> prefixes;
   if (!filter.subject_id.empty()) {
-    prefix = keys::IncidentsBySubjectPrefix(filter.subject_kind, filter.subject_id);
+    prefixes = {keys::IncidentsBySubjectPrefix(filter.subject_kind, filter.subject_id)};
   } else if (filter.status != v1::INCIDENT_STATUS_UNSPECIFIED) {
-    prefix = keys::IncidentsByStatusPrefix(filter.status);
+    prefixes = {keys::IncidentsByStatusPrefix(filter.status)};
+  } else if (filter.open_only) {
+    // The incidents that count as open, merged in id order.
+    prefixes = {keys::IncidentsByStatusPrefix(v1::INCIDENT_STATUS_OPEN),
+                keys::IncidentsByStatusPrefix(v1::INCIDENT_STATUS_UNDER_MITIGATION)};
   } else {
     column = Column::kState;
-    prefix = keys::AllIncidentsPrefix();
+    prefixes = {keys::AllIncidentsPrefix()};
   }
   StateView state(*store_);
   std::function<Result<std::optional<v1::Incident>>(const std::string&)> load =
@@ -333,7 +376,7 @@ Result<Page<v1::Incident>> Ledger::ListIncidents(const IncidentFilter& filter,
     }
     return true;
   };
-  return ScanFilteredPage<v1::Incident>(column, prefix, page_token, page_size, load, keep);
+  return ScanFilteredPage<v1::Incident>(column, prefixes, page_token, page_size, load, keep);
 }
 
 Result<Page<v1::Flag>> Ledger::ListFlags(const FlagFilter& filter, std::string_view page_token,
@@ -361,7 +404,7 @@ Result<Page<v1::Flag>> Ledger::ListFlags(const FlagFilter& filter, std::string_v
            (filter.site_id.empty() || f.site_id() == filter.site_id) &&
            (filter.member_key.empty() || f.member_key() == filter.member_key);
   };
-  return ScanFilteredPage<v1::Flag>(column, prefix, page_token, page_size, load, keep);
+  return ScanFilteredPage<v1::Flag>(column, {prefix}, page_token, page_size, load, keep);
 }
 
 // ---- shipments and inspections ----
@@ -390,7 +433,7 @@ Result<Page<v1::Shipment>> Ledger::ListShipments(const ShipmentFilter& filter,
     return (filter.exporter_key.empty() || s.exporter_key() == filter.exporter_key) &&
            (filter.status == v1::SHIPMENT_STATUS_UNSPECIFIED || s.status() == filter.status);
   };
-  return ScanFilteredPage<v1::Shipment>(column, prefix, page_token, page_size, load, keep);
+  return ScanFilteredPage<v1::Shipment>(column, {prefix}, page_token, page_size, load, keep);
 }
 
 Result<std::optional<std::vector<v1::Inspection>>> Ledger::ListInspections(

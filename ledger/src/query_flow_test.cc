@@ -304,6 +304,13 @@ TEST_F(QueryFlowTest, ListIncidentsFiltersCombineAndPage) {
   IncidentFilter open_only;
   open_only.open_only = true;
   EXPECT_EQ(IncidentIds(open_only, 2), (Ids{"INC-0000001", "INC-0000002", "INC-0000004"}));
+  EXPECT_EQ(IncidentIds(open_only, 1), (Ids{"INC-0000001", "INC-0000002", "INC-0000004"}));
+  IncidentFilter open_level1_any = open_only;  // what blocks exports, across subjects
+  open_level1_any.level = 1;
+  EXPECT_EQ(IncidentIds(open_level1_any, 1), (Ids{"INC-0000001", "INC-0000004"}));
+  IncidentFilter resolved_open = open_only;  // contradictory filters give nothing
+  resolved_open.status = v1::INCIDENT_STATUS_RESOLVED;
+  EXPECT_TRUE(IncidentIds(resolved_open).empty());
   IncidentFilter member;
   member.subject_kind = v1::INCIDENT_SUBJECT_MEMBER;
   member.subject_id = coop_hex;
@@ -311,6 +318,54 @@ TEST_F(QueryFlowTest, ListIncidentsFiltersCombineAndPage) {
   IncidentFilter none = site;
   none.category = v1::INCIDENT_CATEGORY_SMUGGLING;
   EXPECT_TRUE(IncidentIds(none).empty());
+}
+
+TEST_F(QueryFlowTest, ShortPagesCarryOnWhenTheScanBoundIsHit) {
+  SetUpChain();
+  ExpectOk(RegisterSite("CD-2", v1::SITE_STATUS_GREEN, {v1::MINERAL_CASSITERITE}, 1));
+  ExpectOk(Allocate("CD-2", agent_, "U", 1, 10));
+  for (int i = 1; i <= 5; ++i) {
+    ExpectOk(RecordLot(agent_, "U000000" + std::to_string(i), "CD-2", 5000));  // volume flags
+  }
+  ExpectOk(ReportIncident(regulator_, v1::INCIDENT_SUBJECT_SITE, "CD-2", 2));  // INC-0000001
+  ExpectOk(ReportIncident(regulator_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 2));  // INC-0000002
+  ExpectOk(ReportIncident(regulator_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 3));  // INC-0000003
+  ExpectOk(ReportIncident(regulator_, v1::INCIDENT_SUBJECT_SITE, "CD-2", 1));  // INC-0000004
+  ExpectOk(ReportIncident(regulator_, v1::INCIDENT_SUBJECT_SITE, "CD-2", 3));  // INC-0000005
+  // Under mitigation: 1, 2, 3; open: 4, 5.
+  for (const char* id : {"INC-0000001", "INC-0000002", "INC-0000003"}) {
+    ExpectOk(UpdateIncident(regulator_, id, v1::INCIDENT_STATUS_UNDER_MITIGATION,
+                            v1::INCIDENT_OUTCOME_UNSPECIFIED, "patrols agreed"));
+  }
+  ledger_->set_page_scan_bound_for_testing(2);
+
+  // The agent's five flags, none a receipt mismatch: three empty pages, two with a token.
+  FlagFilter none;
+  none.member_key = KeyStr(agent_);
+  none.kind = "receipt_weight_mismatch";
+  std::string token;
+  int pages = 0;
+  do {
+    auto page = ledger_->ListFlags(none, token, 100);
+    ASSERT_TRUE(page) << page.error().ToString();
+    EXPECT_TRUE(page->items.empty());
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+
+  // Open incidents merge two status indexes in id order. With two entries per index a page
+  // reads 4, 5 (open) and 1, 2 (under mitigation): it stops at 2, or 3 would be skipped.
+  IncidentFilter open_only;
+  open_only.open_only = true;
+  EXPECT_EQ(IncidentIds(open_only, 100),
+            (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003",
+                                      "INC-0000004", "INC-0000005"}));
+  open_only.level = 2;
+  EXPECT_EQ(IncidentIds(open_only, 1), (std::vector<std::string>{"INC-0000001", "INC-0000002"}));
+  ledger_->set_page_scan_bound_for_testing(1);
+  open_only.level = 0;
+  EXPECT_EQ(IncidentIds(open_only, 1).size(), 5u);
 }
 
 TEST_F(QueryFlowTest, IncidentOpenedFromAFlagIsNamedOnTheFlag) {

@@ -107,6 +107,7 @@ struct Page {
 };
 
 // Bounds of the queries (they keep a request's work and answer bounded).
+inline constexpr size_t kMaxExaminedPerPage = 20'000;  // index entries per filtered page
 inline constexpr size_t kMaxProvenanceLots = 10'000;
 inline constexpr size_t kMaxHoldingsLots = 100'000;
 inline constexpr int64_t kMaxProductionMonths = 120;
@@ -211,6 +212,9 @@ class Ledger {
   // A member's mass balance and what it holds and has in transit to it; nullopt for an
   // unknown member.
   Result<std::optional<v1::Holdings>> GetHoldings(std::string_view member_key) const;
+  // Tests only: how many index entries (per index) a filtered page examines before it
+  // returns, possibly short, with a token (default kMaxExaminedPerPage).
+  void set_page_scan_bound_for_testing(size_t bound) { page_scan_bound_ = bound; }
   Result<std::optional<v1::Block>> GetBlock(uint64_t height) const;
   // The state after block `height` (0 = genesis), and the certificate stored with that block.
   Result<std::optional<v1::LedgerInfo>> GetLedgerInfo(uint64_t height) const;
@@ -237,12 +241,13 @@ class Ledger {
   // Ids under `prefix` in key order, one page after `page_token`.
   Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
                                        std::string_view page_token, size_t page_size) const;
-  // Records under `prefix` of `column` (an index of ids, or the records themselves when
-  // `column` is kState) whose record `load` returns and `keep` accepts, one page after
-  // `page_token`, examining a bounded number of entries.
+  // Records under `prefixes` of `column` (indexes of ids, or the records themselves when
+  // `column` is kState), merged in id order, whose record `load` returns and `keep` accepts,
+  // one page after `page_token`, examining a bounded number of entries.
   template <class T>
   Result<Page<T>> ScanFilteredPage(
-      Column column, const std::string& prefix, std::string_view page_token, size_t page_size,
+      Column column, const std::vector<std::string>& prefixes, std::string_view page_token,
+      size_t page_size,
       const std::function<Result<std::optional<T>>(const std::string& id)>& load,
       const std::function<bool(const T&)>& keep) const;
   Result<void> LoadHead();
@@ -254,6 +259,7 @@ class Ledger {
   std::unique_ptr<AccumulatorReader> accumulator_reader_;
   std::unique_ptr<Accumulator> accumulator_;  // executor thread only
 
+  std::atomic<size_t> page_scan_bound_{kMaxExaminedPerPage};
   mutable std::mutex head_mu_;
   v1::LedgerInfo head_;  // guarded by head_mu_; height never decreases
   std::optional<v1::SignedLedgerInfo> head_signed_;  // guarded by head_mu_; certifies head_
