@@ -314,6 +314,22 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
     MT_TRY(collect_flags(keys::FlagsBySitePrefix(site_id), any));
     MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_SITE, site_id));
   }
+  // Flags on the lots' tags that name no listed lot or site (a tag tried at another site):
+  // there is no index by tag, so read the flags of each recording agent once and keep those
+  // naming one of its tags. A tag misused by another agent at another site is not found here.
+  std::map<std::string, std::set<std::string>> tags_by_agent;
+  for (const auto& entry : out.lots()) {
+    const v1::Lot& l = entry.lot();
+    if (!l.tag_id().empty() && !l.recorded_by().empty()) {
+      tags_by_agent[l.recorded_by()].insert(l.tag_id());
+    }
+  }
+  for (const auto& [agent, tags] : tags_by_agent) {
+    const auto& agent_tags = tags;
+    MT_TRY(collect_flags(keys::FlagsByMemberPrefix(agent), [&](const v1::Flag& f) {
+      return !f.tag_id().empty() && agent_tags.count(f.tag_id()) > 0;
+    }));
+  }
   if (out.has_shipment()) {
     // A shipment's own flags (a smelter's receipt mismatch) name no lot: find them through
     // the members the shipment names.

@@ -138,6 +138,13 @@ TEST_F(QueryFlowTest, TagOffSiteFlagIsListedUnderTheClaimedSite) {
   EXPECT_EQ(at_cd2[0].tx_status(), v1::TX_STATUS_FAILED);
   EXPECT_EQ(at_cd2[0].member_key(), KeyStr(agent_));
   EXPECT_TRUE(Flags({"", "", "CD-1", ""}).empty());
+  // The tag is then used where it belongs: the lot's provenance shows the earlier attempt.
+  ExpectOk(Commit(RecordLotBody("T0000003", "CD-1"), agent_));
+  auto p = ledger_->GetProvenance("T0000003", "");
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->flags_size(), 1);
+  EXPECT_EQ(p->flags(0).kind(), "tag_off_site");
+  EXPECT_EQ(p->flags(0).tag_id(), "T0000003");
 }
 
 // ---- provenance ----
