@@ -802,6 +802,21 @@ std::optional<Planned> History::PlanReportTags(bool bad) {
 }
 
 std::optional<Planned> History::PlanWithdrawOrRestore(bool withdraw, bool bad) {
+  if (bad && Chance(0.5)) {  // without a reason, or by an agent: refused whatever the site
+    auto b = Body();
+    std::vector<std::string> all = SitesWhere(true);
+    for (const auto& id : SitesWhere(false)) all.push_back(id);
+    std::string site = Pick(all);
+    if (withdraw) {
+      b.mutable_withdraw_site_tags()->set_site_id(site);
+    } else {
+      b.mutable_restore_site_tags()->set_site_id(site);
+    }
+    if (Chance(0.5)) return Breach(admin_, b, "a withdrawal or restoration says why", "");
+    if (withdraw) b.mutable_withdraw_site_tags()->set_reason("tags sold off site");
+    if (!withdraw) b.mutable_restore_site_tags()->set_reason("new agent in place");
+    return Breach(AnyActive(agents_), b, "only administrators and regulators withdraw tags", "");
+  }
   // Good: withdraw from a site that has its tags, restore one that has not; bad: the reverse.
   std::vector<std::string> sites;
   for (const auto& id : SitesWhere(withdraw == bad)) {
