@@ -30,10 +30,14 @@ std::string ActionName(const v1::TxBody& body) {
 // The member an action names beside its signer, if any.
 std::string Counterparty(const v1::TxBody& body) {
   switch (body.action_case()) {
-    case v1::TxBody::kDispatchLots: return body.dispatch_lots().receiver_key();
-    case v1::TxBody::kRecordMineLot: return body.record_mine_lot().producer_key();
-    case v1::TxBody::kDispatchShipment: return body.dispatch_shipment().smelter_key();
-    default: return {};
+    case v1::TxBody::kDispatchLots:
+      return body.dispatch_lots().receiver_key();
+    case v1::TxBody::kRecordMineLot:
+      return body.record_mine_lot().producer_key();
+    case v1::TxBody::kDispatchShipment:
+      return body.dispatch_shipment().smelter_key();
+    default:
+      return {};
   }
 }
 
@@ -52,7 +56,8 @@ uint64_t StatedWeight(const v1::TxBody& body, const std::string& lot_id) {
         if (o.tag_id() == lot_id) return o.weight_grams();  // an output's lot id is its tag id
       }
       return 0;
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -98,8 +103,8 @@ Result<Page<T>> Ledger::ScanFilteredPage(
     const std::string& prefix = prefixes.front();
     std::optional<Error> failed;
     size_t examined = 0;
-    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after,
-                        bound + 1, [&](std::string_view key, std::string_view) {
+    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after, bound + 1,
+                        [&](std::string_view key, std::string_view) {
                           if (examined == bound) {
                             more = true;  // bound hit: the next page goes on from here
                             return false;
@@ -133,8 +138,8 @@ Result<Page<T>> Ledger::ScanFilteredPage(
   std::optional<std::string> horizon;
   for (const auto& prefix : prefixes) {
     std::vector<std::string> got;
-    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after,
-                        bound, [&](std::string_view key, std::string_view) {
+    MT_TRY(store_->Scan(column, prefix, after.empty() ? std::string() : prefix + after, bound,
+                        [&](std::string_view key, std::string_view) {
                           got.emplace_back(key.substr(prefix.size()));
                           return true;
                         }));
@@ -166,12 +171,10 @@ Result<Page<T>> Ledger::ScanFilteredPage(
 
 // ---- provenance ----
 
-Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
-                                             std::string_view shipment_id,
+Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::string_view shipment_id,
                                              size_t max_lots) const {
   if (lot_id.empty() == shipment_id.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "give exactly one of lot_id and shipment_id");
+    return MakeError(ErrorCode::kInvalidArgument, "give exactly one of lot_id and shipment_id");
   }
   MT_ASSERT(max_lots > 0 && max_lots <= kMaxProvenanceLots);
   StateView state(*store_);
@@ -236,9 +239,9 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id,
     for (const auto& rec : *history) {
       v1::TxBody body;
       if (!body.ParseFromString(rec.tx.body())) {
-        return MakeError(ErrorCode::kDataLoss,
-                         "stored tx at leaf " + std::to_string(rec.receipt.leaf_index()) +
-                             " has a body that does not parse");
+        return MakeError(ErrorCode::kDataLoss, "stored tx at leaf " +
+                                                   std::to_string(rec.receipt.leaf_index()) +
+                                                   " has a body that does not parse");
       }
       v1::CustodyEvent* e = entry->add_events();
       e->set_action(ActionName(body));
@@ -509,8 +512,8 @@ Result<std::optional<v1::SiteProduction>> Ledger::GetSiteProduction(std::string_
     auto raw = store_->Get(Column::kState, keys::SiteMonthVolume(site_id, start_ms));
     if (!raw) return tl::unexpected(raw.error());
     if (raw->has_value() && (*raw)->size() != 8) {
-      return MakeError(ErrorCode::kDataLoss, "a monthly volume of site '" +
-                                                 std::string(site_id) + "' is corrupt");
+      return MakeError(ErrorCode::kDataLoss,
+                       "a monthly volume of site '" + std::string(site_id) + "' is corrupt");
     }
     uint64_t grams = raw->has_value() ? ReadBigEndian64(**raw) : 0;
     v1::MonthProduction* month = out.add_months();

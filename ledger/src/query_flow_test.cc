@@ -37,9 +37,8 @@ class QueryFlowTest : public LedgerFixture {
     return ids;
   }
   std::vector<v1::Flag> Flags(const FlagFilter& filter) {
-    return ReadAll<v1::Flag>(filter, 100, [&](auto& f, auto& t, size_t n) {
-      return ledger_->ListFlags(f, t, n);
-    });
+    return ReadAll<v1::Flag>(
+        filter, 100, [&](auto& f, auto& t, size_t n) { return ledger_->ListFlags(f, t, n); });
   }
   std::vector<std::string> ShipmentIds(const ShipmentFilter& filter, size_t page_size = 100) {
     auto all = ReadAll<v1::Shipment>(filter, page_size, [&](auto& f, auto& t, size_t n) {
@@ -101,11 +100,12 @@ TEST_F(QueryFlowTest, TagOffAgentIsAdmittedCommitsFailedAndKeepsItsFlag) {
   // Admission: the refusal carries an anomaly, so the tx is admitted, with no pending effect.
   auto pending = ledger_->NewPendingState();
   EXPECT_TRUE(ledger_->CheckTx(*pending, misuse, KeyStr(agent2_), now_ms_));
-  EXPECT_TRUE(ledger_->CheckTx(*pending, RecordLotBody("T0000005", "CD-1"), KeyStr(agent_), now_ms_))
+  EXPECT_TRUE(
+      ledger_->CheckTx(*pending, RecordLotBody("T0000005", "CD-1"), KeyStr(agent_), now_ms_))
       << "the admitted refusal must not have used the tag in the pending state";
   // A refusal without anomalies is still refused at the door.
-  auto plain = ledger_->CheckTx(*pending, RecordLotBody("T0000006", "CD-1"), KeyStr(stranger_),
-                                now_ms_);
+  auto plain =
+      ledger_->CheckTx(*pending, RecordLotBody("T0000006", "CD-1"), KeyStr(stranger_), now_ms_);
   ASSERT_FALSE(plain);
   EXPECT_EQ(plain.error().code, ErrorCode::kPermissionDenied);
 
@@ -366,8 +366,8 @@ TEST_F(QueryFlowTest, ShortPagesCarryOnWhenTheScanBoundIsHit) {
   IncidentFilter open_only;
   open_only.open_only = true;
   EXPECT_EQ(IncidentIds(open_only, 100),
-            (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003",
-                                      "INC-0000004", "INC-0000005"}));
+            (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003", "INC-0000004",
+                                      "INC-0000005"}));
   open_only.level = 2;
   EXPECT_EQ(IncidentIds(open_only, 1), (std::vector<std::string>{"INC-0000001", "INC-0000002"}));
   ledger_->set_page_scan_bound_for_testing(1);
@@ -418,8 +418,7 @@ TEST_F(QueryFlowTest, ListShipmentsByExporterAndStatusInPages) {
   EXPECT_EQ(ShipmentIds({KeyStr(exporter_), v1::SHIPMENT_STATUS_UNSPECIFIED}, 1),
             (Ids{"SH-1", "SH-2", "SH-3"}));
   EXPECT_EQ(ShipmentIds({"", v1::SHIPMENT_STATUS_CERTIFIED}), (Ids{"SH-2"}));
-  EXPECT_EQ(ShipmentIds({KeyStr(exporter_), v1::SHIPMENT_STATUS_FORMED}, 1),
-            (Ids{"SH-1", "SH-3"}));
+  EXPECT_EQ(ShipmentIds({KeyStr(exporter_), v1::SHIPMENT_STATUS_FORMED}, 1), (Ids{"SH-1", "SH-3"}));
   EXPECT_TRUE(ShipmentIds({KeyStr(trader_), v1::SHIPMENT_STATUS_UNSPECIFIED}).empty());
 }
 

@@ -261,8 +261,8 @@ TEST_F(QueryRpc, NewQueriesAnswerInvalidArgumentAndNotFound) {
   v1::GetShipmentRequest shipment;
   shipment.set_shipment_id("S-404");
   v1::Shipment sh;
-  ExpectCode(call(&v1::QueryService::Stub::GetShipment, shipment, &sh),
-             grpc::StatusCode::NOT_FOUND, "no shipment 'S-404'");
+  ExpectCode(call(&v1::QueryService::Stub::GetShipment, shipment, &sh), grpc::StatusCode::NOT_FOUND,
+             "no shipment 'S-404'");
 
   v1::GetIncidentRequest incident;
   incident.set_incident_id("INC-0000404");
