@@ -118,8 +118,7 @@ class Execution {
   // Rule 6, run at certification and again at dispatch.
   Result<void> CheckExport(const v1::Shipment& shipment);
   Result<void> CheckNoOpenLevelOneIncident(v1::IncidentSubjectKind kind,
-                                           const std::string& subject_id,
-                                           const std::string& what);
+                                           const std::string& subject_id, const std::string& what);
   // Moves every lot of `shipment` through `change` (a lot link each).
   template <class Change>
   Result<void> TouchShipmentLots(const v1::Shipment& shipment, Change&& change) {

@@ -70,8 +70,8 @@ bool IsCountryCode(std::string_view c) {
 bool IsIdentifier(std::string_view id, size_t max_len) {
   if (id.empty() || id.size() > max_len) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -84,9 +84,9 @@ std::string GramsText(uint64_t grams) {
 
 Result<TxEffects> Execution::Run() {
   if (body_.chain_id() != ctx_.chain_id) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "transaction is for chain '" + body_.chain_id() +
-                                     "' but this ledger is '" + ctx_.chain_id + "'"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "transaction is for chain '" + body_.chain_id() +
+                                                "' but this ledger is '" + ctx_.chain_id + "'"));
   }
   if (body_.created_at_ms() <= 0) {
     return tl::unexpected(
@@ -100,7 +100,9 @@ Result<TxEffects> Execution::Run() {
   Result<void> r;
   // No default: -Wswitch names every action added to TxBody without rules here.
   switch (body_.action_case()) {
-    case v1::TxBody::kRegisterMember: r = RegisterMember(body_.register_member()); break;
+    case v1::TxBody::kRegisterMember:
+      r = RegisterMember(body_.register_member());
+      break;
     case v1::TxBody::kSuspendMember:
       r = SetMemberStatus(body_.suspend_member().member_key(), true,
                           body_.suspend_member().reason());
@@ -109,15 +111,33 @@ Result<TxEffects> Execution::Run() {
       r = SetMemberStatus(body_.reinstate_member().member_key(), false,
                           body_.reinstate_member().reason());
       break;
-    case v1::TxBody::kRegisterMineSite: r = RegisterMineSite(body_.register_mine_site()); break;
-    case v1::TxBody::kAllocateTags: r = AllocateTags(body_.allocate_tags()); break;
-    case v1::TxBody::kRecordMineLot: r = RecordMineLot(body_.record_mine_lot()); break;
-    case v1::TxBody::kDispatchLots: r = DispatchLots(body_.dispatch_lots()); break;
-    case v1::TxBody::kReceiveLots: r = ReceiveLots(body_.receive_lots()); break;
-    case v1::TxBody::kCancelDispatch: r = CancelDispatch(body_.cancel_dispatch()); break;
-    case v1::TxBody::kRecordInspection: r = RecordInspection(body_.record_inspection()); break;
-    case v1::TxBody::kSetSiteStatus: r = SetSiteStatus(body_.set_site_status()); break;
-    case v1::TxBody::kReportTags: r = ReportTags(body_.report_tags()); break;
+    case v1::TxBody::kRegisterMineSite:
+      r = RegisterMineSite(body_.register_mine_site());
+      break;
+    case v1::TxBody::kAllocateTags:
+      r = AllocateTags(body_.allocate_tags());
+      break;
+    case v1::TxBody::kRecordMineLot:
+      r = RecordMineLot(body_.record_mine_lot());
+      break;
+    case v1::TxBody::kDispatchLots:
+      r = DispatchLots(body_.dispatch_lots());
+      break;
+    case v1::TxBody::kReceiveLots:
+      r = ReceiveLots(body_.receive_lots());
+      break;
+    case v1::TxBody::kCancelDispatch:
+      r = CancelDispatch(body_.cancel_dispatch());
+      break;
+    case v1::TxBody::kRecordInspection:
+      r = RecordInspection(body_.record_inspection());
+      break;
+    case v1::TxBody::kSetSiteStatus:
+      r = SetSiteStatus(body_.set_site_status());
+      break;
+    case v1::TxBody::kReportTags:
+      r = ReportTags(body_.report_tags());
+      break;
     case v1::TxBody::kWithdrawSiteTags:
       r = SetSiteTagsWithdrawn(body_.withdraw_site_tags().site_id(), true,
                                body_.withdraw_site_tags().reason());
@@ -126,15 +146,33 @@ Result<TxEffects> Execution::Run() {
       r = SetSiteTagsWithdrawn(body_.restore_site_tags().site_id(), false,
                                body_.restore_site_tags().reason());
       break;
-    case v1::TxBody::kProcessLots: r = ProcessLots(body_.process_lots()); break;
-    case v1::TxBody::kFormShipment: r = FormShipment(body_.form_shipment()); break;
-    case v1::TxBody::kReviewShipment: r = ReviewShipment(body_.review_shipment()); break;
-    case v1::TxBody::kDispatchShipment: r = DispatchShipment(body_.dispatch_shipment()); break;
-    case v1::TxBody::kReceiveShipment: r = ReceiveShipment(body_.receive_shipment()); break;
-    case v1::TxBody::kCancelShipment: r = CancelShipment(body_.cancel_shipment()); break;
-    case v1::TxBody::kReportIncident: r = ReportIncident(body_.report_incident()); break;
-    case v1::TxBody::kUpdateIncident: r = UpdateIncident(body_.update_incident()); break;
-    case v1::TxBody::kSetAuditFlag: r = SetAuditFlag(body_.set_audit_flag()); break;
+    case v1::TxBody::kProcessLots:
+      r = ProcessLots(body_.process_lots());
+      break;
+    case v1::TxBody::kFormShipment:
+      r = FormShipment(body_.form_shipment());
+      break;
+    case v1::TxBody::kReviewShipment:
+      r = ReviewShipment(body_.review_shipment());
+      break;
+    case v1::TxBody::kDispatchShipment:
+      r = DispatchShipment(body_.dispatch_shipment());
+      break;
+    case v1::TxBody::kReceiveShipment:
+      r = ReceiveShipment(body_.receive_shipment());
+      break;
+    case v1::TxBody::kCancelShipment:
+      r = CancelShipment(body_.cancel_shipment());
+      break;
+    case v1::TxBody::kReportIncident:
+      r = ReportIncident(body_.report_incident());
+      break;
+    case v1::TxBody::kUpdateIncident:
+      r = UpdateIncident(body_.update_incident());
+      break;
+    case v1::TxBody::kSetAuditFlag:
+      r = SetAuditFlag(body_.set_audit_flag());
+      break;
     case v1::TxBody::ACTION_NOT_SET:
       r = tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "transaction has no action"));
       break;
@@ -162,9 +200,9 @@ Result<v1::Member> Execution::RequireSigner(std::initializer_list<v1::Role> role
   }
   const v1::Member& member = **m;
   if (member.status() != v1::MEMBER_STATUS_ACTIVE) {
-    return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                 "member '" + member.name() + "' is suspended (" +
-                                     member.status_reason() + ") and may not act"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kPermissionDenied, "member '" + member.name() + "' is suspended (" +
+                                                 member.status_reason() + ") and may not act"));
   }
   if (roles.size() == 0) return member;
   for (v1::Role role : roles) {
@@ -172,25 +210,25 @@ Result<v1::Member> Execution::RequireSigner(std::initializer_list<v1::Role> role
   }
   std::string names;
   for (v1::Role role : roles) names += (names.empty() ? "" : " or ") + RoleName(role);
-  return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                               "member '" + member.name() + "' lacks the role " + names +
-                                   " needed to " + std::string(what)));
+  return tl::unexpected(
+      Refuse(ErrorCode::kPermissionDenied, "member '" + member.name() + "' lacks the role " +
+                                               names + " needed to " + std::string(what)));
 }
 
 Result<v1::Member> Execution::RequireCounterpart(std::string_view key,
                                                  std::initializer_list<v1::Role> roles,
                                                  std::string_view as_what) {
   if (key.size() != 32) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 std::string(as_what) + " key must be 32 bytes, got " +
-                                     std::to_string(key.size())));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               std::string(as_what) + " key must be 32 bytes, got " + std::to_string(key.size())));
   }
   auto m = view_.GetMember(key);
   if (!m) return tl::unexpected(m.error());
   if (!m->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 std::string(as_what) + " " + ShortKey(key) +
-                                     " is not a registered member"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition,
+               std::string(as_what) + " " + ShortKey(key) + " is not a registered member"));
   }
   const v1::Member& member = **m;
   if (member.status() != v1::MEMBER_STATUS_ACTIVE) {
@@ -202,9 +240,9 @@ Result<v1::Member> Execution::RequireCounterpart(std::string_view key,
   }
   std::string names;
   for (v1::Role role : roles) names += (names.empty() ? "" : " or ") + RoleName(role);
-  return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                               std::string(as_what) + " '" + member.name() +
-                                   "' does not hold the role " + names));
+  return tl::unexpected(
+      Refuse(ErrorCode::kFailedPrecondition,
+             std::string(as_what) + " '" + member.name() + "' does not hold the role " + names));
 }
 
 Result<v1::Lot> Execution::LoadLot(const std::string& lot_id) {
@@ -236,11 +274,11 @@ Result<v1::Shipment> Execution::LoadShipment(const std::string& shipment_id) {
 
 Result<void> Execution::CheckLotTime(const v1::Lot& lot) {
   if (body_.created_at_ms() < lot.last_device_time_ms()) {
-    return tl::unexpected(Refuse(
-        ErrorCode::kFailedPrecondition,
-        "lot '" + lot.lot_id() + "': device time " + std::to_string(body_.created_at_ms()) +
-            " is before its previous event at " + std::to_string(lot.last_device_time_ms()) +
-            "; a lot's events never go back in time"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition,
+               "lot '" + lot.lot_id() + "': device time " + std::to_string(body_.created_at_ms()) +
+                   " is before its previous event at " + std::to_string(lot.last_device_time_ms()) +
+                   "; a lot's events never go back in time"));
   }
   return {};
 }
@@ -249,21 +287,29 @@ Result<void> Execution::CheckHeldBySigner(const v1::Lot& lot, std::string_view t
   if (lot.status() == v1::LOT_STATUS_HELD && lot.holder_key() == signer_) return {};
   std::string why;
   switch (lot.status()) {
-    case v1::LOT_STATUS_HELD: why = "is held by another member"; break;
-    case v1::LOT_STATUS_IN_TRANSIT: why = "is in transit"; break;
+    case v1::LOT_STATUS_HELD:
+      why = "is held by another member";
+      break;
+    case v1::LOT_STATUS_IN_TRANSIT:
+      why = "is in transit";
+      break;
     case v1::LOT_STATUS_CONSUMED: {
       std::vector<std::string> children(lot.child_lot_ids().begin(), lot.child_lot_ids().end());
       why = "was consumed by processing into " + JoinNames(children);
       break;
     }
-    case v1::LOT_STATUS_IN_SHIPMENT: why = "is in shipment '" + lot.shipment_id() + "'"; break;
+    case v1::LOT_STATUS_IN_SHIPMENT:
+      why = "is in shipment '" + lot.shipment_id() + "'";
+      break;
     case v1::LOT_STATUS_EXPORTED:
       why = "was exported in shipment '" + lot.shipment_id() + "'";
       break;
     case v1::LOT_STATUS_DELIVERED:
       why = "was delivered to the smelter in shipment '" + lot.shipment_id() + "'";
       break;
-    default: why = "is not held"; break;
+    default:
+      why = "is not held";
+      break;
   }
   return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
                                "lot '" + lot.lot_id() + "' " + why + "; only its current holder " +
@@ -285,15 +331,14 @@ Result<void> Execution::CheckDistinct(const std::vector<std::string>& lot_ids) {
     return tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "no lots named"));
   }
   if (lot_ids.size() > kMaxLotsPerTx) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "at most " + std::to_string(kMaxLotsPerTx) +
-                                     " lots per transaction"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "at most " + std::to_string(kMaxLotsPerTx) + " lots per transaction"));
   }
   std::set<std::string> seen;
   for (const auto& id : lot_ids) {
     if (!seen.insert(id).second) {
-      return tl::unexpected(
-          Refuse(ErrorCode::kInvalidArgument, "lot '" + id + "' is named twice"));
+      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument, "lot '" + id + "' is named twice"));
     }
   }
   return {};
@@ -302,9 +347,9 @@ Result<void> Execution::CheckDistinct(const std::vector<std::string>& lot_ids) {
 Result<void> Execution::CheckText(std::string_view text, std::string_view what, size_t min_chars,
                                   size_t max_chars) {
   if (text.size() < min_chars || text.size() > max_chars) {
-    std::string range = min_chars == 0 ? "at most " + std::to_string(max_chars)
-                                       : std::to_string(min_chars) + " to " +
-                                             std::to_string(max_chars);
+    std::string range = min_chars == 0
+                            ? "at most " + std::to_string(max_chars)
+                            : std::to_string(min_chars) + " to " + std::to_string(max_chars);
     return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
                                  std::string(what) + " must be " + range + " characters" +
                                      (min_chars > 0 && text.empty() ? " (it is required)" : "")));
@@ -323,8 +368,8 @@ Result<void> Execution::RegisterMember(const v1::RegisterMember& a) {
   auto signer = RequireSigner({v1::ROLE_ADMINISTRATOR}, "register members");
   if (!signer) return tl::unexpected(signer.error());
   if (a.member_key().size() != 32) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "member_key must be a 32-byte x-only public key"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "member_key must be a 32-byte x-only public key"));
   }
   if (a.name().empty() || a.name().size() > 200) {
     return tl::unexpected(
@@ -346,9 +391,9 @@ Result<void> Execution::RegisterMember(const v1::RegisterMember& a) {
   auto existing = view_.GetMember(a.member_key());
   if (!existing) return tl::unexpected(existing.error());
   if (existing->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                 "key " + ShortKey(a.member_key()) +
-                                     " is already registered as '" + (*existing)->name() + "'"));
+    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists, "key " + ShortKey(a.member_key()) +
+                                                                " is already registered as '" +
+                                                                (*existing)->name() + "'"));
   }
   v1::Member m;
   m.set_key(a.member_key());
@@ -363,8 +408,8 @@ Result<void> Execution::RegisterMember(const v1::RegisterMember& a) {
 
 Result<void> Execution::SetMemberStatus(std::string_view key, bool suspend,
                                         const std::string& reason) {
-  auto signer = RequireSigner({v1::ROLE_ADMINISTRATOR},
-                              suspend ? "suspend members" : "reinstate members");
+  auto signer =
+      RequireSigner({v1::ROLE_ADMINISTRATOR}, suspend ? "suspend members" : "reinstate members");
   if (!signer) return tl::unexpected(signer.error());
   if (key == signer_) {
     return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
@@ -373,8 +418,7 @@ Result<void> Execution::SetMemberStatus(std::string_view key, bool suspend,
   auto m = view_.GetMember(key);
   if (!m) return tl::unexpected(m.error());
   if (!m->has_value()) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kNotFound, "no member with key " + ShortKey(key)));
+    return tl::unexpected(Refuse(ErrorCode::kNotFound, "no member with key " + ShortKey(key)));
   }
   v1::Member member = **m;
   if (suspend && member.status() == v1::MEMBER_STATUS_SUSPENDED) {
@@ -382,8 +426,8 @@ Result<void> Execution::SetMemberStatus(std::string_view key, bool suspend,
                                  "member '" + member.name() + "' is already suspended"));
   }
   if (!suspend && member.status() != v1::MEMBER_STATUS_SUSPENDED) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "member '" + member.name() + "' is not suspended"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition, "member '" + member.name() + "' is not suspended"));
   }
   member.set_status(suspend ? v1::MEMBER_STATUS_SUSPENDED : v1::MEMBER_STATUS_ACTIVE);
   member.set_status_reason(reason);
@@ -392,8 +436,7 @@ Result<void> Execution::SetMemberStatus(std::string_view key, bool suspend,
 }
 
 Result<void> Execution::RegisterMineSite(const v1::RegisterMineSite& a) {
-  auto signer =
-      RequireSigner({v1::ROLE_ADMINISTRATOR, v1::ROLE_REGULATOR}, "register mine sites");
+  auto signer = RequireSigner({v1::ROLE_ADMINISTRATOR, v1::ROLE_REGULATOR}, "register mine sites");
   if (!signer) return tl::unexpected(signer.error());
   if (!IsIdentifier(a.site_id(), 64)) {
     return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
@@ -414,8 +457,8 @@ Result<void> Execution::RegisterMineSite(const v1::RegisterMineSite& a) {
     }
   }
   if (a.status() == v1::SITE_STATUS_UNSPECIFIED || !v1::SiteStatus_IsValid(a.status())) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "site status must be green, yellow, red or blue"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "site status must be green, yellow, red or blue"));
   }
   if (a.latitude_microdeg() < -90'000'000 || a.latitude_microdeg() > 90'000'000 ||
       a.longitude_microdeg() < -180'000'000 || a.longitude_microdeg() > 180'000'000) {
@@ -428,14 +471,14 @@ Result<void> Execution::RegisterMineSite(const v1::RegisterMineSite& a) {
                                  "country must be an ISO 3166-1 alpha-2 code such as CD"));
   }
   if (a.production_estimate_kg_per_month() > kMaxProductionEstimateKg) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "production estimate is at most 1,000,000 t a month"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "production estimate is at most 1,000,000 t a month"));
   }
   auto existing = view_.GetSite(a.site_id());
   if (!existing) return tl::unexpected(existing.error());
   if (existing->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                 "mine site '" + a.site_id() + "' is already registered"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kAlreadyExists, "mine site '" + a.site_id() + "' is already registered"));
   }
   v1::MineSite s;
   s.set_site_id(a.site_id());
@@ -473,8 +516,7 @@ v1::SiteStatus EffectiveSiteStatus(const v1::MineSite& site, int64_t time_ms) {
 }
 
 Result<TxEffects> ExecuteTx(StateView& view, const BlockContext& ctx, const v1::TxBody& body,
-                            std::string_view signer,
-                            std::vector<v1::Anomaly>* refusal_anomalies) {
+                            std::string_view signer, std::vector<v1::Anomaly>* refusal_anomalies) {
   MT_ASSERT(signer.size() == 32);
   detail::Execution e(view, ctx, body, signer);
   auto effects = e.Run();

@@ -16,17 +16,17 @@ Result<void> Execution::AllocateTags(const v1::AllocateTags& a) {
                                  "tag prefix must be 1 to 16 letters, digits, '-', '_' or '.'"));
   }
   if (a.count() == 0 || a.count() > kMaxTagsPerAllocation) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "tag count must be 1 to " +
-                                     std::to_string(kMaxTagsPerAllocation)));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "tag count must be 1 to " + std::to_string(kMaxTagsPerAllocation)));
   }
   if (a.first() >= 10'000'000 || a.count() > 10'000'000 - a.first()) {
     return tl::unexpected(
         Refuse(ErrorCode::kInvalidArgument, "tag numbers are at most 7 digits (< 10000000)"));
   }
   if (!v1::TagKind_IsValid(a.kind())) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "unknown tag kind " + std::to_string(a.kind())));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "unknown tag kind " + std::to_string(a.kind())));
   }
   if (a.kind() == v1::TAG_KIND_PROCESSOR) {
     // Processor tags mark the lots processing makes: they belong to a processor, no site.
@@ -44,9 +44,9 @@ Result<void> Execution::AllocateTags(const v1::AllocateTags& a) {
     auto site = LoadSite(a.site_id());
     if (!site) return tl::unexpected(site.error());
     if (site->tags_withdrawn()) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "tags of site '" + a.site_id() +
-                                       "' are withdrawn: no new tags until they are restored"));
+      return tl::unexpected(Refuse(
+          ErrorCode::kFailedPrecondition,
+          "tags of site '" + a.site_id() + "' are withdrawn: no new tags until they are restored"));
     }
     if (EffectiveSiteStatus(*site, ctx_.block_time_ms) == v1::SITE_STATUS_RED) {
       return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
@@ -63,12 +63,11 @@ Result<void> Execution::AllocateTags(const v1::AllocateTags& a) {
     if (!existing) return tl::unexpected(existing.error());
     if (existing->has_value()) {
       const v1::Tag& old = **existing;
-      std::string where = old.kind() == v1::TAG_KIND_PROCESSOR
-                              ? "as a processor tag"
-                              : "to site '" + old.site_id() + "'";
-      return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                   "tag " + tag_id + " is already allocated (" + where +
-                                       "); a tag is allocated once"));
+      std::string where = old.kind() == v1::TAG_KIND_PROCESSOR ? "as a processor tag"
+                                                               : "to site '" + old.site_id() + "'";
+      return tl::unexpected(Refuse(
+          ErrorCode::kAlreadyExists,
+          "tag " + tag_id + " is already allocated (" + where + "); a tag is allocated once"));
     }
     v1::Tag t;
     t.set_tag_id(tag_id);
@@ -101,9 +100,9 @@ Result<void> Execution::ReportTags(const v1::ReportTags& a) {
         Refuse(ErrorCode::kInvalidArgument, "tags are reported lost or void, nothing else"));
   }
   if (a.tag_ids().empty() || static_cast<size_t>(a.tag_ids().size()) > kMaxLotsPerTx) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "report 1 to " + std::to_string(kMaxLotsPerTx) +
-                                     " tags per transaction"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "report 1 to " + std::to_string(kMaxLotsPerTx) + " tags per transaction"));
   }
   MT_TRY(CheckText(a.reason(), "reason", 0, kMaxReasonChars));
   const bool administrator = HasRole(*signer, v1::ROLE_ADMINISTRATOR);
@@ -116,17 +115,18 @@ Result<void> Execution::ReportTags(const v1::ReportTags& a) {
     auto tag = view_.GetTag(id);
     if (!tag) return tl::unexpected(tag.error());
     if (!tag->has_value()) {
-      return tl::unexpected(
-          Refuse(ErrorCode::kNotFound, "tag '" + id + "' was never allocated"));
+      return tl::unexpected(Refuse(ErrorCode::kNotFound, "tag '" + id + "' was never allocated"));
     }
     v1::Tag t = **tag;
     if (t.agent_key() != signer_ && !administrator) {
-      return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                   "tag " + id + " is allocated to another member; only its "
-                                   "holder or an administrator may report it"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kPermissionDenied, "tag " + id +
+                                                   " is allocated to another member; only its "
+                                                   "holder or an administrator may report it"));
     }
     switch (t.status()) {
-      case v1::TAG_STATUS_ALLOCATED: break;
+      case v1::TAG_STATUS_ALLOCATED:
+        break;
       case v1::TAG_STATUS_USED:
         return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
                                      "tag " + id + " is already used by lot '" + t.lot_id() +
@@ -148,8 +148,8 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
   auto signer = RequireSigner({v1::ROLE_AGENT}, "record mine lots");
   if (!signer) return tl::unexpected(signer.error());
   if (a.weight_grams() == 0 || a.weight_grams() > kMaxLotWeightGrams) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "lot weight must be more than 0 and at most 100 t"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "lot weight must be more than 0 and at most 100 t"));
   }
   if (a.grade_basis_points() > 10000) {
     return tl::unexpected(
@@ -163,9 +163,10 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
   }
   v1::Tag t = **tag;
   if (t.kind() != v1::TAG_KIND_MINE) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tag " + t.tag_id() + " is a processor tag; a mine lot needs "
-                                 "a mine tag of its site"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition, "tag " + t.tag_id() +
+                                                   " is a processor tag; a mine lot needs "
+                                                   "a mine tag of its site"));
   }
   if (t.agent_key() != signer_) {
     v1::Anomaly an;
@@ -179,11 +180,12 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
                          "tag " + t.tag_id() + " is allocated to another agent", std::move(an));
   }
   switch (t.status()) {
-    case v1::TAG_STATUS_ALLOCATED: break;
+    case v1::TAG_STATUS_ALLOCATED:
+      break;
     case v1::TAG_STATUS_USED:
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "tag " + t.tag_id() + " is already used by lot '" +
-                                       t.lot_id() + "'; a tag is used once"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kFailedPrecondition, "tag " + t.tag_id() + " is already used by lot '" +
+                                                     t.lot_id() + "'; a tag is used once"));
     default:
       return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
                                    "tag " + t.tag_id() + " is void or lost and can never be used"));
@@ -206,13 +208,14 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
   const v1::MineSite& s = *site;
   MT_TRY(CheckTagNotWithdrawn(t, s));
   if (s.tags_withdrawn()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tags of site '" + s.site_id() + "' are withdrawn"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition, "tags of site '" + s.site_id() + "' are withdrawn"));
   }
   const v1::SiteStatus status = EffectiveSiteStatus(s, ctx_.block_time_ms);
   if (status == v1::SITE_STATUS_RED) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "site '" + s.site_id() + "' is red: no mine lots may be recorded"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition,
+               "site '" + s.site_id() + "' is red: no mine lots may be recorded"));
   }
   if (std::find(s.minerals().begin(), s.minerals().end(), a.mineral()) == s.minerals().end()) {
     return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
@@ -224,8 +227,8 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
   auto existing = view_.GetLot(a.tag_id());
   if (!existing) return tl::unexpected(existing.error());
   if (existing->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                 "lot id '" + a.tag_id() + "' is already in use"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kAlreadyExists, "lot id '" + a.tag_id() + "' is already in use"));
   }
 
   v1::Lot lot;
@@ -274,9 +277,9 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
 }
 
 Result<void> Execution::DispatchLots(const v1::DispatchLots& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
-      "dispatch lots");
+  auto signer =
+      RequireSigner({v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
+                    "dispatch lots");
   if (!signer) return tl::unexpected(signer.error());
   std::vector<std::string> ids(a.lot_ids().begin(), a.lot_ids().end());
   MT_TRY(CheckDistinct(ids));
@@ -285,8 +288,8 @@ Result<void> Execution::DispatchLots(const v1::DispatchLots& a) {
         Refuse(ErrorCode::kInvalidArgument, "a holder cannot dispatch lots to itself"));
   }
   auto receiver = RequireCounterpart(
-      a.receiver_key(),
-      {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER}, "receiver");
+      a.receiver_key(), {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER},
+      "receiver");
   if (!receiver) return tl::unexpected(receiver.error());
   uint64_t total_grams = 0;
   for (const auto& id : ids) {
@@ -318,9 +321,9 @@ Result<void> Execution::ReceiveLots(const v1::ReceiveLots& a) {
   uint64_t total_grams = 0;
   for (const auto& r : a.lots()) {
     if (r.weight_grams() == 0 || r.weight_grams() > kMaxLotWeightGrams) {
-      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "lot '" + r.lot_id() +
-                                       "': received weight must be more than 0 and at most 100 t"));
+      return tl::unexpected(Refuse(
+          ErrorCode::kInvalidArgument,
+          "lot '" + r.lot_id() + "': received weight must be more than 0 and at most 100 t"));
     }
     auto lot = LoadLot(r.lot_id());
     if (!lot) return tl::unexpected(lot.error());
@@ -360,15 +363,14 @@ Result<void> Execution::ReceiveLots(const v1::ReceiveLots& a) {
     total_grams += r.weight_grams();
     TouchLot(*lot, std::move(next));
   }
-  return ChangeBalance(signer_, [&](v1::MassBalance& b) {
-    b.set_received_grams(b.received_grams() + total_grams);
-  });
+  return ChangeBalance(
+      signer_, [&](v1::MassBalance& b) { b.set_received_grams(b.received_grams() + total_grams); });
 }
 
 Result<void> Execution::CancelDispatch(const v1::CancelDispatch& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
-      "cancel dispatches");
+  auto signer =
+      RequireSigner({v1::ROLE_COOPERATIVE, v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER},
+                    "cancel dispatches");
   if (!signer) return tl::unexpected(signer.error());
   std::vector<std::string> ids(a.lot_ids().begin(), a.lot_ids().end());
   MT_TRY(CheckDistinct(ids));

@@ -28,8 +28,8 @@ Result<void> Execution::FormShipment(const v1::FormShipment& a) {
   auto existing = view_.GetShipment(a.shipment_id());
   if (!existing) return tl::unexpected(existing.error());
   if (existing->has_value()) {
-    return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                 "shipment '" + a.shipment_id() + "' already exists"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kAlreadyExists, "shipment '" + a.shipment_id() + "' already exists"));
   }
   v1::Shipment s;
   s.set_shipment_id(a.shipment_id());
@@ -43,11 +43,10 @@ Result<void> Execution::FormShipment(const v1::FormShipment& a) {
     if (s.mineral() == v1::MINERAL_UNSPECIFIED) {
       s.set_mineral(lot->mineral());
     } else if (lot->mineral() != s.mineral()) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "lot '" + id + "' is " + MineralName(lot->mineral()) +
-                                       " but lot '" + ids.front() + "' is " +
-                                       MineralName(s.mineral()) +
-                                       "; a shipment is of one mineral"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kFailedPrecondition,
+                 "lot '" + id + "' is " + MineralName(lot->mineral()) + " but lot '" + ids.front() +
+                     "' is " + MineralName(s.mineral()) + "; a shipment is of one mineral"));
     }
     grams += lot->weight_grams();
     v1::Lot next = *lot;
@@ -121,11 +120,11 @@ Result<void> Execution::CheckExport(const v1::Shipment& shipment) {
     for (const auto& parent : lot->parent_lot_ids()) {
       if (reached_from.emplace(parent, top).second) {
         if (reached_from.size() > kMaxUpstreamLots) {
-          return tl::unexpected(Refuse(
-              ErrorCode::kFailedPrecondition,
-              prefix + "more than " + std::to_string(kMaxUpstreamLots) +
-                  " lots upstream: too large to check in one transaction; form smaller "
-                  "shipments"));
+          return tl::unexpected(
+              Refuse(ErrorCode::kFailedPrecondition,
+                     prefix + "more than " + std::to_string(kMaxUpstreamLots) +
+                         " lots upstream: too large to check in one transaction; form smaller "
+                         "shipments"));
         }
         queue.push_back(parent);
       }
@@ -137,9 +136,9 @@ Result<void> Execution::CheckExport(const v1::Shipment& shipment) {
     const std::string where =
         "mine site '" + site_id + "' (origin of " + site_reached_by.at(site_id) + ")";
     if (EffectiveSiteStatus(*site, ctx_.block_time_ms) == v1::SITE_STATUS_RED) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   prefix + where +
-                                       " is red; nothing from a red site is exported"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kFailedPrecondition,
+                 prefix + where + " is red; nothing from a red site is exported"));
     }
     MT_TRY(CheckNoOpenLevelOneIncident(v1::INCIDENT_SUBJECT_SITE, site_id, prefix + where));
   }
@@ -153,9 +152,9 @@ Result<void> Execution::ReviewShipment(const v1::ReviewShipment& a) {
   if (!shipment) return tl::unexpected(shipment.error());
   v1::Shipment s = *shipment;
   if (s.exporter_key() == signer_) {
-    return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                 "a certifier may not review its own shipment '" +
-                                     s.shipment_id() + "'"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kPermissionDenied,
+               "a certifier may not review its own shipment '" + s.shipment_id() + "'"));
   }
   if (s.status() != v1::SHIPMENT_STATUS_FORMED &&
       s.status() != v1::SHIPMENT_STATUS_CERTIFICATE_REFUSED) {
@@ -211,10 +210,10 @@ Result<void> Execution::DispatchShipment(const v1::DispatchShipment& a) {
   if (!shipment) return tl::unexpected(shipment.error());
   v1::Shipment s = *shipment;
   if (s.exporter_key() != signer_) {
-    return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                 "shipment '" + s.shipment_id() +
-                                     "' belongs to another exporter; only its exporter "
-                                     "dispatches it"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kPermissionDenied, "shipment '" + s.shipment_id() +
+                                                 "' belongs to another exporter; only its exporter "
+                                                 "dispatches it"));
   }
   if (s.status() != v1::SHIPMENT_STATUS_CERTIFIED) {
     std::string why = s.status() == v1::SHIPMENT_STATUS_FORMED
@@ -222,8 +221,9 @@ Result<void> Execution::DispatchShipment(const v1::DispatchShipment& a) {
                       : s.status() == v1::SHIPMENT_STATUS_CERTIFICATE_REFUSED
                           ? "had its certificate refused (" + s.refusal_reason() +
                                 "); it leaves only with a certificate"
-                          : "is " + ShipmentStatusName(s.status()) + "; only a certified "
-                                                                     "shipment is dispatched";
+                          : "is " + ShipmentStatusName(s.status()) +
+                                "; only a certified "
+                                "shipment is dispatched";
     return tl::unexpected(
         Refuse(ErrorCode::kFailedPrecondition, "shipment '" + s.shipment_id() + "' " + why));
   }
@@ -258,10 +258,10 @@ Result<void> Execution::ReceiveShipment(const v1::ReceiveShipment& a) {
   if (!shipment) return tl::unexpected(shipment.error());
   v1::Shipment s = *shipment;
   if (s.status() != v1::SHIPMENT_STATUS_DISPATCHED) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "shipment '" + s.shipment_id() + "' is " +
-                                     ShipmentStatusName(s.status()) +
-                                     "; only a dispatched shipment is received"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition, "shipment '" + s.shipment_id() + "' is " +
+                                                   ShipmentStatusName(s.status()) +
+                                                   "; only a dispatched shipment is received"));
   }
   if (s.smelter_key() != signer_) {
     return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
@@ -304,10 +304,10 @@ Result<void> Execution::CancelShipment(const v1::CancelShipment& a) {
   if (!shipment) return tl::unexpected(shipment.error());
   v1::Shipment s = *shipment;
   if (s.exporter_key() != signer_) {
-    return tl::unexpected(Refuse(ErrorCode::kPermissionDenied,
-                                 "shipment '" + s.shipment_id() +
-                                     "' belongs to another exporter; only its exporter "
-                                     "cancels it"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kPermissionDenied, "shipment '" + s.shipment_id() +
+                                                 "' belongs to another exporter; only its exporter "
+                                                 "cancels it"));
   }
   if (s.status() != v1::SHIPMENT_STATUS_FORMED && s.status() != v1::SHIPMENT_STATUS_CERTIFIED &&
       s.status() != v1::SHIPMENT_STATUS_CERTIFICATE_REFUSED) {

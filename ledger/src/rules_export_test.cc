@@ -120,8 +120,8 @@ TEST_F(ExportRules, ShipmentIsOfOneMineral) {
 
 TEST_F(ExportRules, ReviewRefusals) {
   SetUpExport();
-  ExpectOk(RegisterMember(stranger_, "exporter-certifier",
-                          {v1::ROLE_EXPORTER, v1::ROLE_CERTIFIER}));
+  ExpectOk(
+      RegisterMember(stranger_, "exporter-certifier", {v1::ROLE_EXPORTER, v1::ROLE_CERTIFIER}));
   ExpectOk(FormShipment(exporter_, "SH-1", {"T0000002"}));
   ExpectRefused(Certify(exporter_, "SH-1", "CD-0001"), "PERMISSION_DENIED",
                 "lacks the role certifier");
@@ -253,13 +253,15 @@ TEST_F(ExportRules, OpenLevelOneIncidentUpstreamBlocksUntilResolved) {
   ExpectOk(FormShipment(exporter_, "SH-1", {"P0000001"}));
   // On the upstream mine site.
   ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_SITE, "CD-1"));
-  ExpectCertifyRefused("mine site 'CD-1' (origin of lot 'T0000001' (upstream of lot "
-                       "'P0000001')) has an open level-1 incident ('INC-0000001')");
+  ExpectCertifyRefused(
+      "mine site 'CD-1' (origin of lot 'T0000001' (upstream of lot "
+      "'P0000001')) has an open level-1 incident ('INC-0000001')");
   ResolveIncident("INC-0000001");
   // On the upstream (consumed) lot.
   ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_LOT, "T0000001"));
-  ExpectCertifyRefused("lot 'T0000001' (upstream of lot 'P0000001') has an open level-1 "
-                       "incident ('INC-0000002')");
+  ExpectCertifyRefused(
+      "lot 'T0000001' (upstream of lot 'P0000001') has an open level-1 "
+      "incident ('INC-0000002')");
   ResolveIncident("INC-0000002");
   // On the tag of the upstream lot.
   ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_TAG, "T0000001"));
@@ -298,8 +300,7 @@ TEST_F(ExportRules, RedAuditFlagBlocksCertificationAndDispatch) {
   ExpectRefused(DispatchShipment(exporter_, "SH-1", smelter_), "FAILED_PRECONDITION",
                 "exporter 'exporter' has a red audit flag (laundered lots)");
   ExpectOk(FormShipment(exporter_, "SH-2", {"P0000001"}));
-  ExpectRefused(Certify(certifier_, "SH-2", "CD-0002"), "FAILED_PRECONDITION",
-                "red audit flag");
+  ExpectRefused(Certify(certifier_, "SH-2", "CD-0002"), "FAILED_PRECONDITION", "red audit flag");
   ExpectOk(SetAuditFlag(regulator_, exporter_, v1::AUDIT_FLAG_GREEN, "re-audited"));
   ExpectOk(DispatchShipment(exporter_, "SH-1", smelter_));
 }

@@ -26,8 +26,8 @@ Result<void> Execution::RecordInspection(const v1::RecordInspection& a) {
   auto signer = RequireSigner({v1::ROLE_REGULATOR}, "record inspections");
   if (!signer) return tl::unexpected(signer.error());
   if (!IsRecordableSiteStatus(a.result())) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "an inspection's result is green, yellow or red"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "an inspection's result is green, yellow or red"));
   }
   if (a.inspected_at_ms() <= 0) {
     return tl::unexpected(
@@ -109,8 +109,8 @@ Result<void> Execution::SetSiteTagsWithdrawn(const std::string& site_id, bool wi
                                  "tags of site '" + site_id + "' are already withdrawn"));
   }
   if (!withdraw && !s.tags_withdrawn()) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "tags of site '" + site_id + "' are not withdrawn"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition, "tags of site '" + site_id + "' are not withdrawn"));
   }
   s.set_tags_withdrawn(withdraw);
   // Withdrawal touches no tag record: a tag allocated at or before this height is withdrawn
@@ -170,8 +170,8 @@ Result<void> Execution::ReportIncident(const v1::ReportIncident& a) {
                                  "an incident needs a category (OECD Annex II or iTSCi)"));
   }
   if (a.level() < 1 || a.level() > 3) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "incident level must be 1 (serious), 2 or 3"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument, "incident level must be 1 (serious), 2 or 3"));
   }
   MT_TRY(CheckText(a.description(), "description", 1, kMaxIncidentTextChars));
   if (a.occurred_at_ms() < 0 || a.occurred_at_ms() > ctx_.block_time_ms + kMaxDeviceClockAheadMs) {
@@ -180,8 +180,8 @@ Result<void> Execution::ReportIncident(const v1::ReportIncident& a) {
                                  "block"));
   }
   if (!v1::IncidentSource_IsValid(a.source())) {
-    return tl::unexpected(
-        Refuse(ErrorCode::kInvalidArgument, "unknown incident source " + std::to_string(a.source())));
+    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
+                                 "unknown incident source " + std::to_string(a.source())));
   }
   v1::IncidentSource source = a.source();
   if (!a.flag_id().empty()) {
@@ -206,9 +206,9 @@ Result<void> Execution::ReportIncident(const v1::ReportIncident& a) {
     }
     v1::Flag f = **flag;
     if (!f.incident_id().empty()) {
-      return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "flag '" + f.flag_id() + "' already opened incident '" +
-                                       f.incident_id() + "'"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kFailedPrecondition,
+                 "flag '" + f.flag_id() + "' already opened incident '" + f.incident_id() + "'"));
     }
     f.set_incident_id(id);
     view_.PutFlag(f);
@@ -258,8 +258,8 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
   const bool level_change = a.level() != 0;
   const bool category_change = a.category() != v1::INCIDENT_CATEGORY_UNSPECIFIED;
   if (status_change || level_change || category_change) {
-    auto regulator = RequireSigner({v1::ROLE_REGULATOR},
-                                   "change an incident's status, level or category");
+    auto regulator =
+        RequireSigner({v1::ROLE_REGULATOR}, "change an incident's status, level or category");
     if (!regulator) return tl::unexpected(regulator.error());
   } else if (a.note().empty()) {
     return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
@@ -282,9 +282,10 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
     if (a.status() == v1::INCIDENT_STATUS_RESOLVED &&
         a.outcome() == v1::INCIDENT_OUTCOME_UNSPECIFIED) {
       return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "resolving " + name + " needs an outcome (mitigated, "
-                                   "unsubstantiated, sanction applied, referred, no action "
-                                   "possible)"));
+                                   "resolving " + name +
+                                       " needs an outcome (mitigated, "
+                                       "unsubstantiated, sanction applied, referred, no action "
+                                       "possible)"));
     }
     if (a.status() == v1::INCIDENT_STATUS_CLOSED &&
         before.status() != v1::INCIDENT_STATUS_RESOLVED) {
@@ -293,8 +294,8 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
                                        "; it is closed only once resolved"));
     }
     i.set_status(a.status());
-    change = "status " + IncidentStatusName(before.status()) + " -> " +
-             IncidentStatusName(a.status());
+    change =
+        "status " + IncidentStatusName(before.status()) + " -> " + IncidentStatusName(a.status());
     if (a.status() == v1::INCIDENT_STATUS_RESOLVED) {
       i.set_outcome(a.outcome());
       change += " (outcome " + IncidentOutcomeName(a.outcome()) + ")";
@@ -312,8 +313,8 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
                                    name + " is already level " + std::to_string(a.level())));
     }
     i.set_level(a.level());
-    change += std::string(change.empty() ? "" : "; ") + "level " +
-              std::to_string(before.level()) + " -> " + std::to_string(a.level());
+    change += std::string(change.empty() ? "" : "; ") + "level " + std::to_string(before.level()) +
+              " -> " + std::to_string(a.level());
   }
   if (category_change) {
     if (a.category() == before.category()) {
@@ -322,14 +323,12 @@ Result<void> Execution::UpdateIncident(const v1::UpdateIncident& a) {
     }
     i.set_category(a.category());
     change += std::string(change.empty() ? "" : "; ") + "category " +
-              IncidentCategoryName(before.category()) + " -> " +
-              IncidentCategoryName(a.category());
+              IncidentCategoryName(before.category()) + " -> " + IncidentCategoryName(a.category());
   }
   v1::IncidentNote* note = i.add_notes();
   note->set_author(signer_);
   note->set_at_ms(ctx_.block_time_ms);
-  note->set_text(change.empty() ? a.note()
-                                : a.note().empty() ? change : change + ": " + a.note());
+  note->set_text(change.empty() ? a.note() : a.note().empty() ? change : change + ": " + a.note());
   note->set_status_after(i.status());
   note->set_height(ctx_.height);
   return view_.PutIncident(before, i);
@@ -352,9 +351,9 @@ Result<void> Execution::SetAuditFlag(const v1::SetAuditFlag& a) {
   }
   v1::Member member = **m;
   if (!HasRole(member, v1::ROLE_EXPORTER)) {
-    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                 "member '" + member.name() +
-                                     "' is not an exporter; audit flags are for exporters"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kFailedPrecondition,
+               "member '" + member.name() + "' is not an exporter; audit flags are for exporters"));
   }
   member.set_audit_flag(a.flag());
   member.set_audit_flag_reason(a.reason());

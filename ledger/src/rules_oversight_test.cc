@@ -93,9 +93,9 @@ TEST_F(InspectionRules, RefusesBadInspections) {
   ExpectRefused(Commit(InspectionBody("CD-1", now_ms_ + kDay, v1::SITE_STATUS_GREEN), regulator_),
                 "INVALID_ARGUMENT", "after the block");
   // Registration counts as the first inspection (the lapse clock starts there).
-  ExpectRefused(Commit(InspectionBody("CD-1", kGenesisMs - kDay, v1::SITE_STATUS_GREEN),
-                       regulator_),
-                "FAILED_PRECONDITION", "before the last inspection of site 'CD-1'");
+  ExpectRefused(
+      Commit(InspectionBody("CD-1", kGenesisMs - kDay, v1::SITE_STATUS_GREEN), regulator_),
+      "FAILED_PRECONDITION", "before the last inspection of site 'CD-1'");
   auto b = InspectionBody("CD-1", now_ms_, v1::SITE_STATUS_GREEN);
   b.mutable_record_inspection()->set_report_hash("short");
   ExpectRefused(Commit(b, regulator_), "INVALID_ARGUMENT", "32-byte");
@@ -193,10 +193,9 @@ TEST_F(AuditFlagRules, RegulatorFlagsExportersOnly) {
                 "lacks the role regulator");
   ExpectRefused(SetAuditFlag(regulator_, trader_, v1::AUDIT_FLAG_RED), "FAILED_PRECONDITION",
                 "is not an exporter");
-  ExpectRefused(SetAuditFlag(regulator_, stranger_, v1::AUDIT_FLAG_RED), "NOT_FOUND",
-                "no member");
-  ExpectRefused(SetAuditFlag(regulator_, exporter_, v1::AUDIT_FLAG_UNSPECIFIED),
-                "INVALID_ARGUMENT", "green, yellow or red");
+  ExpectRefused(SetAuditFlag(regulator_, stranger_, v1::AUDIT_FLAG_RED), "NOT_FOUND", "no member");
+  ExpectRefused(SetAuditFlag(regulator_, exporter_, v1::AUDIT_FLAG_UNSPECIFIED), "INVALID_ARGUMENT",
+                "green, yellow or red");
   ExpectRefused(SetAuditFlag(regulator_, exporter_, v1::AUDIT_FLAG_RED, ""), "INVALID_ARGUMENT",
                 "reason");
   ExpectOk(SetAuditFlag(regulator_, exporter_, v1::AUDIT_FLAG_YELLOW, "gaps in records"));
@@ -220,8 +219,8 @@ TEST_F(IncidentRules, AnyMemberReportsAgainstAnExistingSubject) {
                 "lowercase hex");
   ExpectRefused(ReportIncident(coop_, v1::INCIDENT_SUBJECT_MEMBER, std::string(64, 'a')),
                 "NOT_FOUND", "no member");
-  ExpectRefused(ReportIncident(coop_, v1::INCIDENT_SUBJECT_UNSPECIFIED, "CD-1"),
-                "INVALID_ARGUMENT", "site, lot, member or tag");
+  ExpectRefused(ReportIncident(coop_, v1::INCIDENT_SUBJECT_UNSPECIFIED, "CD-1"), "INVALID_ARGUMENT",
+                "site, lot, member or tag");
   ExpectRefused(ReportIncident(coop_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 4), "INVALID_ARGUMENT",
                 "level must be 1");
   ExpectRefused(ReportIncident(coop_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 1,
@@ -295,8 +294,7 @@ TEST_F(IncidentRules, IncidentFromFlagNeedsAnExistingFlagOnce) {
   StateView again(*view);
   auto twice = ExecuteTx(again, ctx, b, KeyStr(regulator_));
   ASSERT_FALSE(twice);
-  EXPECT_NE(twice.error().message.find("already opened incident 'INC-0000001'"),
-            std::string::npos);
+  EXPECT_NE(twice.error().message.find("already opened incident 'INC-0000001'"), std::string::npos);
 }
 
 TEST_F(IncidentRules, LifecycleOnlyForwardOutcomeOnResolveCloseFromResolved) {

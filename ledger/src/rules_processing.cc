@@ -25,23 +25,23 @@ Result<void> Execution::ProcessLots(const v1::ProcessLots& a) {
   const size_t inputs = static_cast<size_t>(a.input_lot_ids().size());
   const size_t outputs = static_cast<size_t>(a.outputs().size());
   if (merge && (inputs == 0 || inputs > kMaxProcessingInputs)) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "a merge takes 1 to " + std::to_string(kMaxProcessingInputs) +
-                                     " input lots"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "a merge takes 1 to " + std::to_string(kMaxProcessingInputs) + " input lots"));
   }
   if (merge && (outputs == 0 || outputs > kMaxProcessingOutputs)) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "a merge makes 1 to " + std::to_string(kMaxProcessingOutputs) +
-                                     " lots"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "a merge makes 1 to " + std::to_string(kMaxProcessingOutputs) + " lots"));
   }
   if (!merge && inputs != 1) {
     return tl::unexpected(
         Refuse(ErrorCode::kInvalidArgument, "a split takes exactly one input lot"));
   }
   if (!merge && (outputs < 2 || outputs > kMaxProcessingOutputs)) {
-    return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                 "a split makes 2 to " + std::to_string(kMaxProcessingOutputs) +
-                                     " lots"));
+    return tl::unexpected(
+        Refuse(ErrorCode::kInvalidArgument,
+               "a split makes 2 to " + std::to_string(kMaxProcessingOutputs) + " lots"));
   }
   MT_TRY(CheckText(a.note(), "note", 0, kMaxReasonChars));
   std::vector<std::string> input_ids(a.input_lot_ids().begin(), a.input_lot_ids().end());
@@ -52,18 +52,18 @@ Result<void> Execution::ProcessLots(const v1::ProcessLots& a) {
   std::set<std::string> output_ids;
   for (const auto& o : a.outputs()) {
     if (!output_ids.insert(o.tag_id()).second) {
-      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "output tag " + o.tag_id() + " is named twice"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kInvalidArgument, "output tag " + o.tag_id() + " is named twice"));
     }
     if (o.weight_grams() == 0 || o.weight_grams() > kMaxLotWeightGrams) {
-      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "output lot '" + o.tag_id() +
-                                       "': weight must be more than 0 and at most 100 t"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kInvalidArgument,
+                 "output lot '" + o.tag_id() + "': weight must be more than 0 and at most 100 t"));
     }
     if (o.grade_basis_points() > 10000) {
-      return tl::unexpected(Refuse(ErrorCode::kInvalidArgument,
-                                   "output lot '" + o.tag_id() +
-                                       "': grade must be 0 to 100 % (0 to 10000 bp)"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kInvalidArgument,
+                 "output lot '" + o.tag_id() + "': grade must be 0 to 100 % (0 to 10000 bp)"));
     }
     out_grams += o.weight_grams();
   }
@@ -118,8 +118,7 @@ Result<void> Execution::ProcessLots(const v1::ProcessLots& a) {
     const v1::Tag& t = **tag;
     if (t.kind() != v1::TAG_KIND_PROCESSOR) {
       return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
-                                   "tag " + t.tag_id() + " is a mine tag of site '" +
-                                       t.site_id() +
+                                   "tag " + t.tag_id() + " is a mine tag of site '" + t.site_id() +
                                        "'; processing outputs need the processor's own tags"));
     }
     if (t.agent_key() != signer_) {
@@ -134,21 +133,22 @@ Result<void> Execution::ProcessLots(const v1::ProcessLots& a) {
                            std::move(an));
     }
     switch (t.status()) {
-      case v1::TAG_STATUS_ALLOCATED: break;
+      case v1::TAG_STATUS_ALLOCATED:
+        break;
       case v1::TAG_STATUS_USED:
         return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
                                      "tag " + t.tag_id() + " is already used by lot '" +
                                          t.lot_id() + "'; a tag is used once"));
       default:
-        return tl::unexpected(Refuse(
-            ErrorCode::kFailedPrecondition,
-            "tag " + t.tag_id() + " is void or lost and can never be used"));
+        return tl::unexpected(
+            Refuse(ErrorCode::kFailedPrecondition,
+                   "tag " + t.tag_id() + " is void or lost and can never be used"));
     }
     auto existing = view_.GetLot(t.tag_id());
     if (!existing) return tl::unexpected(existing.error());
     if (existing->has_value()) {
-      return tl::unexpected(Refuse(ErrorCode::kAlreadyExists,
-                                   "lot id '" + t.tag_id() + "' is already in use"));
+      return tl::unexpected(
+          Refuse(ErrorCode::kAlreadyExists, "lot id '" + t.tag_id() + "' is already in use"));
     }
     output_tags.push_back(t);
   }

@@ -85,12 +85,12 @@ TEST_F(ProcessingRules, RefusesMassCreatedAndSplitNotSummingToInput) {
                 "FAILED_PRECONDITION",
                 "outputs weigh 100.001 kg, more than the 100.000 kg of the inputs; processing "
                 "cannot create mass");
-  ExpectRefused(Process(processor_, kSplit, {"T0000001"},
-                        {{"P0000001", 25000}, {"P0000002", 24000}}),
-                "FAILED_PRECONDITION", "a split's outputs sum exactly to its input");
-  ExpectRefused(Process(processor_, kSplit, {"T0000001"},
-                        {{"P0000001", 25000}, {"P0000002", 25001}}),
-                "FAILED_PRECONDITION", "sum exactly");
+  ExpectRefused(
+      Process(processor_, kSplit, {"T0000001"}, {{"P0000001", 25000}, {"P0000002", 24000}}),
+      "FAILED_PRECONDITION", "a split's outputs sum exactly to its input");
+  ExpectRefused(
+      Process(processor_, kSplit, {"T0000001"}, {{"P0000001", 25000}, {"P0000002", 25001}}),
+      "FAILED_PRECONDITION", "sum exactly");
   ExpectOk(Process(processor_, kSplit, {"T0000001"}, {{"P0000001", 25000}, {"P0000002", 25000}}));
   EXPECT_EQ(LotOf("P0000001").processing_loss_grams(), 0u);
 }
@@ -99,9 +99,9 @@ TEST_F(ProcessingRules, RefusesBadShapes) {
   SetUpChain();
   LotTo("T0000001", processor_);
   LotTo("T0000002", processor_);
-  ExpectRefused(Process(processor_, v1::PROCESSING_KIND_UNSPECIFIED, {"T0000001"},
-                        {{"P0000001", 100}}),
-                "INVALID_ARGUMENT", "merge or split");
+  ExpectRefused(
+      Process(processor_, v1::PROCESSING_KIND_UNSPECIFIED, {"T0000001"}, {{"P0000001", 100}}),
+      "INVALID_ARGUMENT", "merge or split");
   ExpectRefused(Process(processor_, kSplit, {"T0000001", "T0000002"},
                         {{"P0000001", 50000}, {"P0000002", 50000}}),
                 "INVALID_ARGUMENT", "exactly one input");

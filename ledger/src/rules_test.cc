@@ -247,8 +247,7 @@ TEST_F(TagRules, TagAtAnotherSiteIsRefusedAndFlagged) {
 TEST_F(TagRules, ProcessorTagsGoToProcessorsWithoutSiteAndMarkNoMineLot) {
   SetUpFlow();
   ExpectOk(RegisterMember(processor_, "processor", {v1::ROLE_PROCESSOR}));
-  ExpectRefused(AllocateProcessorTags(agent_, "P", 1, 5), "FAILED_PRECONDITION",
-                "role processor");
+  ExpectRefused(AllocateProcessorTags(agent_, "P", 1, 5), "FAILED_PRECONDITION", "role processor");
   auto b = Body();
   auto* a = b.mutable_allocate_tags();
   a->set_site_id("CD-1");
@@ -264,8 +263,7 @@ TEST_F(TagRules, ProcessorTagsGoToProcessorsWithoutSiteAndMarkNoMineLot) {
   EXPECT_TRUE(tag->site_id().empty());
   EXPECT_EQ((*ledger_->GetTag("T0000001"))->kind(), v1::TAG_KIND_MINE);
   ExpectRefused(Allocate("", agent_, "M", 1, 1), "INVALID_ARGUMENT", "set site_id");
-  ExpectRefused(AllocateProcessorTags(processor_, "T", 1, 1), "ALREADY_EXISTS",
-                "to site 'CD-1'");
+  ExpectRefused(AllocateProcessorTags(processor_, "T", 1, 1), "ALREADY_EXISTS", "to site 'CD-1'");
   // Even allocated to an agent by mistake, a processor tag never marks a mine lot.
   ExpectOk(RegisterMember(agent2_, "agent-processor", {v1::ROLE_AGENT, v1::ROLE_PROCESSOR}));
   ExpectOk(AllocateProcessorTags(agent2_, "Q", 1, 1));

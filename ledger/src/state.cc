@@ -160,8 +160,7 @@ Result<std::optional<v1::Shipment>> StateView::GetShipment(std::string_view id) 
   return GetRecord<v1::Shipment>(keys::Shipment(id));
 }
 
-void StateView::PutShipment(const std::optional<v1::Shipment>& previous,
-                            const v1::Shipment& s) {
+void StateView::PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& s) {
   MT_ASSERT(!s.shipment_id().empty() && s.exporter_key().size() == 32);
   if (previous) {
     MT_ASSERT(previous->shipment_id() == s.shipment_id());

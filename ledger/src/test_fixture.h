@@ -2,14 +2,14 @@
 // sign a body and commit it as its own block. Shared by the ledger tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <random>
 
-#include <gtest/gtest.h>
-
 #include "minetrace/ledger/ledger.h"
-#include "minetrace/ledger/rules.h"
 #include "minetrace/ledger/proof/tx.h"
+#include "minetrace/ledger/rules.h"
 
 namespace minetrace::ledger::testing {
 
@@ -85,7 +85,8 @@ class LedgerFixture : public ::testing::Test {
     block.time_ms = now_ms_;
     block.proposer_key = KeyStr(validator_);
     block.txs = std::move(txs);
-    return ledger_->ExecuteAndCommit(block, validator_, [](const Hash32&, const v1::SignedTx&) { return false; });
+    return ledger_->ExecuteAndCommit(block, validator_,
+                                     [](const Hash32&, const v1::SignedTx&) { return false; });
   }
 
   void ExpectOk(const v1::Receipt& r) {

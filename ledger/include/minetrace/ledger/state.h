@@ -48,8 +48,7 @@ std::string Incident(std::string_view incident_id);
 std::string AllIncidentsPrefix();
 std::string IncidentsBySubjectPrefix(v1::IncidentSubjectKind kind, std::string_view subject_id);
 // Present while the incident is level 1 and open or under mitigation: what blocks exports.
-std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind,
-                                        std::string_view subject_id);
+std::string OpenLevelOneIncidentsPrefix(v1::IncidentSubjectKind kind, std::string_view subject_id);
 std::string IncidentsByStatusPrefix(v1::IncidentStatus status);
 // State key: the ids of the open level-1 incidents of one subject, so that execution (which
 // cannot scan) checks a subject with one read. Absent when there are none.
