@@ -21,6 +21,7 @@
 #include "minetrace/ledger/proof/tx.h"
 #include "node_client.h"
 #include "parse.h"
+#include "proof_cmd.h"
 #include "provenance.h"
 #include "records.h"
 #include "submit.h"
@@ -211,6 +212,43 @@ class Cli {
     DefineStatus(app);
     DefineSubmitBatch(app);
     DefineImportLogbook(app);
+    DefineProof(app);
+  }
+
+  // ---- proof (issue 6): provenance proof bundles ----
+
+  void DefineProof(CLI::App& app) {
+    CLI::App* proof = app.add_subcommand(
+        "proof", "Provenance proof bundles: fetch one from a node, verify one offline");
+    proof->require_subcommand(1);
+    proof_get_.node = kDefaultNode;
+    proof_get_.timeout_ms = kDefaultTimeoutMs;
+    CLI::App* get = proof->add_subcommand(
+        "get", "Write the proof bundle of a lot or shipment (its whole upstream graph) to a file");
+    get->add_option("ID", proof_get_.id, "Lot id, or shipment id with --shipment")->required();
+    get->add_flag("--shipment", proof_get_.shipment, "ID is a shipment id");
+    get->add_option("--out", proof_get_.out_file, "File to write the binary bundle to")
+        ->required();
+    get->add_option("--node", proof_get_.node, "Node gRPC address host:port")
+        ->capture_default_str();
+    get->add_option("--timeout-ms", proof_get_.timeout_ms, "Deadline of the call (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    On(get, [this] { return ProofGet(env_, proof_get_); });
+
+    CLI::App* verify = proof->add_subcommand(
+        "verify", "Check a proof bundle offline against a trusted genesis; exit 0 only if valid");
+    verify->footer(Footer(
+        "Checks every tx signature, every receipt's tx id, every inclusion path into the\n"
+        "certified ledger root, the QC (2f+1 distinct trusted validators), the backward lot\n"
+        "links down to the mine lots, custody continuity and mass balance. Prints the\n"
+        "provenance tree and one verdict line (VERIFIED or NOT VERIFIED); --json for machines."));
+    verify->add_option("FILE", proof_verify_.file, "The bundle file (from proof get)")
+        ->required();
+    verify->add_option("--trust", proof_verify_.trust, "The genesis TOML file to trust")
+        ->required();
+    verify->add_flag("--json", proof_verify_.json, "One JSON object instead of the tree");
+    On(verify, [this] { return ProofVerify(env_, proof_verify_); });
   }
 
   // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
@@ -1472,6 +1510,8 @@ class Cli {
   TxOptions tx_;
   TxArgs tx_args_;
   QueryOptions query_;
+  ProofGetOptions proof_get_;
+  ProofVerifyOptions proof_verify_;
   StatusOptions status_;
   BatchOptions batch_;
 };

@@ -156,6 +156,13 @@ CommandResult<v1::Provenance> NodeClient::GetProvenance(const v1::GetProvenanceR
   });
 }
 
+CommandResult<v1::ProvenanceProof> NodeClient::GetProvenanceProof(
+    const v1::GetProvenanceRequest& request) {
+  return Call<v1::ProvenanceProof>(
+      "GetProvenanceProof", timeout_ + std::chrono::seconds(5),
+      [&](auto* ctx, auto* resp) { return query_->GetProvenanceProof(ctx, request, resp); });
+}
+
 CommandResult<v1::Incident> NodeClient::GetIncident(const std::string& incident_id) {
   v1::GetIncidentRequest request;
   request.set_incident_id(incident_id);

@@ -46,6 +46,8 @@ class NodeClient {
   CommandResult<v1::TxProof> GetTxProof(const Hash32& tx_id);
   CommandResult<v1::SignedLedgerInfo> GetLedgerInfo();
   CommandResult<v1::Provenance> GetProvenance(const v1::GetProvenanceRequest& request);
+  // The node may wait up to 5 s for a certified root; the call gets that on top of timeout.
+  CommandResult<v1::ProvenanceProof> GetProvenanceProof(const v1::GetProvenanceRequest& request);
   CommandResult<v1::Incident> GetIncident(const std::string& incident_id);
   CommandResult<v1::ListIncidentsResponse> ListIncidents(const v1::ListIncidentsRequest& request);
   CommandResult<v1::ListFlagsResponse> ListFlags(const v1::ListFlagsRequest& request);

@@ -1,9 +1,13 @@
 #include "grpc_services.h"
 
+#include <chrono>
+#include <thread>
+
 #include "consensus_driver.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "minetrace/node/node.h"
 #include "minetrace/v1/node.grpc.pb.h"
+#include "proof_bundle.h"
 
 namespace minetrace::node {
 namespace {
@@ -13,6 +17,7 @@ constexpr uint32_t kMaxPageSize = 1000;
 constexpr size_t kMaxTxsPerBatch = 1000;
 constexpr size_t kMaxHistoryEvents = 10000;
 constexpr auto kMaxWait = std::chrono::seconds(60);
+constexpr auto kMaxProofWait = std::chrono::seconds(5);
 
 grpc::Status Invalid(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -206,6 +211,28 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     if (!p) return ToGrpcStatus(p.error());
     *resp = std::move(*p);
     return grpc::Status::OK;
+  }
+
+  grpc::Status GetProvenanceProof(grpc::ServerContext* ctx, const v1::GetProvenanceRequest* req,
+                                  v1::ProvenanceProof* resp) override {
+    if (req->lot_id().empty() == req->shipment_id().empty()) {
+      return Invalid("give exactly one of lot_id and shipment_id");
+    }
+    // The root in a header lags the head by three heights: the newest events may need a few
+    // more blocks before a certified root covers them.
+    const auto deadline = std::chrono::steady_clock::now() + kMaxProofWait;
+    for (;;) {
+      auto bundle = BuildProvenanceProofAtHead(ledger_, req->lot_id(), req->shipment_id());
+      if (bundle) {
+        *resp = std::move(*bundle);
+        return grpc::Status::OK;
+      }
+      if (bundle.error().code != ErrorCode::kUnavailable ||
+          std::chrono::steady_clock::now() >= deadline || ctx->IsCancelled()) {
+        return ToGrpcStatus(bundle.error());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
 
   grpc::Status GetIncident(grpc::ServerContext*, const v1::GetIncidentRequest* req,

@@ -1,0 +1,117 @@
+#include "proof_cmd.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "format.h"
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/ledger/proof/provenance_proof.h"
+#include "node_client.h"
+#include "provenance.h"
+
+namespace minetrace::cli {
+namespace {
+
+// A bundle file is at most this large (a 10,000-lot graph with long histories stays far
+// below); a bigger file is refused before it is read into memory.
+constexpr uintmax_t kMaxBundleBytes = 1ull << 30;
+
+std::string Subject(const v1::ProvenanceProof& bundle) {
+  if (!bundle.shipment_id().empty()) return "shipment '" + bundle.shipment_id() + "'";
+  std::string out = bundle.lot_ids_size() == 1 ? "lot " : "lots ";
+  for (int i = 0; i < bundle.lot_ids_size(); ++i) {
+    out += (i > 0 ? ", '" : "'") + bundle.lot_ids(i) + "'";
+  }
+  return out;
+}
+
+Result<v1::ProvenanceProof> ReadBundle(const std::string& file) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(file, ec);
+  if (ec) return MakeError(ErrorCode::kNotFound, "cannot read " + file + ": " + ec.message());
+  if (size > kMaxBundleBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, file + " is larger than 1 GiB");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot read " + file);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  v1::ProvenanceProof bundle;
+  if (!bundle.ParseFromString(buf.str())) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     file + " is not a provenance proof bundle (minetrace.v1.ProvenanceProof)");
+  }
+  return bundle;
+}
+
+}  // namespace
+
+CommandResult<> ProofGet(const Env& env, const ProofGetOptions& options) {
+  v1::GetProvenanceRequest request;
+  if (options.shipment) {
+    request.set_shipment_id(options.id);
+  } else {
+    request.set_lot_id(options.id);
+  }
+  NodeClient client(options.node, std::chrono::milliseconds(options.timeout_ms));
+  auto bundle = client.GetProvenanceProof(request);
+  if (!bundle) return tl::unexpected(bundle.error());
+  const std::string bytes = bundle->SerializeAsString();
+  {
+    std::ofstream out(options.out_file, std::ios::binary | std::ios::trunc);
+    out << bytes;
+    out.close();
+    if (!out) {
+      return LocalFailure("proof get",
+                          Error{ErrorCode::kInternal, "cannot write " + options.out_file});
+    }
+  }
+  env.out << "wrote " << options.out_file << ": " << Subject(*bundle) << ", " << bundle->txs_size()
+          << " txs, " << bytes.size() << " bytes, certified ledger root at height "
+          << bundle->ledger_root().height() << " (" << bundle->ledger_root().leaf_count()
+          << " leaves) by " << bundle->qc().signatures_size() << " of "
+          << bundle->validator_keys_size() << " validators\n";
+  return {};
+}
+
+CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
+  const std::string what = "proof verify " + options.file;
+  auto genesis = ledger::proof::LoadGenesisFile(options.trust);
+  if (!genesis) return LocalFailure("read the trusted genesis", genesis.error());
+  auto bundle = ReadBundle(options.file);
+  if (!bundle) return LocalFailure(what, bundle.error());
+  auto verified = ledger::proof::VerifyProvenanceProof(*bundle, *genesis);
+  if (!verified) {
+    if (options.json) {
+      env.out << "{\"verdict\":\"NOT_VERIFIED\",\"error\":" << JsonString(verified.error().message)
+              << "}\n";
+    } else {
+      env.out << "NOT VERIFIED: " << verified.error().message << "\n";
+    }
+    return Fail(ExitCode::kFailed, what, "NOT_VERIFIED", verified.error().message);
+  }
+  const auto& v = *verified;
+  if (options.json) {
+    auto provenance = ToJson(v.provenance);
+    if (!provenance) return LocalFailure("print JSON", provenance.error());
+    env.out << "{\"verdict\":\"VERIFIED\",\"chainId\":" << JsonString(v.chain_id)
+            << ",\"ledgerHeight\":" << v.ledger_root.height
+            << ",\"leafCount\":" << v.ledger_root.leaf_count
+            << ",\"accumulatorRoot\":" << JsonString(ToHex(v.ledger_root.accumulator_root))
+            << ",\"certifiedBlockHeight\":" << v.certified_block_height
+            << ",\"signatures\":" << v.signature_count << ",\"validators\":" << v.validator_count
+            << ",\"txs\":" << v.tx_count << ",\"provenance\":" << *provenance << "}\n";
+    return {};
+  }
+  PrintProvenanceTree(env.out, v.provenance);
+  env.out << "\nVERIFIED: " << Subject(*bundle) << ", " << v.provenance.lots_size() << " lots, "
+          << v.tx_count << " txs: every signature, receipt, inclusion path, backward lot link, "
+          << "custody step and mass balance checks out, as of ledger height "
+          << v.ledger_root.height << ", certified by " << v.signature_count << " of "
+          << v.validator_count << " trusted validators of chain '" << v.chain_id << "'\n";
+  return {};
+}
+
+}  // namespace minetrace::cli
