@@ -14,8 +14,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/ledger/proof/provenance_proof.h"
 #include "minetrace/ledger/proof/tx.h"
 #include "network.h"
+#include "node_process.h"
 
 namespace minetrace::testing {
 namespace {
@@ -69,8 +72,13 @@ class ProofNetwork : public ::testing::Test {
   // Signs `fill`'s body as `signer`, submits it to node 0 and waits for an OK receipt.
   template <class Fill>
   void Commit(const crypto::PrivateKey& signer, Fill&& fill) {
+    CommitOn(net_.node(0), net_.chain_id(), signer, std::forward<Fill>(fill));
+  }
+  template <class Fill>
+  void CommitOn(NodeProcess& node, const std::string& chain_id, const crypto::PrivateKey& signer,
+                Fill&& fill) {
     v1::TxBody body;
-    body.set_chain_id(net_.chain_id());
+    body.set_chain_id(chain_id);
     body.set_nonce(++nonce_);
     body.set_created_at_ms(WallMs());
     fill(body);
@@ -78,20 +86,24 @@ class ProofNetwork : public ::testing::Test {
     *req.mutable_tx() = ledger::proof::SignTx(body, signer);
     v1::SubmitTxResponse resp;
     auto ctx = Ctx(5000);
-    grpc::Status s = net_.node(0).TxStub()->SubmitTx(ctx.get(), req, &resp);
+    grpc::Status s = node.TxStub()->SubmitTx(ctx.get(), req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();
     v1::WaitTxRequest w;
     w.set_tx_id(resp.tx_id());
     w.set_timeout_ms(20000);
     v1::TxWithReceipt out;
     auto wctx = Ctx(22000);
-    s = net_.node(0).TxStub()->WaitTx(wctx.get(), w, &out);
+    s = node.TxStub()->WaitTx(wctx.get(), w, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
     ASSERT_EQ(out.receipt().status(), v1::TX_STATUS_OK) << out.receipt().reason();
   }
 
   void Register(const crypto::PrivateKey& who, const std::string& name, v1::Role role) {
-    Commit(net_.admin(), [&](v1::TxBody& b) {
+    RegisterOn(net_.node(0), net_.chain_id(), net_.admin(), who, name, role);
+  }
+  void RegisterOn(NodeProcess& node, const std::string& chain_id, const crypto::PrivateKey& admin,
+                  const crypto::PrivateKey& who, const std::string& name, v1::Role role) {
+    CommitOn(node, chain_id, admin, [&](v1::TxBody& b) {
       auto* a = b.mutable_register_member();
       a->set_member_key(KeyStr(who));
       a->set_name(name);
@@ -197,6 +209,68 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
   EXPECT_NE(bad.out.find("NOT VERIFIED: "), std::string::npos) << bad.out;
   EXPECT_EQ(bad.out.find("\nVERIFIED"), std::string::npos) << bad.out;
+}
+
+// A single-validator dev node certifies its blocks with a QC of its one signature: the same
+// RPC serves a bundle that verifies (in process here) against its genesis; bad requests get
+// INVALID_ARGUMENT or NOT_FOUND.
+TEST_F(ProofNetwork, SingleValidatorNodeServesAVerifiableLotBundle) {
+  NodeProcess node;
+  node.Start();
+  const auto agent = Key(1), coop = Key(2);
+  RegisterOn(node, node.chain_id(), node.admin(), agent, "agent", v1::ROLE_AGENT);
+  RegisterOn(node, node.chain_id(), node.admin(), coop, "coop", v1::ROLE_COOPERATIVE);
+  CommitOn(node, node.chain_id(), node.admin(), [&](v1::TxBody& b) {
+    auto* a = b.mutable_register_mine_site();
+    a->set_site_id("CD-1");
+    a->set_name("Site CD-1");
+    a->set_country("CD");
+    a->add_minerals(v1::MINERAL_CASSITERITE);
+    a->set_status(v1::SITE_STATUS_GREEN);
+    a->set_production_estimate_kg_per_month(100000);
+  });
+  CommitOn(node, node.chain_id(), node.admin(), [&](v1::TxBody& b) {
+    auto* a = b.mutable_allocate_tags();
+    a->set_site_id("CD-1");
+    a->set_agent_key(KeyStr(agent));
+    a->set_prefix("T");
+    a->set_first(1);
+    a->set_count(10);
+  });
+  CommitOn(node, node.chain_id(), agent, [&](v1::TxBody& b) {
+    auto* a = b.mutable_record_mine_lot();
+    a->set_tag_id("T0000001");
+    a->set_site_id("CD-1");
+    a->set_mineral(v1::MINERAL_CASSITERITE);
+    a->set_weight_grams(50000);
+    a->set_grade_basis_points(6500);
+    a->set_producer_key(KeyStr(coop));
+  });
+  if (HasFatalFailure()) return;
+
+  v1::GetProvenanceRequest req;
+  req.set_lot_id("T0000001");
+  v1::ProvenanceProof bundle;
+  auto ctx = Ctx(10000);
+  grpc::Status s = node.QueryStub()->GetProvenanceProof(ctx.get(), req, &bundle);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  auto genesis = ledger::proof::LoadGenesisFile(node.dir() / "genesis.toml");
+  ASSERT_TRUE(genesis) << genesis.error().message;
+  auto verified = ledger::proof::VerifyProvenanceProof(bundle, *genesis);
+  ASSERT_TRUE(verified) << verified.error().message;
+  EXPECT_EQ(verified->signature_count, 1u);
+  EXPECT_EQ(verified->tx_count, 1u);
+  ASSERT_EQ(verified->provenance.lots_size(), 1);
+  EXPECT_EQ(verified->provenance.lots(0).lot().holder_key(), KeyStr(coop));
+
+  req.set_lot_id("T0000009");
+  auto ctx2 = Ctx(10000);
+  s = node.QueryStub()->GetProvenanceProof(ctx2.get(), req, &bundle);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  req.set_shipment_id("SH-1");
+  auto ctx3 = Ctx(10000);
+  s = node.QueryStub()->GetProvenanceProof(ctx3.get(), req, &bundle);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 }
 
 }  // namespace
