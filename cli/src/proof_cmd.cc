@@ -106,7 +106,8 @@ CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
     return {};
   }
   PrintProvenanceTree(env.out, v.provenance);
-  env.out << "\nVERIFIED: " << Subject(*bundle) << ", " << v.provenance.lots_size() << " lots, "
+  const int lots = v.provenance.lots_size();
+  env.out << "\nVERIFIED: " << Subject(*bundle) << ", " << lots << (lots == 1 ? " lot, " : " lots, ")
           << v.tx_count << " txs: every signature, receipt, inclusion path, backward lot link, "
           << "custody step and mass balance checks out, as of ledger height "
           << v.ledger_root.height << ", certified by " << v.signature_count << " of "

@@ -193,7 +193,7 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("ICGLR-CD-0001"), std::string::npos) << verify.out;
   EXPECT_NE(verify.out.find("T0000001"), std::string::npos) << verify.out;
-  EXPECT_NE(verify.out.find("\nVERIFIED: shipment 'SH-1', 1 lots, 7 txs"), std::string::npos)
+  EXPECT_NE(verify.out.find("\nVERIFIED: shipment 'SH-1', 1 lot, 7 txs"), std::string::npos)
       << verify.out;
 
   CliRun json = Cli(net_.dir(), "proof verify " + file.string() + " " + trust + " --json");

@@ -167,6 +167,7 @@ TEST_F(ProvenanceProofTest, ShipmentBundleVerifiesAndRebuildsTheLedgersRecords) 
   const v1::Shipment stored = ShipmentOf("SH-1");
   EXPECT_EQ(p.shipment().status(), v1::SHIPMENT_STATUS_RECEIVED);
   EXPECT_EQ(p.shipment().status(), stored.status());
+  EXPECT_EQ(p.shipment().mineral(), stored.mineral());
   EXPECT_EQ(p.shipment().certificate().number(), "ICGLR-CD-0001");
   EXPECT_EQ(p.shipment().certificate().certifier_key(), KeyStr(certifier_));
   EXPECT_EQ(p.shipment().weight_grams(), stored.weight_grams());

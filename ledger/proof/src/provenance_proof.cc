@@ -712,6 +712,7 @@ Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bund
     uint64_t grams = 0;
     for (const std::string& id : requested) grams += tallies.formed_weight[id];
     s.set_weight_grams(grams);
+    s.set_mineral(lots[requested.front()].mineral());
     for (size_t k : histories[requested.front()]) {
       if (k >= *formation && ShipmentIdOf(entries[k].body) == bundle.shipment_id()) {
         ApplyShipmentEvent(s, entries[k]);
