@@ -326,6 +326,41 @@ TEST_F(ProvenanceProofTest, KeysOutsideTheTrustedSetFail) {
   EXPECT_NE(v.error().message.find("other-chain"), std::string::npos) << v.error().message;
 }
 
+// Every single-byte change of a small bundle's file (each byte XOR 0x01, 0x80 and 0xff) is
+// refused: the file no longer parses, or verification fails. A shipment's larger bundle is
+// sampled with a stride. Bytes that change nothing would be a gap in the checks.
+TEST_F(ProvenanceProofTest, EveryFlippedByteOfABundleFileIsRefused) {
+  ShipToSmelter();
+  CertifyHead({0, 1, 2, 3});
+  auto count_accepted = [&](const v1::ProvenanceProof& good, size_t stride) {
+    const std::string bytes = good.SerializeAsString();
+    std::vector<std::string> accepted;
+    size_t tried = 0;
+    for (size_t i = 0; i < bytes.size(); i += stride) {
+      for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+        std::string changed = bytes;
+        changed[i] = static_cast<char>(static_cast<uint8_t>(changed[i]) ^ mask);
+        ++tried;
+        v1::ProvenanceProof b;
+        if (!b.ParseFromString(changed)) continue;
+        if (Failure(b).empty()) {
+          accepted.push_back("byte " + std::to_string(i) + " ^ " + std::to_string(mask));
+        }
+      }
+    }
+    EXPECT_GT(tried, bytes.size() * 3 / stride - 3);
+    return accepted;
+  };
+  const v1::ProvenanceProof lot = Bundle("T0000003", "");
+  std::vector<std::string> accepted = count_accepted(lot, 1);
+  EXPECT_TRUE(accepted.empty()) << accepted.size() << " changes accepted, first "
+                                << accepted.front();
+  const v1::ProvenanceProof shipment = Bundle("", "SH-1");
+  accepted = count_accepted(shipment, 7);
+  EXPECT_TRUE(accepted.empty()) << accepted.size() << " changes accepted, first "
+                                << accepted.front();
+}
+
 TEST_F(ProvenanceProofTest, BuilderWaitsForARootThatCoversTheGraph) {
   ShipToSmelter();
   // A header naming the root of an earlier height does not cover the newest receipts.
