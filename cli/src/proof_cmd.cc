@@ -1,5 +1,6 @@
 #include "proof_cmd.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -106,8 +107,16 @@ CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
     return {};
   }
   PrintProvenanceTree(env.out, v.provenance);
+  uint64_t newest = 0;
+  for (const auto& lot : v.provenance.lots()) {
+    for (const auto& event : lot.events()) newest = std::max(newest, event.height());
+  }
+  // The accumulator proves receipts, not the lots' current state: say how fresh this is.
+  env.out << "\nnote: the newest event shown is at ledger height " << newest
+          << "; the bundle cannot rule out events after it (the certified root is at height "
+          << v.ledger_root.height << ")\n";
   const int lots = v.provenance.lots_size();
-  env.out << "\nVERIFIED: " << Subject(*bundle) << ", " << lots << (lots == 1 ? " lot, " : " lots, ")
+  env.out << "VERIFIED: " << Subject(*bundle) << ", " << lots << (lots == 1 ? " lot, " : " lots, ")
           << v.tx_count << " txs: every signature, receipt, inclusion path, backward lot link, "
           << "custody step and mass balance checks out, as of ledger height "
           << v.ledger_root.height << ", certified by " << v.signature_count << " of "

@@ -29,7 +29,8 @@ struct ProofVerifyOptions {
   bool json = false;
 };
 
-// Prints the verified provenance tree and "VERIFIED: ..." (exit 0), or "NOT VERIFIED: <what
+// Prints the verified provenance tree, a note on how fresh it is (the newest event shown and
+// the certified height) and "VERIFIED: ..." last (exit 0), or "NOT VERIFIED: <what
 // failed>" (exit 1). With json, one JSON object: {"verdict", "error" or the figures and the
 // provenance}.
 CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options);

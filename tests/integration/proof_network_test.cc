@@ -195,6 +195,11 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   EXPECT_NE(verify.out.find("T0000001"), std::string::npos) << verify.out;
   EXPECT_NE(verify.out.find("\nVERIFIED: shipment 'SH-1', 1 lot, 7 txs"), std::string::npos)
       << verify.out;
+  EXPECT_NE(verify.out.find("note: the newest event shown is at ledger height "), std::string::npos)
+      << verify.out;
+  // The verdict is the last line.
+  EXPECT_EQ(verify.out.find('\n', verify.out.find("\nVERIFIED: ") + 1), verify.out.size() - 1)
+      << verify.out;
 
   CliRun json = Cli(net_.dir(), "proof verify " + file.string() + " " + trust + " --json");
   EXPECT_EQ(json.code, 0) << json.out << json.err;
