@@ -39,8 +39,7 @@ std::vector<size_t> History::Receivers() const {
   std::vector<size_t> v;
   for (size_t i : registered_) {
     const Actor& a = A(i);
-    if (a.Has(v1::ROLE_TRADER) || a.Has(v1::ROLE_PROCESSOR) || a.Has(v1::ROLE_EXPORTER) ||
-        a.Has(v1::ROLE_SMELTER)) {
+    if (a.Has(v1::ROLE_TRADER) || a.Has(v1::ROLE_PROCESSOR) || a.Has(v1::ROLE_EXPORTER)) {
       v.push_back(i);
     }
   }

@@ -508,7 +508,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
     } else if (h.Has(v1::ROLE_PROCESSOR)) {
       pool = r < 80 ? exporters_ : traders_;
     } else {
-      pool = r < 85 ? exporters_ : smelters_;
+      pool = r < 85 ? exporters_ : processors_;
     }
     return PickOther(pool, holder);
   };
@@ -581,7 +581,7 @@ std::optional<Planned> History::PlanDispatchLots(bool bad) {
       claims_.lots.insert(lot);
       a->add_lot_ids(lot);
       a->set_receiver_key(A(Pick(agents_)).id);
-      return Breach(h->first, b, "lots go to a trader, processor, exporter or smelter", "");
+      return Breach(h->first, b, "lots go to a trader, processor or exporter", "");
     }
     case 4: {  // the same lot named twice
       auto h = pick_holder();

@@ -287,9 +287,10 @@ Result<void> Execution::DispatchLots(const v1::DispatchLots& a) {
     return tl::unexpected(
         Refuse(ErrorCode::kInvalidArgument, "a holder cannot dispatch lots to itself"));
   }
+  // Smelters are not receivers of lots: metal reaches a smelter only in an export shipment,
+  // which leaves only with its ICGLR certificate (rule 6).
   auto receiver = RequireCounterpart(
-      a.receiver_key(), {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER},
-      "receiver");
+      a.receiver_key(), {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER}, "receiver");
   if (!receiver) return tl::unexpected(receiver.error());
   uint64_t total_grams = 0;
   for (const auto& id : ids) {
@@ -312,8 +313,8 @@ Result<void> Execution::DispatchLots(const v1::DispatchLots& a) {
 }
 
 Result<void> Execution::ReceiveLots(const v1::ReceiveLots& a) {
-  auto signer = RequireSigner(
-      {v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER, v1::ROLE_SMELTER}, "receive lots");
+  auto signer =
+      RequireSigner({v1::ROLE_TRADER, v1::ROLE_PROCESSOR, v1::ROLE_EXPORTER}, "receive lots");
   if (!signer) return tl::unexpected(signer.error());
   std::vector<std::string> ids;
   for (const auto& r : a.lots()) ids.push_back(r.lot_id());

@@ -83,6 +83,11 @@ Result<void> Execution::CheckExport(const v1::Shipment& shipment) {
   if (!exporter) return tl::unexpected(exporter.error());
   MT_ASSERT(exporter->has_value());  // a shipment is formed by a registered exporter
   const v1::Member& ex = **exporter;
+  if (ex.status() != v1::MEMBER_STATUS_ACTIVE) {
+    return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
+                                 prefix + "exporter '" + ex.name() + "' is suspended (" +
+                                     ex.status_reason() + "); its shipments are not certified"));
+  }
   if (ex.audit_flag() == v1::AUDIT_FLAG_RED) {
     return tl::unexpected(Refuse(ErrorCode::kFailedPrecondition,
                                  prefix + "exporter '" + ex.name() + "' has a red audit flag (" +

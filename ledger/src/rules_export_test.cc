@@ -305,6 +305,16 @@ TEST_F(ExportRules, RedAuditFlagBlocksCertificationAndDispatch) {
   ExpectOk(DispatchShipment(exporter_, "SH-1", smelter_));
 }
 
+TEST_F(ExportRules, SuspendedExporterIsNotCertified) {
+  SetUpExport();
+  ExpectOk(FormShipment(exporter_, "SH-1", {"T0000002"}));
+  auto s = Body();
+  s.mutable_suspend_member()->set_member_key(KeyStr(exporter_));
+  s.mutable_suspend_member()->set_reason("smuggling inquiry");
+  ExpectOk(Commit(s, admin_));
+  ExpectCertifyRefused("exporter 'exporter' is suspended (smuggling inquiry)");
+}
+
 TEST_F(ExportRules, UpstreamWalkVisitsSharedAncestorsOnce) {
   SetUpChain();
   // Two outputs of one merge, both in the shipment: their common inputs are checked once and

@@ -383,11 +383,10 @@ TEST_F(CustodyRules, OnlyCustodyRolesDispatch) {
   ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
   ExpectRefused(Dispatch(agent_, {"T0000001"}, trader_), "PERMISSION_DENIED",
                 "lacks the role cooperative or trader or processor or exporter");
+  // Metal reaches a smelter only in a certified export shipment, never by a plain sale.
   ExpectOk(RegisterMember(stranger_, "smelter", {v1::ROLE_SMELTER}));
-  ExpectOk(Dispatch(coop_, {"T0000001"}, stranger_));
-  ExpectOk(Receive(stranger_, "T0000001", 50000));
-  // A smelter receives and confirms; it does not sell on.
-  ExpectRefused(Dispatch(stranger_, {"T0000001"}, trader_), "PERMISSION_DENIED", "lacks the role");
+  ExpectRefused(Dispatch(coop_, {"T0000001"}, stranger_), "FAILED_PRECONDITION",
+                "receiver 'smelter' does not hold the role trader or processor or exporter");
 }
 
 TEST_F(CustodyRules, RefusesBadReceiverAndDuplicateLots) {
