@@ -15,7 +15,9 @@
 #   batch is uploaded late, twice (the second upload changes nothing). It prints the
 #   shipment's provenance tree, flags, incidents and mass balances, ends with
 #   `minetrace status` of every node, fails unless all nodes are on the same root, and stops
-#   every process it started. Safe to run again.
+#   every process it started. Last, the smelter's auditor fetches the shipment's provenance
+#   proof from one node, that node stops, and the proof file is verified offline against the
+#   genesis validators alone (`minetrace proof verify`). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -218,6 +220,21 @@ if ! "$MT" status --net "$NET"; then
   echo "demo: the nodes are not all on the same root; see above and the logs in $NET/*/node.log" >&2
   exit 1
 fi
+
+step "the smelter's auditor fetches the shipment's provenance proof from node3, and node3 stops"
+PROOF="$WORK/EXP-2026-001.proof"
+"$MT" proof get EXP-2026-001 --shipment --node "${NODE_ADDRS[3]}" --out "$PROOF"
+NODE3_PID="$(cat "$NET/node3/node.pid")"
+kill -TERM "$NODE3_PID"
+for _ in $(seq 1 100); do kill -0 "$NODE3_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$NODE3_PID" 2>/dev/null; then
+  echo "demo: node3 did not stop" >&2
+  exit 1
+fi
+echo "node3 (pid $NODE3_PID) stopped"
+
+step "verified offline: no node is asked, only the genesis (the validators' keys) is trusted"
+"$MT" proof verify "$PROOF" --trust "$NET/genesis.toml"
 
 step "stopping the network (its temporary folder is removed on exit)"
 localnet down | grep -v "the chain stays in"
