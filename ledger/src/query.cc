@@ -9,6 +9,7 @@
 
 #include "minetrace/base/assert.h"
 #include "minetrace/ledger/ledger.h"
+#include "minetrace/ledger/proof/custody_event.h"
 
 namespace minetrace::ledger {
 namespace {
@@ -19,47 +20,6 @@ constexpr size_t kMaxRecordsPerSubject = 10'000;
 
 std::string MonthText(int64_t months) { return std::to_string(months) + " months"; }
 
-// The TxBody oneof field name of the action, e.g. "dispatch_lots".
-std::string ActionName(const v1::TxBody& body) {
-  const auto* oneof = v1::TxBody::descriptor()->FindOneofByName("action");
-  MT_ASSERT(oneof != nullptr);
-  const auto* field = v1::TxBody::GetReflection()->GetOneofFieldDescriptor(body, oneof);
-  return field == nullptr ? std::string() : std::string(field->name());
-}
-
-// The member an action names beside its signer, if any.
-std::string Counterparty(const v1::TxBody& body) {
-  switch (body.action_case()) {
-    case v1::TxBody::kDispatchLots:
-      return body.dispatch_lots().receiver_key();
-    case v1::TxBody::kRecordMineLot:
-      return body.record_mine_lot().producer_key();
-    case v1::TxBody::kDispatchShipment:
-      return body.dispatch_shipment().smelter_key();
-    default:
-      return {};
-  }
-}
-
-// The weight of `lot_id` that the action states (0 when it states none).
-uint64_t StatedWeight(const v1::TxBody& body, const std::string& lot_id) {
-  switch (body.action_case()) {
-    case v1::TxBody::kRecordMineLot:
-      return body.record_mine_lot().tag_id() == lot_id ? body.record_mine_lot().weight_grams() : 0;
-    case v1::TxBody::kReceiveLots:
-      for (const auto& r : body.receive_lots().lots()) {
-        if (r.lot_id() == lot_id) return r.weight_grams();
-      }
-      return 0;
-    case v1::TxBody::kProcessLots:
-      for (const auto& o : body.process_lots().outputs()) {
-        if (o.tag_id() == lot_id) return o.weight_grams();  // an output's lot id is its tag id
-      }
-      return 0;
-    default:
-      return 0;
-  }
-}
 
 // Values seen once each, in the order first seen.
 class OrderedSet {
@@ -244,15 +204,7 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
                                                    " has a body that does not parse");
       }
       v1::CustodyEvent* e = entry->add_events();
-      e->set_action(ActionName(body));
-      e->set_actor(rec.tx.signer());
-      e->set_counterparty(Counterparty(body));
-      e->set_device_time_ms(body.created_at_ms());
-      e->set_ledger_time_ms(rec.receipt.block_time_ms());
-      e->set_height(rec.receipt.height());
-      e->set_weight_grams(StatedWeight(body, id));
-      e->set_tx_id(rec.receipt.tx_id());
-      e->set_receipt_hash(std::string(rec.receipt_hash.begin(), rec.receipt_hash.end()));
+      *e = proof::CustodyEventOf(body, rec.tx.signer(), rec.receipt, rec.receipt_hash, id);
       members.Add(e->actor());
       members.Add(e->counterparty());
     }

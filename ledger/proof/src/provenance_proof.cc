@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "minetrace/crypto/sha256.h"
+#include "minetrace/ledger/proof/custody_event.h"
 #include "minetrace/ledger/proof/merkle.h"
 #include "minetrace/ledger/proof/tx.h"
 
@@ -40,12 +41,6 @@ std::string KeyName(std::string_view key) {
   return key.empty() ? std::string("nobody") : "member " + Short(key) + "...";
 }
 
-std::string ActionName(const v1::TxBody& body) {
-  const auto* oneof = v1::TxBody::descriptor()->FindOneofByName("action");
-  const auto* field = v1::TxBody::GetReflection()->GetOneofFieldDescriptor(body, oneof);
-  return field == nullptr ? std::string("no action") : std::string(field->name());
-}
-
 std::string TxName(const Entry& e) {
   return "tx " + Short(e.tx_id) + "... (" + e.action + ", leaf " +
          std::to_string(e.receipt.leaf_index()) + ")";
@@ -62,38 +57,6 @@ bool Names(const google::protobuf::RepeatedPtrField<std::string>& ids, const std
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-std::string Counterparty(const v1::TxBody& body) {
-  switch (body.action_case()) {
-    case v1::TxBody::kDispatchLots:
-      return body.dispatch_lots().receiver_key();
-    case v1::TxBody::kRecordMineLot:
-      return body.record_mine_lot().producer_key();
-    case v1::TxBody::kDispatchShipment:
-      return body.dispatch_shipment().smelter_key();
-    default:
-      return {};
-  }
-}
-
-uint64_t StatedWeight(const v1::TxBody& body, const std::string& lot_id) {
-  switch (body.action_case()) {
-    case v1::TxBody::kRecordMineLot:
-      return body.record_mine_lot().tag_id() == lot_id ? body.record_mine_lot().weight_grams() : 0;
-    case v1::TxBody::kReceiveLots:
-      for (const auto& r : body.receive_lots().lots()) {
-        if (r.lot_id() == lot_id) return r.weight_grams();
-      }
-      return 0;
-    case v1::TxBody::kProcessLots:
-      for (const auto& o : body.process_lots().outputs()) {
-        if (o.tag_id() == lot_id) return o.weight_grams();
-      }
-      return 0;
-    default:
-      return 0;
-  }
-}
-
 // Step 3: one tx, its receipt and its inclusion path.
 Result<Entry> CheckTx(const v1::ProofTx& ptx, size_t position, const std::string& chain_id,
                       const CertifiedLedgerRoot& root) {
@@ -105,7 +68,7 @@ Result<Entry> CheckTx(const v1::ProofTx& ptx, size_t position, const std::string
   e.body = std::move(*body);
   e.tx_id = TxId(ptx.tx());
   e.signer = ptx.tx().signer();
-  e.action = ActionName(e.body);
+  e.action = TxActionName(e.body);
   const std::string name = where + " (" + e.action + ", tx " + Short(e.tx_id) + "...)";
   if (e.body.chain_id() != chain_id) {
     return tl::unexpected(
@@ -369,17 +332,7 @@ Result<void> ApplyEvent(v1::Lot& lot, const Entry& e, bool first, Tallies& talli
 }
 
 v1::CustodyEvent EventOf(const Entry& e, const std::string& lot_id) {
-  v1::CustodyEvent ev;
-  ev.set_action(e.action);
-  ev.set_actor(e.signer);
-  ev.set_counterparty(Counterparty(e.body));
-  ev.set_device_time_ms(e.body.created_at_ms());
-  ev.set_ledger_time_ms(e.receipt.block_time_ms());
-  ev.set_height(e.receipt.height());
-  ev.set_weight_grams(StatedWeight(e.body, lot_id));
-  ev.set_tx_id(HashString(e.tx_id));
-  ev.set_receipt_hash(HashString(e.receipt_hash));
-  return ev;
+  return CustodyEventOf(e.body, e.signer, e.receipt, e.receipt_hash, lot_id);
 }
 
 // The shipment record from the shipment events in one of its lots' history.
