@@ -32,4 +32,18 @@ Result<v1::ProvenanceProof> BuildProvenanceProofAtHead(const ledger::Ledger& led
                                                        std::string_view lot_id,
                                                        std::string_view shipment_id);
 
+// The consistency bundle from the ledger root certified by `first` to the one certified by
+// `second` (each a consensus header and its QC): both sides and the consistency path between
+// the leaf counts their roots name. kInvalidArgument when second's root is older than
+// first's; the ledger's errors otherwise.
+Result<v1::ConsistencyBundle> BuildConsistencyBundle(const ledger::Ledger& ledger,
+                                                     const v1::CertifiedHeader& first,
+                                                     const v1::CertifiedHeader& second);
+
+// As above, joining the certificates stored with blocks `first_block_height` and
+// `second_block_height` (0 = the head block). kNotFound for a block not committed yet.
+Result<v1::ConsistencyBundle> BuildConsistencyBundleAtHeights(const ledger::Ledger& ledger,
+                                                              uint64_t first_block_height,
+                                                              uint64_t second_block_height);
+
 }  // namespace minetrace::node
