@@ -235,6 +235,16 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     }
   }
 
+  grpc::Status GetConsistencyBundle(grpc::ServerContext*,
+                                    const v1::GetConsistencyBundleRequest* req,
+                                    v1::ConsistencyBundle* resp) override {
+    auto bundle = BuildConsistencyBundleAtHeights(ledger_, req->first_block_height(),
+                                                  req->second_block_height());
+    if (!bundle) return ToGrpcStatus(bundle.error());
+    *resp = std::move(*bundle);
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetIncident(grpc::ServerContext*, const v1::GetIncidentRequest* req,
                            v1::Incident* resp) override {
     if (req->incident_id().empty()) return Invalid("incident_id is empty");
