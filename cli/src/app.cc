@@ -249,6 +249,44 @@ class Cli {
         ->required();
     verify->add_flag("--json", proof_verify_.json, "One JSON object instead of the tree");
     On(verify, [this] { return ProofVerify(env_, proof_verify_); });
+
+    proof_consistency_get_.node = kDefaultNode;
+    proof_consistency_get_.timeout_ms = kDefaultTimeoutMs;
+    CLI::App* cget = proof->add_subcommand(
+        "consistency-get",
+        "Write a consistency bundle (two certified ledger roots and the path between them)");
+    cget->add_option("--from-block", proof_consistency_get_.from_block,
+                     "Block whose certified root comes first (0 = head)");
+    cget->add_option("--to-block", proof_consistency_get_.to_block,
+                     "Block whose certified root comes second (0 = head)");
+    cget->add_option("--from-bundle", proof_consistency_get_.from_bundle,
+                     "A provenance bundle file: its certified root comes first");
+    cget->add_option("--out", proof_consistency_get_.out_file, "File to write the bundle to")
+        ->required();
+    cget->add_option("--node", proof_consistency_get_.node, "Node gRPC address host:port")
+        ->capture_default_str();
+    cget->add_option("--timeout-ms", proof_consistency_get_.timeout_ms, "Deadline of the call (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    On(cget, [this] { return ProofConsistencyGet(env_, proof_consistency_get_); });
+
+    CLI::App* consistency = proof->add_subcommand(
+        "consistency",
+        "Check offline that a later certified ledger root extends an earlier one; exit 0 only "
+        "if it does");
+    consistency->footer(Footer(
+        "Checks both QCs (2f+1 distinct trusted validators) and the RFC 9162 consistency path\n"
+        "from the first root to the second: every receipt certified by the first is still in\n"
+        "the second, unchanged and in place. With --bundle, the first root must also be the\n"
+        "root of that provenance bundle (the one you kept)."));
+    consistency->add_option("FILE", proof_consistency_.file,
+                            "The consistency bundle file (from proof consistency-get)")
+        ->required();
+    consistency->add_option("--trust", proof_consistency_.trust, "The genesis TOML file to trust")
+        ->required();
+    consistency->add_option("--bundle", proof_consistency_.bundle,
+                            "A provenance bundle whose root must be the first root");
+    On(consistency, [this] { return ProofConsistency(env_, proof_consistency_); });
   }
 
   // Sets the command to run after parsing. CLI11 calls this when `sub` was given.
@@ -1512,6 +1550,8 @@ class Cli {
   QueryOptions query_;
   ProofGetOptions proof_get_;
   ProofVerifyOptions proof_verify_;
+  ProofConsistencyGetOptions proof_consistency_get_;
+  ProofConsistencyOptions proof_consistency_;
   StatusOptions status_;
   BatchOptions batch_;
 };

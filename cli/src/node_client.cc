@@ -163,6 +163,13 @@ CommandResult<v1::ProvenanceProof> NodeClient::GetProvenanceProof(
       [&](auto* ctx, auto* resp) { return query_->GetProvenanceProof(ctx, request, resp); });
 }
 
+CommandResult<v1::ConsistencyBundle> NodeClient::GetConsistencyBundle(
+    const v1::GetConsistencyBundleRequest& request) {
+  return Call<v1::ConsistencyBundle>(
+      "GetConsistencyBundle", timeout_,
+      [&](auto* ctx, auto* resp) { return query_->GetConsistencyBundle(ctx, request, resp); });
+}
+
 CommandResult<v1::Incident> NodeClient::GetIncident(const std::string& incident_id) {
   v1::GetIncidentRequest request;
   request.set_incident_id(incident_id);

@@ -48,6 +48,8 @@ class NodeClient {
   CommandResult<v1::Provenance> GetProvenance(const v1::GetProvenanceRequest& request);
   // The node may wait up to 5 s for a certified root; the call gets that on top of timeout.
   CommandResult<v1::ProvenanceProof> GetProvenanceProof(const v1::GetProvenanceRequest& request);
+  CommandResult<v1::ConsistencyBundle> GetConsistencyBundle(
+      const v1::GetConsistencyBundleRequest& request);
   CommandResult<v1::Incident> GetIncident(const std::string& incident_id);
   CommandResult<v1::ListIncidentsResponse> ListIncidents(const v1::ListIncidentsRequest& request);
   CommandResult<v1::ListFlagsResponse> ListFlags(const v1::ListFlagsRequest& request);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "format.h"
+#include "minetrace/ledger/proof/consistency_proof.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/provenance_proof.h"
 #include "node_client.h"
@@ -26,6 +27,31 @@ std::string Subject(const v1::ProvenanceProof& bundle) {
     out += (i > 0 ? ", '" : "'") + bundle.lot_ids(i) + "'";
   }
   return out;
+}
+
+// Reads a binary proto file of at most kMaxBundleBytes; `kind` names it in errors.
+template <class Message>
+Result<Message> ReadProtoFile(const std::string& file, const std::string& kind) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(file, ec);
+  if (ec) return MakeError(ErrorCode::kNotFound, "cannot read " + file + ": " + ec.message());
+  if (size > kMaxBundleBytes) {
+    return MakeError(ErrorCode::kInvalidArgument, file + " is larger than 1 GiB");
+  }
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot read " + file);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  Message message;
+  if (!message.ParseFromString(buf.str())) {
+    return MakeError(ErrorCode::kInvalidArgument, file + " is not a " + kind);
+  }
+  return message;
+}
+
+std::string RootLine(const ledger::proof::CertifiedLedgerRoot& root) {
+  return "ledger height " + std::to_string(root.height) + " (" + std::to_string(root.leaf_count) +
+         " leaves, root " + ToHex(root.accumulator_root) + ")";
 }
 
 Result<v1::ProvenanceProof> ReadBundle(const std::string& file) {
@@ -121,6 +147,78 @@ CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
           << "custody step and mass balance checks out, as of ledger height "
           << v.ledger_root.height << ", certified by " << v.signature_count << " of "
           << v.validator_count << " trusted validators of chain '" << v.chain_id << "'\n";
+  return {};
+}
+
+CommandResult<> ProofConsistencyGet(const Env& env, const ProofConsistencyGetOptions& options) {
+  v1::GetConsistencyBundleRequest request;
+  request.set_first_block_height(options.from_block);
+  request.set_second_block_height(options.to_block);
+  if (!options.from_bundle.empty()) {
+    auto bundle = ReadBundle(options.from_bundle);
+    if (!bundle) return LocalFailure("proof consistency-get", bundle.error());
+    request.set_first_block_height(bundle->header().height());
+  }
+  NodeClient client(options.node, std::chrono::milliseconds(options.timeout_ms));
+  auto bundle = client.GetConsistencyBundle(request);
+  if (!bundle) return tl::unexpected(bundle.error());
+  const std::string bytes = bundle->SerializeAsString();
+  {
+    std::ofstream out(options.out_file, std::ios::binary | std::ios::trunc);
+    out << bytes;
+    out.close();
+    if (!out) {
+      return LocalFailure("proof consistency-get",
+                          Error{ErrorCode::kInternal, "cannot write " + options.out_file});
+    }
+  }
+  const auto& a = bundle->first().header().ledger_root();
+  const auto& b = bundle->second().header().ledger_root();
+  env.out << "wrote " << options.out_file << ": from ledger height " << a.height() << " ("
+          << a.leaf_count() << " leaves, block " << bundle->first().header().height()
+          << ") to ledger height " << b.height() << " (" << b.leaf_count() << " leaves, block "
+          << bundle->second().header().height() << "), " << bundle->consistency_path_size()
+          << " path hashes, " << bytes.size() << " bytes\n";
+  return {};
+}
+
+CommandResult<> ProofConsistency(const Env& env, const ProofConsistencyOptions& options) {
+  const std::string what = "proof consistency " + options.file;
+  auto genesis = ledger::proof::LoadGenesisFile(options.trust);
+  if (!genesis) return LocalFailure("read the trusted genesis", genesis.error());
+  auto bundle = ReadProtoFile<v1::ConsistencyBundle>(
+      options.file, "consistency bundle (minetrace.v1.ConsistencyBundle)");
+  if (!bundle) return LocalFailure(what, bundle.error());
+  auto verified = ledger::proof::VerifyConsistencyBundle(*bundle, *genesis);
+  std::string failure = verified ? std::string() : verified.error().message;
+  if (verified && !options.bundle.empty()) {
+    // The root the user kept from a provenance bundle must be the one this extends.
+    auto provenance = ReadBundle(options.bundle);
+    if (!provenance) return LocalFailure(what, provenance.error());
+    const v1::LedgerRoot& kept = provenance->ledger_root();
+    const auto& first = verified->first;
+    if (kept.height() != first.height || kept.leaf_count() != first.leaf_count ||
+        kept.accumulator_root() !=
+            std::string(first.accumulator_root.begin(), first.accumulator_root.end())) {
+      failure = "the first root of the consistency bundle (" + RootLine(first) +
+                ") is not the root of " + options.bundle + " (ledger height " +
+                std::to_string(kept.height()) + ", " + std::to_string(kept.leaf_count()) +
+                " leaves): fetch the consistency bundle with --from-bundle " + options.bundle;
+    }
+  }
+  if (!failure.empty()) {
+    env.out << "NOT CONSISTENT: " << failure << "\n";
+    return Fail(ExitCode::kFailed, what, "NOT_CONSISTENT", failure);
+  }
+  const auto& v = *verified;
+  env.out << "first:  " << RootLine(v.first) << ", certified by " << v.first_signatures << " of "
+          << v.validator_count << " validators (block " << v.first_block_height << ")\n";
+  env.out << "second: " << RootLine(v.second) << ", certified by " << v.second_signatures << " of "
+          << v.validator_count << " validators (block " << v.second_block_height << ")\n";
+  env.out << "CONSISTENT: the ledger at height " << v.second.height << " extends the ledger at "
+          << "height " << v.first.height << " (" << v.path_length
+          << " path hashes): every receipt certified then is still there, unchanged and in "
+          << "place, on chain '" << v.chain_id << "'\n";
   return {};
 }
 

@@ -35,4 +35,27 @@ struct ProofVerifyOptions {
 // provenance}.
 CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options);
 
+struct ProofConsistencyGetOptions {
+  std::string node;
+  uint32_t timeout_ms = 0;
+  uint64_t from_block = 0;  // 0 = the head (or the block of from_bundle)
+  uint64_t to_block = 0;    // 0 = the head
+  std::string from_bundle;  // a provenance bundle file: its certified block is the first
+  std::string out_file;     // the binary ConsistencyBundle goes here
+};
+
+// Writes the consistency bundle joining two certified roots to out_file and prints one line.
+CommandResult<> ProofConsistencyGet(const Env& env, const ProofConsistencyGetOptions& options);
+
+struct ProofConsistencyOptions {
+  std::string file;
+  std::string trust;   // a genesis TOML file
+  std::string bundle;  // optional provenance bundle whose root must be the first root
+};
+
+// Prints "CONSISTENT: ..." (exit 0) when both roots are certified by the trusted validators
+// and the later extends the earlier (and, with `bundle`, the earlier is that bundle's root),
+// or "NOT CONSISTENT: <what failed>" (exit 1).
+CommandResult<> ProofConsistency(const Env& env, const ProofConsistencyOptions& options);
+
 }  // namespace minetrace::cli

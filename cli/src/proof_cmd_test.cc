@@ -98,5 +98,35 @@ TEST_F(ProofCommand, GetFromAnUnreachableNodeExitsThree) {
   EXPECT_FALSE(fs::exists(dir_ / "t.proof"));
 }
 
+TEST_F(ProofCommand, ConsistencyOfMissingJunkOrEmptyFilesIsRefused) {
+  Output o = Run({"proof", "consistency", (dir_ / "none.cons").string(), "--trust", Trust()});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.err.find("cannot read"), std::string::npos) << o.err;
+  std::ofstream(dir_ / "junk.cons") << "\xff\xff\xff this is not protobuf";
+  o = Run({"proof", "consistency", (dir_ / "junk.cons").string(), "--trust", Trust()});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.err.find("is not a consistency bundle"), std::string::npos) << o.err;
+  std::ofstream(dir_ / "empty.cons") << "";
+  o = Run({"proof", "consistency", (dir_ / "empty.cons").string(), "--trust", Trust()});
+  EXPECT_EQ(o.code, 1);
+  EXPECT_NE(o.out.find("NOT CONSISTENT: consistency bundle version 0 is not supported"),
+            std::string::npos)
+      << o.out;
+  EXPECT_EQ(o.out.find("\nCONSISTENT"), std::string::npos) << o.out;
+  o = Run({"proof", "consistency", (dir_ / "empty.cons").string()});
+  EXPECT_EQ(o.code, 2) << o.err;
+}
+
+TEST_F(ProofCommand, ConsistencyGetFromAnUnreachableNodeExitsThree) {
+  Output o = Run({"proof", "consistency-get", "--node", "127.0.0.1:1", "--timeout-ms", "300",
+                  "--out", (dir_ / "c.cons").string()});
+  EXPECT_EQ(o.code, 3) << o.err;
+  EXPECT_FALSE(fs::exists(dir_ / "c.cons"));
+  o = Run({"proof", "consistency-get", "--from-bundle", (dir_ / "none.proof").string(), "--out",
+           (dir_ / "c.cons").string()});
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_NE(o.err.find("cannot read"), std::string::npos) << o.err;
+}
+
 }  // namespace
 }  // namespace minetrace::cli

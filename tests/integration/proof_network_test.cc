@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/provenance_proof.h"
@@ -214,6 +215,196 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   EXPECT_EQ(bad.code, 1) << bad.out << bad.err;
   EXPECT_NE(bad.out.find("NOT VERIFIED: "), std::string::npos) << bad.out;
   EXPECT_EQ(bad.out.find("\nVERIFIED"), std::string::npos) << bad.out;
+}
+
+// Issue 6's tamper cases on bundles from the real 4-validator network (the tamper tests on
+// a hand-certified ledger are in tests/proof): a receipt swapped in from another lot, the QC
+// (or header and QC) of another height, any one tx or receipt dropped, two txs reordered --
+// every one fails. And the consistency bundle: the root kept from the first bundle is
+// extended by the head's root (proof consistency-get --from-bundle, proof consistency
+// --bundle, exit 0); a flipped path byte or another bundle's root is refused (exit 1).
+TEST_F(ProofNetwork, TamperedNetworkBundlesFailAndALaterRootExtendsTheKeptOne) {
+  net_.StartAll();
+  const auto agent = Key(1), coop = Key(2), exporter = Key(3), certifier = Key(4);
+  Register(agent, "agent", v1::ROLE_AGENT);
+  Register(coop, "coop", v1::ROLE_COOPERATIVE);
+  Register(exporter, "exporter", v1::ROLE_EXPORTER);
+  Register(certifier, "ceec", v1::ROLE_CERTIFIER);
+  Commit(net_.admin(), [&](v1::TxBody& b) {
+    auto* a = b.mutable_register_mine_site();
+    a->set_site_id("CD-1");
+    a->set_name("Site CD-1");
+    a->set_country("CD");
+    a->add_minerals(v1::MINERAL_CASSITERITE);
+    a->set_status(v1::SITE_STATUS_GREEN);
+    a->set_production_estimate_kg_per_month(100000);
+  });
+  Commit(net_.admin(), [&](v1::TxBody& b) {
+    auto* a = b.mutable_allocate_tags();
+    a->set_site_id("CD-1");
+    a->set_agent_key(KeyStr(agent));
+    a->set_prefix("T");
+    a->set_first(1);
+    a->set_count(10);
+  });
+  for (const std::string tag : {"T0000001", "T0000002"}) {
+    Commit(agent, [&](v1::TxBody& b) {
+      auto* a = b.mutable_record_mine_lot();
+      a->set_tag_id(tag);
+      a->set_site_id("CD-1");
+      a->set_mineral(v1::MINERAL_CASSITERITE);
+      a->set_weight_grams(50000);
+      a->set_grade_basis_points(6500);
+      a->set_producer_key(KeyStr(coop));
+    });
+    Commit(coop, [&](v1::TxBody& b) {
+      b.mutable_dispatch_lots()->add_lot_ids(tag);
+      b.mutable_dispatch_lots()->set_receiver_key(KeyStr(exporter));
+    });
+    Commit(exporter, [&](v1::TxBody& b) {
+      auto* r = b.mutable_receive_lots()->add_lots();
+      r->set_lot_id(tag);
+      r->set_weight_grams(49000);
+    });
+  }
+  Commit(exporter, [&](v1::TxBody& b) {
+    b.mutable_form_shipment()->set_shipment_id("SH-1");
+    b.mutable_form_shipment()->add_lot_ids("T0000001");
+    b.mutable_form_shipment()->set_destination_country("MY");
+  });
+  if (HasFatalFailure()) return;
+
+  auto genesis = ledger::proof::LoadGenesisFile(net_.dir() / "genesis.toml");
+  ASSERT_TRUE(genesis) << genesis.error().message;
+  auto fetch = [&](int node, const std::string& lot, const std::string& shipment) {
+    v1::GetProvenanceRequest req;
+    req.set_lot_id(lot);
+    req.set_shipment_id(shipment);
+    v1::ProvenanceProof bundle;
+    auto ctx = Ctx(10000);
+    grpc::Status s = net_.node(node).QueryStub()->GetProvenanceProof(ctx.get(), req, &bundle);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return bundle;
+  };
+  auto failure = [&](const v1::ProvenanceProof& bundle) {
+    auto v = ledger::proof::VerifyProvenanceProof(bundle, *genesis);
+    return v ? std::string() : v.error().message;
+  };
+  const fs::path kept = net_.dir() / "sh-1.proof";
+  CliRun get = Cli(net_.dir(), "proof get SH-1 --shipment --node " + net_.node(0).address() +
+                                   " --out " + kept.string());
+  ASSERT_EQ(get.code, 0) << get.out << get.err;
+  v1::ProvenanceProof shipment;
+  ASSERT_TRUE(shipment.ParseFromString(ReadFile(kept)));
+  ASSERT_EQ(failure(shipment), "");
+  ASSERT_EQ(shipment.txs_size(), 4);  // record, dispatch, receive, form
+  const v1::ProvenanceProof other_lot = fetch(0, "T0000002", "");
+  ASSERT_EQ(failure(other_lot), "");
+  ASSERT_EQ(other_lot.txs_size(), 3);
+
+  // A receipt of the other lot's tx at the same step, in place of each of SH-1's receipts.
+  for (int i = 0; i < 3; ++i) {
+    v1::ProvenanceProof bad = shipment;
+    bad.mutable_txs(i)->set_receipt(other_lot.txs(i).receipt());
+    EXPECT_NE(failure(bad).find("the receipt belongs to another tx"), std::string::npos)
+        << i << ": " << failure(bad);
+    // The whole ProofTx of the other lot (tx, receipt and path all genuine): the lot links
+    // no longer lead from SH-1 to its mine lot.
+    bad = shipment;
+    *bad.mutable_txs(i) = other_lot.txs(i);
+    EXPECT_NE(failure(bad), "") << i;
+  }
+  // Any one tx dropped, any one receipt dropped, any two adjacent txs swapped.
+  for (int i = 0; i < shipment.txs_size(); ++i) {
+    v1::ProvenanceProof bad = shipment;
+    bad.mutable_txs()->DeleteSubrange(i, 1);
+    EXPECT_NE(failure(bad), "") << "tx " << i << " dropped";
+    bad = shipment;
+    bad.mutable_txs(i)->clear_receipt();
+    EXPECT_NE(failure(bad).find("receipt"), std::string::npos)
+        << "receipt " << i << " dropped: " << failure(bad);
+    if (i + 1 < shipment.txs_size()) {
+      bad = shipment;
+      bad.mutable_txs()->SwapElements(i, i + 1);
+      EXPECT_NE(failure(bad), "") << "txs " << i << " and " << i + 1 << " swapped";
+    }
+  }
+
+  // More blocks, then the same shipment certified at a later height (another QC).
+  Commit(exporter, [&](v1::TxBody& b) {
+    b.mutable_form_shipment()->set_shipment_id("SH-2");
+    b.mutable_form_shipment()->add_lot_ids("T0000002");
+    b.mutable_form_shipment()->set_destination_country("MY");
+  });
+  Commit(certifier, [&](v1::TxBody& b) {
+    auto* a = b.mutable_review_shipment();
+    a->set_shipment_id("SH-2");
+    a->set_issue(true);
+    a->set_certificate_number("ICGLR-CD-0002");
+    a->set_certificate_date_ms(WallMs() - 60000);
+  });
+  if (HasFatalFailure()) return;
+  // The certified root lags the head by three heights: wait until it covers the new txs.
+  v1::ProvenanceProof later;
+  for (int attempt = 0; attempt < 40; ++attempt) {
+    later = fetch(0, "", "SH-1");
+    if (later.ledger_root().leaf_count() > shipment.ledger_root().leaf_count()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_EQ(failure(later), "");
+  ASSERT_GT(later.header().height(), shipment.header().height());
+  ASSERT_GT(later.ledger_root().leaf_count(), shipment.ledger_root().leaf_count());
+  v1::ProvenanceProof bad = shipment;
+  *bad.mutable_qc() = later.qc();
+  EXPECT_NE(failure(bad).find("is not certified by the trusted validators"), std::string::npos)
+      << failure(bad);
+  bad = shipment;
+  *bad.mutable_qc() = later.qc();
+  *bad.mutable_header() = later.header();
+  EXPECT_NE(failure(bad), "");  // the bundle's ledger root is not the header's
+  *bad.mutable_ledger_root() = later.ledger_root();
+  EXPECT_NE(failure(bad), "");  // the inclusion paths lead to the older root
+
+  // The kept root is extended by the head's root.
+  const std::string trust = "--trust " + (net_.dir() / "genesis.toml").string();
+  const fs::path cons = net_.dir() / "sh-1.consistency";
+  // From another node than the one that served the bundle; it may lag a block behind.
+  CliRun cget;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    cget = Cli(net_.dir(), "proof consistency-get --from-bundle " + kept.string() + " --node " +
+                               net_.node(2).address() + " --out " + cons.string());
+    if (cget.code == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  ASSERT_EQ(cget.code, 0) << cget.out << cget.err;
+  CliRun check = Cli(net_.dir(), "proof consistency " + cons.string() + " " + trust + " --bundle " +
+                                     kept.string());
+  EXPECT_EQ(check.code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("CONSISTENT: the ledger at height "), std::string::npos) << check.out;
+  v1::ConsistencyBundle consistency;
+  ASSERT_TRUE(consistency.ParseFromString(ReadFile(cons)));
+  EXPECT_EQ(consistency.first().header().ledger_root().accumulator_root(),
+            shipment.ledger_root().accumulator_root());
+  EXPECT_GE(consistency.second().header().ledger_root().leaf_count(),
+            later.ledger_root().leaf_count());
+  ASSERT_GT(consistency.consistency_path_size(), 0);
+  // A flipped byte of the path.
+  v1::ConsistencyBundle flipped = consistency;
+  (*flipped.mutable_consistency_path(0))[3] ^= 0x01;
+  const fs::path bad_cons = net_.dir() / "bad.consistency";
+  std::ofstream(bad_cons, std::ios::binary | std::ios::trunc) << flipped.SerializeAsString();
+  CliRun refused = Cli(net_.dir(), "proof consistency " + bad_cons.string() + " " + trust);
+  EXPECT_EQ(refused.code, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.out.find("NOT CONSISTENT: the consistency path does not prove"),
+            std::string::npos)
+      << refused.out;
+  // A genuine consistency bundle, but the root kept is another one (the later bundle's).
+  const fs::path later_file = net_.dir() / "sh-1-later.proof";
+  std::ofstream(later_file, std::ios::binary | std::ios::trunc) << later.SerializeAsString();
+  CliRun other = Cli(net_.dir(), "proof consistency " + cons.string() + " " + trust + " --bundle " +
+                                     later_file.string());
+  EXPECT_EQ(other.code, 1) << other.out << other.err;
+  EXPECT_NE(other.out.find("is not the root of"), std::string::npos) << other.out;
 }
 
 // A single-validator dev node certifies its blocks with a QC of its one signature: the same
