@@ -2,6 +2,7 @@
 // inspections, site production and holdings. Every query reads through an index or a point
 // key; only the unfiltered "all" listings walk a whole record range, one bounded page at a
 // time. Results are ordered by keys, never by hash-map iteration, so every node answers alike.
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -14,8 +15,10 @@
 namespace minetrace::ledger {
 namespace {
 
-// A lot's events, and the flags or incidents of one subject, that a provenance lists.
+// A lot's events, all lots' events together, and the flags or incidents of one subject, that
+// a provenance lists: one request's work and memory stay bounded however the graph was built.
 constexpr size_t kMaxEventsPerLot = 10'000;
+constexpr size_t kMaxProvenanceEvents = 100'000;
 constexpr size_t kMaxRecordsPerSubject = 10'000;
 
 std::string MonthText(int64_t months) { return std::to_string(months) + " months"; }
@@ -173,6 +176,7 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   };
   for (const auto& id : start) enqueue(id);
   OrderedSet sites;
+  size_t events_listed = 0;
   while (!queue.empty()) {
     std::string id = std::move(queue.front());
     queue.pop_front();
@@ -194,8 +198,15 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     sites.Add(l.site_id());
     for (const auto& s : l.mine_site_ids()) sites.Add(s);
     for (const auto& parent : l.parent_lot_ids()) enqueue(parent);
-    auto history = GetLotHistory(id, kMaxEventsPerLot);
+    // One more than may be listed, to tell a cut history from a whole one.
+    const size_t allowed = std::min(kMaxEventsPerLot, kMaxProvenanceEvents - events_listed);
+    auto history = GetLotHistory(id, allowed + 1);
     if (!history) return tl::unexpected(history.error());
+    if (history->size() > allowed) {
+      out.set_truncated(true);
+      history->resize(allowed);
+    }
+    events_listed += history->size();
     for (const auto& rec : *history) {
       v1::TxBody body;
       if (!body.ParseFromString(rec.tx.body())) {
@@ -227,11 +238,15 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   auto collect_flags = [&](const std::string& prefix,
                            const std::function<bool(const v1::Flag&)>& keep) -> Result<void> {
     std::vector<std::string> ids;
-    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject,
+    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
                         [&](std::string_view k, std::string_view) {
                           ids.emplace_back(k.substr(prefix.size()));
                           return true;
                         }));
+    if (ids.size() > kMaxRecordsPerSubject) {
+      out.set_records_truncated(true);
+      ids.resize(kMaxRecordsPerSubject);
+    }
     for (const auto& fid : ids) {
       if (flags.count(fid) > 0) continue;
       auto f = state.GetFlag(fid);
@@ -247,11 +262,15 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     if (subject.empty()) return {};
     std::string prefix = keys::IncidentsBySubjectPrefix(kind, subject);
     std::vector<std::string> ids;
-    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject,
+    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
                         [&](std::string_view k, std::string_view) {
                           ids.emplace_back(k.substr(prefix.size()));
                           return true;
                         }));
+    if (ids.size() > kMaxRecordsPerSubject) {
+      out.set_records_truncated(true);
+      ids.resize(kMaxRecordsPerSubject);
+    }
     for (const auto& iid : ids) {
       if (incidents.count(iid) > 0) continue;
       auto i = state.GetIncident(iid);

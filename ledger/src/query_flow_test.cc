@@ -127,17 +127,20 @@ TEST_F(QueryFlowTest, TagOffAgentIsAdmittedCommitsFailedAndKeepsItsFlag) {
   EXPECT_FALSE(ledger_->GetLot("T0000005")->has_value());
 }
 
-TEST_F(QueryFlowTest, TagOffSiteFlagIsListedUnderTheClaimedSite) {
+// Filed under the tag's own site: the site an agent claims may not exist, and a flag must not
+// land on any site a member names.
+TEST_F(QueryFlowTest, TagOffSiteFlagIsListedUnderTheTagsOwnSite) {
   SetUpFlow();
   ExpectOk(RegisterSite("CD-2", v1::SITE_STATUS_GREEN));
   v1::Receipt r = Commit(RecordLotBody("T0000003", "CD-2"), agent_);  // a CD-1 tag at CD-2
   ExpectRefused(r, "FAILED_PRECONDITION", "T0000003");
-  auto at_cd2 = Flags({"", "", "CD-2", ""});
-  ASSERT_EQ(at_cd2.size(), 1u);
-  EXPECT_EQ(at_cd2[0].kind(), "tag_off_site");
-  EXPECT_EQ(at_cd2[0].tx_status(), v1::TX_STATUS_FAILED);
-  EXPECT_EQ(at_cd2[0].member_key(), KeyStr(agent_));
-  EXPECT_TRUE(Flags({"", "", "CD-1", ""}).empty());
+  auto at_cd1 = Flags({"", "", "CD-1", ""});
+  ASSERT_EQ(at_cd1.size(), 1u);
+  EXPECT_EQ(at_cd1[0].kind(), "tag_off_site");
+  EXPECT_EQ(at_cd1[0].tx_status(), v1::TX_STATUS_FAILED);
+  EXPECT_EQ(at_cd1[0].member_key(), KeyStr(agent_));
+  EXPECT_NE(at_cd1[0].detail().find("'CD-2'"), std::string::npos);
+  EXPECT_TRUE(Flags({"", "", "CD-2", ""}).empty());
   // The tag is then used where it belongs: the lot's provenance shows the earlier attempt.
   ExpectOk(Commit(RecordLotBody("T0000003", "CD-1"), agent_));
   auto p = ledger_->GetProvenance("T0000003", "");

@@ -172,7 +172,8 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
     v1::Anomaly an;
     an.set_kind("tag_off_agent");
     an.set_tag_id(t.tag_id());
-    an.set_site_id(a.site_id());
+    // The tag's own site, which exists; the site the agent claimed is only text here.
+    an.set_site_id(t.site_id());
     an.set_member_key(signer_);
     an.set_detail("agent " + ShortKey(signer_) + " used tag " + t.tag_id() + " of site '" +
                   t.site_id() + "', allocated to agent " + ShortKey(t.agent_key()));
@@ -194,7 +195,7 @@ Result<void> Execution::RecordMineLot(const v1::RecordMineLot& a) {
     v1::Anomaly an;
     an.set_kind("tag_off_site");
     an.set_tag_id(t.tag_id());
-    an.set_site_id(a.site_id());
+    an.set_site_id(t.site_id());
     an.set_member_key(signer_);
     an.set_detail("tag " + t.tag_id() + " of site '" + t.site_id() + "' used for a lot of site '" +
                   a.site_id() + "'");

@@ -234,7 +234,9 @@ TEST_F(TagRules, TagAtAnotherSiteIsRefusedAndFlagged) {
             std::string::npos);
   ASSERT_EQ(v.refusal_anomalies.size(), 1u);
   EXPECT_EQ(v.refusal_anomalies[0].kind(), "tag_off_site");
-  EXPECT_EQ(v.refusal_anomalies[0].site_id(), "CD-2");
+  // Filed under the tag's own site (the claimed one may not even exist), naming both.
+  EXPECT_EQ(v.refusal_anomalies[0].site_id(), "CD-1");
+  EXPECT_NE(v.refusal_anomalies[0].detail().find("'CD-2'"), std::string::npos);
   EXPECT_EQ(v.refusal_anomalies[0].member_key(), KeyStr(agent_));
   // An ordinary refusal raises nothing.
   a->set_site_id("CD-1");
