@@ -14,10 +14,6 @@ Error Invalid(std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
 
-std::string Short(std::string_view bytes) {
-  return ToHex(AsBytes(bytes.substr(0, std::min<size_t>(bytes.size(), 8))));
-}
-
 std::string RootName(const CertifiedLedgerRoot& root) {
   return "height " + std::to_string(root.height) + ", " + std::to_string(root.leaf_count) +
          " leaves, root " + ToHex(ByteView(root.accumulator_root.data(), 8)) + "...";
@@ -53,36 +49,11 @@ Result<ConsensusHeader> CheckSide(const TrustedValidators& validators,
 Result<VerifiedConsistency> VerifyConsistencyBundle(const v1::ConsistencyBundle& bundle,
                                                     const v1::Genesis& trusted) {
   // 1. The chain and the validator set.
-  if (bundle.version() != 1) {
-    return tl::unexpected(Invalid("consistency bundle version " + std::to_string(bundle.version()) +
-                                  " is not supported (this verifier reads version 1)"));
-  }
-  if (bundle.chain_id() != trusted.chain_id()) {
-    return tl::unexpected(Invalid("the bundle is for chain '" + bundle.chain_id() +
-                                  "' but the trusted genesis is of chain '" + trusted.chain_id() +
-                                  "'"));
-  }
-  const TrustedValidators validators = TrustedValidatorsOf(trusted);
-  if (bundle.epoch() != validators.epoch) {
-    return tl::unexpected(Invalid("the bundle's validator set is of epoch " +
-                                  std::to_string(bundle.epoch()) +
-                                  "; only the genesis epoch 0 is known to this verifier"));
-  }
-  if (static_cast<size_t>(bundle.validator_keys_size()) != validators.keys.size()) {
-    return tl::unexpected(Invalid(
-        "the bundle names " + std::to_string(bundle.validator_keys_size()) +
-        " validators but the trusted genesis has " + std::to_string(validators.keys.size())));
-  }
-  for (size_t i = 0; i < validators.keys.size(); ++i) {
-    const std::string& key = bundle.validator_keys(static_cast<int>(i));
-    if (key != std::string(validators.keys[i].begin(), validators.keys[i].end())) {
-      return tl::unexpected(Error{ErrorCode::kPermissionDenied,
-                                  "validator " + std::to_string(i) + " of the bundle (" +
-                                      Short(key) + "...) is not trusted genesis validator " +
-                                      std::to_string(i) +
-                                      ": the bundle is signed by keys outside the trusted set"});
-    }
-  }
+  auto validators_checked =
+      CheckBundleValidators("consistency bundle", bundle.version(), bundle.chain_id(),
+                            bundle.epoch(), bundle.validator_keys(), trusted);
+  if (!validators_checked) return tl::unexpected(validators_checked.error());
+  const TrustedValidators& validators = *validators_checked;
 
   // 2. Both headers certified.
   auto first = CheckSide(validators, bundle.first(), "first");

@@ -395,31 +395,32 @@ TrustedValidators TrustedValidatorsOf(const v1::Genesis& genesis) {
   return out;
 }
 
-Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bundle,
-                                                 const v1::Genesis& trusted) {
-  // 1. The chain and the validator set.
-  if (bundle.version() != 1) {
-    return tl::unexpected(Invalid("bundle version " + std::to_string(bundle.version()) +
+Result<TrustedValidators> CheckBundleValidators(
+    std::string_view what, uint32_t version, const std::string& chain_id, uint64_t epoch,
+    const google::protobuf::RepeatedPtrField<std::string>& validator_keys,
+    const v1::Genesis& trusted) {
+  if (version != 1) {
+    return tl::unexpected(Invalid(std::string(what) + " version " + std::to_string(version) +
                                   " is not supported (this verifier reads version 1)"));
   }
-  if (bundle.chain_id() != trusted.chain_id()) {
-    return tl::unexpected(Invalid("the bundle is for chain '" + bundle.chain_id() +
+  if (chain_id != trusted.chain_id()) {
+    return tl::unexpected(Invalid("the bundle is for chain '" + chain_id +
                                   "' but the trusted genesis is of chain '" + trusted.chain_id() +
                                   "'"));
   }
-  const TrustedValidators validators = TrustedValidatorsOf(trusted);
-  if (bundle.epoch() != validators.epoch) {
+  TrustedValidators validators = TrustedValidatorsOf(trusted);
+  if (epoch != validators.epoch) {
     return tl::unexpected(Invalid("the bundle's validator set is of epoch " +
-                                  std::to_string(bundle.epoch()) +
+                                  std::to_string(epoch) +
                                   "; only the genesis epoch 0 is known to this verifier"));
   }
-  if (static_cast<size_t>(bundle.validator_keys_size()) != validators.keys.size()) {
+  if (static_cast<size_t>(validator_keys.size()) != validators.keys.size()) {
     return tl::unexpected(Invalid(
-        "the bundle names " + std::to_string(bundle.validator_keys_size()) +
+        "the bundle names " + std::to_string(validator_keys.size()) +
         " validators but the trusted genesis has " + std::to_string(validators.keys.size())));
   }
   for (size_t i = 0; i < validators.keys.size(); ++i) {
-    const std::string& key = bundle.validator_keys(static_cast<int>(i));
+    const std::string& key = validator_keys.Get(static_cast<int>(i));
     if (key != std::string(validators.keys[i].begin(), validators.keys[i].end())) {
       return tl::unexpected(Error{ErrorCode::kPermissionDenied,
                                   "validator " + std::to_string(i) + " of the bundle (" +
@@ -430,6 +431,17 @@ Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bund
                                       "outside the trusted set"});
     }
   }
+  return validators;
+}
+
+Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bundle,
+                                                 const v1::Genesis& trusted) {
+  // 1. The chain and the validator set.
+  auto validators_checked =
+      CheckBundleValidators("bundle", bundle.version(), bundle.chain_id(), bundle.epoch(),
+                            bundle.validator_keys(), trusted);
+  if (!validators_checked) return tl::unexpected(validators_checked.error());
+  const TrustedValidators& validators = *validators_checked;
 
   // 2. The certified header and its ledger root.
   if (!bundle.has_header() || !bundle.has_qc() || !bundle.has_ledger_root()) {

@@ -59,6 +59,14 @@ struct VerifiedProvenance {
 // The validators of `genesis` in order, epoch 0 (no validator-set changes exist yet).
 TrustedValidators TrustedValidatorsOf(const v1::Genesis& genesis);
 
+// Step 1 of every bundle check (provenance and consistency): `what` is of `version` 1 and names
+// the trusted genesis's chain, epoch and validator keys (same keys, same order). Returns the
+// trusted validators; kInvalidArgument or kPermissionDenied (a key outside the set) otherwise.
+Result<TrustedValidators> CheckBundleValidators(
+    std::string_view what, uint32_t version, const std::string& chain_id, uint64_t epoch,
+    const google::protobuf::RepeatedPtrField<std::string>& validator_keys,
+    const v1::Genesis& trusted);
+
 // Verifies `bundle` against `trusted` (see the top of this file). kInvalidArgument for a
 // malformed or inconsistent bundle, kPermissionDenied when signatures do not make a quorum
 // of the trusted set; the message says what failed.
