@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace minetrace::crypto {
 namespace {
@@ -43,6 +46,78 @@ TEST(Sha256Hasher, EmptyUpdatesChangeNothing) {
   Sha256Hasher hasher;
   hasher.Update(ByteView{}).Update("abc").Update(std::string_view{});
   EXPECT_EQ(hasher.Finish(), Sha256(AsBytes("abc")));
+}
+
+TEST(Sha256Hasher, ResetAfterFinishStartsANewHash) {
+  Sha256Hasher hasher;
+  EXPECT_EQ(ToHex(hasher.Update("abc").Finish()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(ToHex(hasher.Reset().Finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(hasher.Reset().Update("abc").Finish(), Sha256(AsBytes("abc")));
+}
+
+TEST(Sha256Hasher, ResetMidwayForgetsWhatWasHashed) {
+  Sha256Hasher hasher;
+  hasher.Update("a long prefix that must not count, longer than one 64-byte block of input");
+  hasher.Reset().Update("abc");
+  EXPECT_EQ(hasher.Finish(), Sha256(AsBytes("abc")));
+}
+
+// Contexts are reused between hashers of a thread: hashers alive at the same time (more than
+// the thread keeps spare) must not share one, and a reused one must start empty.
+TEST(Sha256Hasher, ManyLiveHashersStayIndependent) {
+  std::vector<std::unique_ptr<Sha256Hasher>> hashers;
+  for (int i = 0; i < 10; ++i) {
+    hashers.push_back(std::make_unique<Sha256Hasher>());
+    hashers.back()->Update(std::to_string(i));
+  }
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(hashers[i]->Finish(), Sha256(AsBytes(std::to_string(i)))) << i;
+  }
+  hashers.clear();
+  // Unfinished hashers were given back above; the next ones must not see their input.
+  Sha256Hasher unfinished;
+  unfinished.Update("left over");
+  {
+    Sha256Hasher inner;
+    EXPECT_EQ(inner.Update("abc").Finish(), Sha256(AsBytes("abc")));
+  }
+  EXPECT_EQ(unfinished.Update("!").Finish(), Sha256(AsBytes("left over!")));
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(ToHex(Sha256(AsBytes("abc"))),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  }
+}
+
+// Every thread has its own contexts; hashers made on one thread may end on another.
+TEST(Sha256Hasher, ThreadsHashConcurrentlyAndHashersMayChangeThread) {
+  const Hash32 expected = Sha256(AsBytes("abc"));
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &wrong, &expected] {
+      for (int i = 0; i < 2000; ++i) {
+        if (Sha256(AsBytes("abc")) != expected) ++wrong[t];
+        if (DomainHash(kTxDomain, AsBytes(std::to_string(i))) !=
+            Sha256(AsBytes(std::string(kTxDomain) + std::to_string(i)))) {
+          ++wrong[t];
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(wrong[t], 0) << "thread " << t;
+
+  auto moved = std::make_unique<Sha256Hasher>();
+  moved->Update("ab");
+  Hash32 got{};
+  std::thread other([&] {
+    got = moved->Update("c").Finish();
+    moved.reset();  // its context goes to this thread's cache, then freed at thread exit
+  });
+  other.join();
+  EXPECT_EQ(got, expected);
 }
 
 TEST(DomainHash, EqualsSha256OfConcatenation) {
