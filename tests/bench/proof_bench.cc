@@ -8,69 +8,32 @@
 // over a consensus header naming the head's root, builds every bundle with the node's
 // builder and verifies it with ledger/proof's verifier (median of --runs runs).
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
-#include "minetrace/ledger/ledger.h"
-#include "minetrace/ledger/proof/certificate.h"
-#include "minetrace/ledger/proof/provenance_proof.h"
-#include "minetrace/ledger/proof/tx.h"
-#include "proof_bundle.h"
+#include "bench_ledger.h"
 
 namespace minetrace {
 namespace {
 
 namespace lp = ledger::proof;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Die;
+using bench::KeyFromSeed;
+using bench::KeyStr;
+using bench::Seconds;
+using bench::TagId;
 
-constexpr int64_t kGenesisMs = 1'790'000'000'000;
 constexpr size_t kFillerPerBlock = 1000;
-
-crypto::PrivateKey KeyFromSeed(uint8_t seed) {
-  Bytes secret(32, 0);
-  secret[31] = seed;
-  secret[0] = 0x11;
-  return *crypto::PrivateKey::FromBytes(secret);
-}
-std::string KeyStr(const crypto::PrivateKey& k) {
-  return std::string(k.public_key().begin(), k.public_key().end());
-}
-std::string TagId(const std::string& prefix, uint64_t n) {
-  char digits[16];
-  std::snprintf(digits, sizeof digits, "%07llu", static_cast<unsigned long long>(n));
-  return prefix + digits;
-}
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "proof_bench: %s\n", what.c_str());
-  std::exit(1);
-}
 
 class Bench {
  public:
-  explicit Bench(std::filesystem::path dir) : dir_(std::move(dir)) {
-    genesis_.set_chain_id("bench-chain");
-    genesis_.set_genesis_time_ms(kGenesisMs);
-    for (size_t i = 0; i < validators_.size(); ++i) {
-      auto* v = genesis_.add_validators();
-      v->set_key(KeyStr(validators_[i]));
-      v->set_name("validator-" + std::to_string(i));
-    }
-    auto* a = genesis_.add_administrators();
-    a->set_key(KeyStr(admin_));
-    a->set_name("secretariat");
-    auto l = ledger::Ledger::Open(dir_, genesis_);
-    if (!l) Die(l.error().ToString());
-    ledger_ = std::move(*l);
-  }
+  explicit Bench(const std::filesystem::path& dir) : ledger_(dir, "bench-chain") {}
 
-  uint64_t leaves() const { return ledger_->head().leaf_count(); }
+  uint64_t leaves() const { return ledger_.leaves(); }
 
   void SetUp() {
     Commit({Member(agent_, "agent", v1::ROLE_AGENT), Member(coop_, "coop", v1::ROLE_COOPERATIVE),
@@ -83,7 +46,7 @@ class Bench {
     s->add_minerals(v1::MINERAL_CASSITERITE);
     s->set_status(v1::SITE_STATUS_GREEN);
     s->set_production_estimate_kg_per_month(1'000'000);
-    Commit({Signed(site, admin_)});
+    Commit({Signed(site, admin())});
     auto mine_tags = Body();
     auto* t = mine_tags.mutable_allocate_tags();
     t->set_site_id("CD-1");
@@ -98,7 +61,7 @@ class Bench {
     p->set_first(1);
     p->set_count(100);
     p->set_kind(v1::TAG_KIND_PROCESSOR);
-    Commit({Signed(mine_tags, admin_), Signed(proc_tags, admin_)});
+    Commit({Signed(mine_tags, admin()), Signed(proc_tags, admin())});
   }
 
   // Commits the graph of `txs` (1 or 3k+1) txs and returns the lot whose bundle holds it.
@@ -161,55 +124,22 @@ class Bench {
         s->add_minerals(v1::MINERAL_COLTAN);
         s->set_status(v1::SITE_STATUS_GREEN);
         s->set_production_estimate_kg_per_month(1000);
-        block.push_back(Signed(b, admin_));
+        block.push_back(Signed(b, admin()));
       }
       Commit(std::move(block), /*trust_signatures=*/true);
     }
   }
 
-  // A header one height above the head naming the head's root, and a QC of all 4 validators.
-  void CertifyHead() {
-    const v1::LedgerInfo head = ledger_->head();
-    header_ = lp::ConsensusHeader{};
-    header_.epoch = 0;
-    header_.round = head.height() + 1;
-    header_.height = head.height() + 1;
-    header_.proposer = 0;
-    header_.timestamp_ms = now_ms_;
-    header_.ledger_root.height = head.height();
-    std::copy(head.accumulator_root().begin(), head.accumulator_root().end(),
-              header_.ledger_root.accumulator_root.begin());
-    header_.ledger_root.leaf_count = head.leaf_count();
-    qc_ = lp::QuorumCert{};
-    qc_.epoch = header_.epoch;
-    qc_.round = header_.round;
-    qc_.block_id = lp::ConsensusBlockId(header_);
-    qc_.height = header_.height;
-    const Hash32 digest = lp::ConsensusVoteDigest(qc_.epoch, qc_.round, qc_.block_id, qc_.height);
-    for (uint32_t s = 0; s < validators_.size(); ++s) {
-      qc_.votes.push_back({s, validators_[s].Sign(digest, Hash32{})});
-    }
-  }
-
-  v1::ProvenanceProof Build(const std::string& lot) const {
-    auto b = node::BuildProvenanceProof(*ledger_, lot, "", lp::ConsensusHeaderToProto(header_),
-                                        lp::QuorumCertToProto(qc_));
-    if (!b) Die("building the bundle of " + lot + ": " + b.error().ToString());
-    return std::move(*b);
-  }
-  const v1::Genesis& genesis() const { return genesis_; }
+  void CertifyHead() { ledger_.CertifyHead(); }
+  v1::ProvenanceProof Build(const std::string& lot) const { return ledger_.Build(lot); }
+  const v1::Genesis& genesis() const { return ledger_.genesis(); }
 
  private:
   static constexpr uint64_t kLotGrams = 1000;
   static constexpr uint32_t kMaxTagsPerBench = 10000;
 
-  v1::TxBody Body() {
-    v1::TxBody b;
-    b.set_chain_id("bench-chain");
-    b.set_nonce(++nonce_);
-    b.set_created_at_ms(now_ms_);
-    return b;
-  }
+  const crypto::PrivateKey& admin() const { return ledger_.admin(); }
+  v1::TxBody Body() { return ledger_.Body(); }
   v1::SignedTx Signed(const v1::TxBody& body, const crypto::PrivateKey& key) {
     return lp::SignTx(body, key);
   }
@@ -220,7 +150,7 @@ class Bench {
     a->set_name(name);
     a->add_roles(role);
     a->set_country("CD");
-    return Signed(b, admin_);
+    return Signed(b, admin());
   }
   v1::SignedTx Record(const std::string& tag) {
     auto b = Body();
@@ -233,45 +163,17 @@ class Bench {
     a->set_producer_key(KeyStr(coop_));
     return Signed(b, agent_);
   }
-
-  // Commits `txs` as the next block; every receipt must be OK (a refused step would leave a
-  // graph shorter than the table says).
   void Commit(std::vector<v1::SignedTx> txs, bool trust_signatures = false) {
-    ledger::BlockToExecute block;
-    block.height = ledger_->head().height() + 1;
-    block.round = block.height;
-    block.time_ms = now_ms_;
-    block.proposer_key = KeyStr(validators_[0]);
-    block.txs = std::move(txs);
-    auto done = ledger_->ExecuteAndCommit(
-        block, validators_[0],
-        [trust_signatures](const Hash32&, const v1::SignedTx&) { return trust_signatures; });
-    if (!done) Die(done.error().ToString());
-    if (!done->skipped.empty()) Die("a tx was skipped: " + done->skipped[0].reason);
-    for (const auto& t : done->txs) {
-      if (t.receipt.status() != v1::TX_STATUS_OK) {
-        Die("a tx was refused: " + t.receipt.error_code() + ": " + t.receipt.reason());
-      }
-    }
-    now_ms_ += 1000;
+    ledger_.Commit(std::move(txs), trust_signatures);
   }
 
-  std::filesystem::path dir_;
-  v1::Genesis genesis_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::vector<crypto::PrivateKey> validators_ = {KeyFromSeed(1), KeyFromSeed(101),
-                                                 KeyFromSeed(102), KeyFromSeed(103)};
-  crypto::PrivateKey admin_ = KeyFromSeed(2);
+  bench::BenchLedger ledger_;
   crypto::PrivateKey agent_ = KeyFromSeed(3);
   crypto::PrivateKey coop_ = KeyFromSeed(4);
   crypto::PrivateKey processor_ = KeyFromSeed(8);
-  int64_t now_ms_ = kGenesisMs + 1000;
-  uint64_t nonce_ = 0;
   uint64_t mine_tags_used_ = 0;
   uint64_t proc_tags_used_ = 0;
   uint64_t fillers_ = 0;
-  lp::ConsensusHeader header_;
-  lp::QuorumCert qc_;
 };
 
 double Median(std::vector<double> v) {
@@ -350,6 +252,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  minetrace::bench::ProgramName() = "proof_bench";
   const auto dir = std::filesystem::temp_directory_path() /
                    ("minetrace-proof-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);

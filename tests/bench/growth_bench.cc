@@ -1,0 +1,740 @@
+// Growth benchmark (issue 7, acceptance 3): how query latency, provenance bundles, disk and
+// memory change as the ledger grows from 10^4 to 10^7 committed txs. Not a test: it prints
+// tables (docs/PERFORMANCE.md, "Growth").
+// Method: a real Ledger on RocksDB (bench_ledger.h) filled through Ledger::ExecuteAndCommit
+// in blocks of 1000 custody txs: 100 mine sites with their agents, cooperatives, tag series
+// (allocated 500 at a time as they run low), 10 traders and 10 processors. Most txs record
+// mine lots; one mine lot in 5 travels (cooperative -> trader -> processor, each leg a
+// dispatch and a receipt), processors merge 20 received lots into one, and one merged lot in 5
+// is split in two. One receipt in 200 weighs 5 % short and raises a receipt_weight_mismatch
+// flag. Every tx is signed by its member's key, in the thread that prepares the next block
+// while the current one commits; signatures are not checked again at execution (as a node
+// skips the check for txs it admitted), so the fill rate is that of execution and commit.
+// At each checkpoint (10^4, 10^5, ... committed txs up to --max-txs) it times each query over
+// --samples random existing lots (fixed seed), builds and verifies provenance bundles of a
+// lone mine lot (1 tx) and of a merged lot (about 100 txs), and reads the data directory's
+// size and the process's RSS.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <random>
+#include <string>
+#include <system_error>
+#include <unistd.h>
+#include <vector>
+
+#include "bench_ledger.h"
+
+namespace minetrace {
+namespace {
+
+namespace lp = ledger::proof;
+using bench::Clock;
+using bench::Die;
+using bench::KeyFromSeed;
+using bench::KeyStr;
+using bench::Seconds;
+using bench::TagId;
+
+// The shape of the workload (see the header comment).
+constexpr uint32_t kSites = 100;
+constexpr uint32_t kAgents = 20;
+constexpr uint32_t kCoops = 40;
+constexpr uint32_t kTraders = 10;
+constexpr uint32_t kProcessors = 10;
+constexpr uint32_t kTagChunk = 500;
+constexpr size_t kMergeInputs = 20;
+constexpr uint64_t kTravelOneIn = 5;
+constexpr uint64_t kSplitOneIn = 5;
+constexpr uint64_t kShortReceiptOneIn = 200;
+constexpr size_t kBlockTxs = 1000;
+constexpr size_t kPageSize = 100;          // the node's default page size
+constexpr size_t kHistoryLimit = 10'000;   // the node's GetLotHistory limit
+constexpr uint64_t kFirstCheckpoint = 10'000;
+
+// A fixed pseudo-random 64-bit value per input (splitmix64): the workload depends on the lot
+// number only, never on the order blocks were prepared in.
+uint64_t Mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::string Numbered(const char* format, uint32_t n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, n);
+  return buf;
+}
+
+// A lot on its way, with what the next step needs to know.
+struct LotInHand {
+  std::string lot_id;
+  uint64_t grams = 0;
+  uint32_t grade = 0;
+  uint32_t coop = 0;
+  uint32_t trader = 0;
+  uint32_t processor = 0;
+};
+
+// Makes the blocks: the members, sites and tags first, then custody blocks of any size.
+// Lots move one step per block at most: a step uses only lots whose previous step was in an
+// earlier block (each queue is consumed up to its length when the block began).
+class Workload {
+ public:
+  explicit Workload(std::string chain_id) : chain_id_(std::move(chain_id)) {
+    for (uint32_t i = 0; i < kAgents; ++i) agents_.push_back(KeyFromSeed(1000 + i));
+    for (uint32_t i = 0; i < kCoops; ++i) coops_.push_back(KeyFromSeed(2000 + i));
+    for (uint32_t i = 0; i < kTraders; ++i) traders_.push_back(KeyFromSeed(3000 + i));
+    for (uint32_t i = 0; i < kProcessors; ++i) processors_.push_back(KeyFromSeed(4000 + i));
+    site_tags_allocated_.assign(kSites, 0);
+    site_tags_used_.assign(kSites, 0);
+    proc_tags_allocated_.assign(kProcessors, 0);
+    proc_tags_used_.assign(kProcessors, 0);
+    merge_pool_.resize(kProcessors);
+  }
+
+  // Three blocks: the members, the sites, the first tag series of each site and processor.
+  std::vector<std::vector<v1::SignedTx>> SetUpBlocks(const crypto::PrivateKey& admin,
+                                                     int64_t first_block_ms) {
+    std::vector<std::vector<v1::SignedTx>> blocks(3);
+    auto member = [&](const crypto::PrivateKey& who, const std::string& name, v1::Role role) {
+      auto b = Body(first_block_ms);
+      auto* a = b.mutable_register_member();
+      a->set_member_key(KeyStr(who));
+      a->set_name(name);
+      a->add_roles(role);
+      a->set_country("CD");
+      blocks[0].push_back(lp::SignTx(b, admin));
+    };
+    for (uint32_t i = 0; i < kAgents; ++i) member(agents_[i], Numbered("agent %u", i), v1::ROLE_AGENT);
+    for (uint32_t i = 0; i < kCoops; ++i) {
+      member(coops_[i], Numbered("cooperative %u", i), v1::ROLE_COOPERATIVE);
+    }
+    for (uint32_t i = 0; i < kTraders; ++i) {
+      member(traders_[i], Numbered("trader %u", i), v1::ROLE_TRADER);
+    }
+    for (uint32_t i = 0; i < kProcessors; ++i) {
+      member(processors_[i], Numbered("processor %u", i), v1::ROLE_PROCESSOR);
+    }
+    for (uint32_t s = 0; s < kSites; ++s) {
+      auto b = Body(first_block_ms + bench::kBlockIntervalMs);
+      auto* a = b.mutable_register_mine_site();
+      a->set_site_id(SiteId(s));
+      a->set_name("Site " + SiteId(s));
+      a->set_country("CD");
+      a->add_minerals(v1::MINERAL_CASSITERITE);
+      a->set_status(v1::SITE_STATUS_GREEN);
+      // Far above what the benchmark tags in a month: no volume flags.
+      a->set_production_estimate_kg_per_month(100'000'000);
+      blocks[1].push_back(lp::SignTx(b, admin));
+    }
+    const int64_t tags_ms = first_block_ms + 2 * bench::kBlockIntervalMs;
+    for (uint32_t s = 0; s < kSites; ++s) blocks[2].push_back(AllocateSiteTags(s, tags_ms, admin));
+    for (uint32_t p = 0; p < kProcessors; ++p) {
+      blocks[2].push_back(AllocateProcessorTags(p, tags_ms, admin));
+    }
+    return blocks;
+  }
+
+  // The next custody block: `size` txs at `block_ms`.
+  std::vector<v1::SignedTx> NextBlock(size_t size, int64_t block_ms,
+                                      const crypto::PrivateKey& admin) {
+    std::vector<v1::SignedTx> txs;
+    txs.reserve(size);
+    auto room = [&] { return txs.size() < size; };
+    // Tag series before they run out: a site records at most size / kSites lots a block and
+    // a processor makes far fewer lots than kTagChunk / 2 a block.
+    for (uint32_t s = 0; s < kSites && room(); ++s) {
+      if (site_tags_allocated_[s] - site_tags_used_[s] < kTagChunk / 2) {
+        txs.push_back(AllocateSiteTags(s, block_ms, admin));
+      }
+    }
+    for (uint32_t p = 0; p < kProcessors && room(); ++p) {
+      if (proc_tags_allocated_[p] - proc_tags_used_[p] < kTagChunk / 2) {
+        txs.push_back(AllocateProcessorTags(p, block_ms, admin));
+      }
+    }
+    // What each queue held when the block began.
+    const size_t ready_dispatch1 = to_dispatch1_.size();
+    const size_t ready_receive1 = to_receive1_.size();
+    const size_t ready_dispatch2 = to_dispatch2_.size();
+    const size_t ready_receive2 = to_receive2_.size();
+    const size_t ready_split = to_split_.size();
+    std::vector<size_t> ready_pool(kProcessors);
+    for (uint32_t p = 0; p < kProcessors; ++p) ready_pool[p] = merge_pool_[p].size();
+
+    for (size_t i = 0; i < ready_receive2 && room(); ++i) {
+      LotInHand lot = Pop(to_receive2_);
+      txs.push_back(Receive(lot, processors_[lot.processor], block_ms));
+      merge_pool_[lot.processor].push_back(std::move(lot));
+    }
+    for (size_t i = 0; i < ready_dispatch2 && room(); ++i) {
+      LotInHand lot = Pop(to_dispatch2_);
+      txs.push_back(Dispatch(lot.lot_id, traders_[lot.trader], processors_[lot.processor], block_ms));
+      to_receive2_.push_back(std::move(lot));
+    }
+    for (size_t i = 0; i < ready_receive1 && room(); ++i) {
+      LotInHand lot = Pop(to_receive1_);
+      txs.push_back(Receive(lot, traders_[lot.trader], block_ms));
+      to_dispatch2_.push_back(std::move(lot));
+    }
+    for (size_t i = 0; i < ready_dispatch1 && room(); ++i) {
+      LotInHand lot = Pop(to_dispatch1_);
+      txs.push_back(Dispatch(lot.lot_id, coops_[lot.coop], traders_[lot.trader], block_ms));
+      to_receive1_.push_back(std::move(lot));
+    }
+    for (size_t i = 0; i < ready_split && room(); ++i) {
+      txs.push_back(Split(Pop(to_split_), block_ms));
+    }
+    for (uint32_t p = 0; p < kProcessors; ++p) {
+      while (ready_pool[p] >= kMergeInputs && room()) {
+        ready_pool[p] -= kMergeInputs;
+        txs.push_back(Merge(p, block_ms));
+      }
+    }
+    while (room()) txs.push_back(Record(block_ms));
+    return txs;
+  }
+
+  // ---- what the measurements sample ----
+  uint64_t lot_count() const { return mine_lots_ + processed_.size(); }
+  uint64_t mine_lots() const { return mine_lots_; }
+  // Lot number i of all lots: mine lots first, then processed lots in the order made.
+  std::string LotId(uint64_t i) const {
+    return i < mine_lots_ ? MineLotId(i) : processed_[i - mine_lots_];
+  }
+  std::string MineLotId(uint64_t k) const {
+    return TagId(SiteTagPrefix(static_cast<uint32_t>(k % kSites)), k / kSites + 1);
+  }
+  static bool Travels(uint64_t k) { return Mix(k) % kTravelOneIn == 0; }
+  // Merged lots that stay whole: their upstream graph is kMergeInputs lots of 5 events each.
+  const std::vector<std::string>& merged_whole() const { return merged_whole_; }
+  const std::vector<std::string>& processed() const { return processed_; }
+  uint64_t short_receipts() const { return short_receipts_; }
+
+ private:
+  static std::string SiteId(uint32_t s) { return Numbered("CD-%03u", s); }
+  static std::string SiteTagPrefix(uint32_t s) { return Numbered("T%03u-", s); }
+  static std::string ProcessorTagPrefix(uint32_t p) { return Numbered("P%02u-", p); }
+
+  static LotInHand Pop(std::deque<LotInHand>& q) {
+    LotInHand lot = std::move(q.front());
+    q.pop_front();
+    return lot;
+  }
+
+  v1::TxBody Body(int64_t block_ms) {
+    v1::TxBody b;
+    b.set_chain_id(chain_id_);
+    b.set_nonce(++nonce_);
+    b.set_created_at_ms(block_ms);
+    return b;
+  }
+
+  v1::SignedTx AllocateSiteTags(uint32_t s, int64_t block_ms, const crypto::PrivateKey& admin) {
+    auto b = Body(block_ms);
+    auto* a = b.mutable_allocate_tags();
+    a->set_site_id(SiteId(s));
+    a->set_agent_key(KeyStr(agents_[s % kAgents]));
+    a->set_prefix(SiteTagPrefix(s));
+    a->set_first(site_tags_allocated_[s] + 1);
+    a->set_count(kTagChunk);
+    site_tags_allocated_[s] += kTagChunk;
+    return lp::SignTx(b, admin);
+  }
+  v1::SignedTx AllocateProcessorTags(uint32_t p, int64_t block_ms,
+                                     const crypto::PrivateKey& admin) {
+    auto b = Body(block_ms);
+    auto* a = b.mutable_allocate_tags();
+    a->set_agent_key(KeyStr(processors_[p]));
+    a->set_prefix(ProcessorTagPrefix(p));
+    a->set_first(proc_tags_allocated_[p] + 1);
+    a->set_count(kTagChunk);
+    a->set_kind(v1::TAG_KIND_PROCESSOR);
+    proc_tags_allocated_[p] += kTagChunk;
+    return lp::SignTx(b, admin);
+  }
+
+  v1::SignedTx Record(int64_t block_ms) {
+    const uint64_t k = mine_lots_++;
+    const uint32_t s = static_cast<uint32_t>(k % kSites);
+    const uint64_t n = k / kSites + 1;
+    if (n > site_tags_allocated_[s]) Die("site " + SiteId(s) + " ran out of tags");
+    site_tags_used_[s] = n;
+    const uint64_t h = Mix(k);
+    LotInHand lot;
+    lot.lot_id = MineLotId(k);
+    lot.grams = 40'000 + h % 20'000;
+    lot.grade = 6000 + static_cast<uint32_t>((h >> 20) % 1000);
+    lot.coop = s % kCoops;
+    lot.trader = static_cast<uint32_t>((h >> 32) % kTraders);
+    lot.processor = static_cast<uint32_t>((h >> 40) % kProcessors);
+    auto b = Body(block_ms);
+    auto* a = b.mutable_record_mine_lot();
+    a->set_tag_id(lot.lot_id);
+    a->set_site_id(SiteId(s));
+    a->set_mineral(v1::MINERAL_CASSITERITE);
+    a->set_weight_grams(lot.grams);
+    a->set_grade_basis_points(lot.grade);
+    a->set_producer_key(KeyStr(coops_[lot.coop]));
+    auto tx = lp::SignTx(b, agents_[s % kAgents]);
+    if (Travels(k)) to_dispatch1_.push_back(std::move(lot));
+    return tx;
+  }
+
+  v1::SignedTx Dispatch(const std::string& lot_id, const crypto::PrivateKey& from,
+                        const crypto::PrivateKey& to, int64_t block_ms) {
+    auto b = Body(block_ms);
+    b.mutable_dispatch_lots()->add_lot_ids(lot_id);
+    b.mutable_dispatch_lots()->set_receiver_key(KeyStr(to));
+    return lp::SignTx(b, from);
+  }
+
+  // The receiver weighs the lot: the dispatched weight, or 5 % short one time in 200.
+  v1::SignedTx Receive(LotInHand& lot, const crypto::PrivateKey& receiver, int64_t block_ms) {
+    if (++receipts_ % kShortReceiptOneIn == 0) {
+      lot.grams = lot.grams * 95 / 100;
+      ++short_receipts_;
+    }
+    auto b = Body(block_ms);
+    auto* r = b.mutable_receive_lots()->add_lots();
+    r->set_lot_id(lot.lot_id);
+    r->set_weight_grams(lot.grams);
+    return lp::SignTx(b, receiver);
+  }
+
+  std::string NextProcessorTag(uint32_t p) {
+    const uint64_t n = ++proc_tags_used_[p];
+    if (n > proc_tags_allocated_[p]) Die("processor " + std::to_string(p) + " ran out of tags");
+    return TagId(ProcessorTagPrefix(p), n);
+  }
+
+  // kMergeInputs lots of processor p's pool into one lot of 90 % of their weight at their
+  // weighted grade.
+  v1::SignedTx Merge(uint32_t p, int64_t block_ms) {
+    auto b = Body(block_ms);
+    auto* a = b.mutable_process_lots();
+    a->set_kind(v1::PROCESSING_KIND_MERGE);
+    uint64_t grams = 0;
+    uint64_t contained = 0;
+    for (size_t i = 0; i < kMergeInputs; ++i) {
+      LotInHand in = Pop(merge_pool_[p]);
+      a->add_input_lot_ids(in.lot_id);
+      grams += in.grams;
+      contained += in.grams * in.grade;
+    }
+    LotInHand out;
+    out.lot_id = NextProcessorTag(p);
+    out.grams = grams * 9 / 10;
+    out.grade = static_cast<uint32_t>(contained / grams);
+    out.processor = p;
+    auto* o = a->add_outputs();
+    o->set_tag_id(out.lot_id);
+    o->set_weight_grams(out.grams);
+    o->set_grade_basis_points(out.grade);
+    processed_.push_back(out.lot_id);
+    if (Mix(processed_.size()) % kSplitOneIn == 0) {
+      to_split_.push_back(std::move(out));
+    } else {
+      merged_whole_.push_back(out.lot_id);
+    }
+    return lp::SignTx(b, processors_[p]);
+  }
+
+  // A merged lot into two of the same grade whose weights sum to its own.
+  v1::SignedTx Split(const LotInHand& in, int64_t block_ms) {
+    auto b = Body(block_ms);
+    auto* a = b.mutable_process_lots();
+    a->set_kind(v1::PROCESSING_KIND_SPLIT);
+    a->add_input_lot_ids(in.lot_id);
+    for (uint64_t grams : {in.grams / 2, in.grams - in.grams / 2}) {
+      auto* o = a->add_outputs();
+      o->set_tag_id(NextProcessorTag(in.processor));
+      o->set_weight_grams(grams);
+      o->set_grade_basis_points(in.grade);
+      processed_.push_back(o->tag_id());
+    }
+    return lp::SignTx(b, processors_[in.processor]);
+  }
+
+  std::string chain_id_;
+  uint64_t nonce_ = 1'000'000'000;  // apart from BenchLedger::Body's nonces
+  std::vector<crypto::PrivateKey> agents_, coops_, traders_, processors_;
+  std::vector<uint64_t> site_tags_allocated_, site_tags_used_;
+  std::vector<uint64_t> proc_tags_allocated_, proc_tags_used_;
+  uint64_t mine_lots_ = 0;
+  uint64_t receipts_ = 0;
+  uint64_t short_receipts_ = 0;
+  std::deque<LotInHand> to_dispatch1_, to_receive1_, to_dispatch2_, to_receive2_, to_split_;
+  std::vector<std::deque<LotInHand>> merge_pool_;
+  std::vector<std::string> processed_;
+  std::vector<std::string> merged_whole_;
+};
+
+// ---- measurements ----
+
+struct Summary {
+  double min = 0, median = 0, p99 = 0, max = 0;
+};
+Summary Summarize(std::vector<double> v) {
+  if (v.empty()) Die("no samples");
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  Summary s;
+  s.min = v.front();
+  s.median = n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  s.p99 = v[static_cast<size_t>(std::ceil(0.99 * static_cast<double>(n))) - 1];
+  s.max = v.back();
+  return s;
+}
+
+template <class F>
+double TimeUs(F&& f) {
+  const auto start = Clock::now();
+  f();
+  return 1e6 * Seconds(Clock::now() - start);
+}
+
+// VmRSS and VmHWM of /proc/self/status, in kB (0 when absent).
+std::pair<uint64_t, uint64_t> RssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  uint64_t rss = 0, peak = 0;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::stoull(line.substr(6));
+    if (line.rfind("VmHWM:", 0) == 0) peak = std::stoull(line.substr(6));
+  }
+  return {rss, peak};
+}
+
+uint64_t DirBytes(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) total += it->file_size(ec);
+  }
+  return total;
+}
+
+class Checkpoint {
+ public:
+  Checkpoint(bench::BenchLedger& bench, const Workload& work, size_t samples, uint64_t seed)
+      : bench_(bench), work_(work), samples_(samples), rng_(seed ^ bench.leaves()) {}
+
+  void Run() {
+    const uint64_t txs = bench_.leaves();
+    std::printf("%10s  %-26s %10s %10s %10s  %s\n", "txs", "query", "median_us", "p99_us",
+                "max_us", "note");
+    Query(txs, "GetLot", [&](std::string& note) {
+      (void)note;
+      const std::string id = RandomLot();
+      return TimeUs([&] { Lot(id); });
+    });
+    std::vector<double> events;
+    Query(txs, "GetLotHistory", [&](std::string& note) {
+      const std::string id = RandomLot();
+      size_t n = 0;
+      const double us = TimeUs([&] {
+        auto h = bench_.ledger().GetLotHistory(id, kHistoryLimit);
+        if (!h) Die("history of " + id + ": " + h.error().ToString());
+        n = h->size();
+      });
+      if (n == 0) Die("lot " + id + " has no history");
+      events.push_back(static_cast<double>(n));
+      note = "events median " + Fmt(Summarize(events).median) + ", max " + Fmt(Summarize(events).max);
+      return us;
+    });
+    std::vector<double> lots;
+    Query(txs, "GetProvenance(processed)", [&](std::string& note) {
+      const auto& processed = work_.processed();
+      if (processed.empty()) Die("no processed lot yet");
+      const std::string& id = processed[Below(processed.size())];
+      size_t n = 0;
+      const double us = TimeUs([&] {
+        auto p = bench_.ledger().GetProvenance(id, "");
+        if (!p) Die("provenance of " + id + ": " + p.error().ToString());
+        n = static_cast<size_t>(p->lots_size());
+      });
+      lots.push_back(static_cast<double>(n));
+      note = "lots median " + Fmt(Summarize(lots).median) + ", max " + Fmt(Summarize(lots).max) +
+             " (of " + std::to_string(processed.size()) + " processed lots)";
+      return us;
+    });
+    // Each filter: its first page, and a page after a random lot of its list (the token a
+    // client holds after reading up to that lot; its hex is the page token).
+    ListQuery(txs, "ListLots(all)", [&](bool deep) {
+      const std::string id = RandomLot();
+      return std::pair(ledger::LotFilter{}, deep ? id : std::string());
+    });
+    ListQuery(txs, "ListLots(holder)", [&](bool deep) {
+      for (;;) {
+        const std::string id = RandomLot();
+        const v1::Lot lot = Lot(id);
+        if (lot.holder_key().empty()) continue;  // in transit or consumed: no holder
+        ledger::LotFilter f;
+        f.holder_key = lot.holder_key();
+        return std::pair(f, deep ? id : std::string());
+      }
+    });
+    ListQuery(txs, "ListLots(site)", [&](bool deep) {
+      const std::string id = work_.MineLotId(Below(work_.mine_lots()));
+      ledger::LotFilter f;
+      f.site_id = Lot(id).site_id();
+      return std::pair(f, deep ? id : std::string());
+    });
+    ListQuery(txs, "ListLots(status)", [&](bool deep) {
+      const std::string id = RandomLot();
+      ledger::LotFilter f;
+      f.status = Lot(id).status();
+      return std::pair(f, deep ? id : std::string());
+    });
+    std::fflush(stdout);
+  }
+
+ private:
+  static std::string Fmt(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
+  uint64_t Below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  std::string RandomLot() { return work_.LotId(Below(work_.lot_count())); }
+  v1::Lot Lot(const std::string& id) const {
+    auto lot = bench_.ledger().GetLot(id);
+    if (!lot) Die("lot " + id + ": " + lot.error().ToString());
+    if (!lot->has_value()) Die("lot " + id + " is not on the ledger");
+    return std::move(**lot);
+  }
+
+  // Times `samples_` runs of `one` (which returns its own time in us and may set a note).
+  template <class F>
+  void Query(uint64_t txs, const char* name, F&& one) {
+    std::vector<double> us;
+    std::string note;
+    for (size_t i = 0; i < samples_; ++i) us.push_back(one(note));
+    const Summary s = Summarize(us);
+    std::printf("%10llu  %-26s %10.1f %10.1f %10.1f  %s\n", static_cast<unsigned long long>(txs),
+                name, s.median, s.p99, s.max, note.c_str());
+    std::fflush(stdout);
+  }
+
+  // The first page and a deep page of the filter `pick(deep)` returns with its token lot.
+  template <class F>
+  void ListQuery(uint64_t txs, const std::string& name, F&& pick) {
+    for (bool deep : {false, true}) {
+      std::vector<double> items;
+      Query(txs, (name + (deep ? " deep" : " first")).c_str(), [&](std::string& note) {
+        auto [filter, after] = pick(deep);
+        const std::string token = after.empty() ? std::string() : ToHex(AsBytes(after));
+        size_t n = 0;
+        const double us = TimeUs([&] {
+          auto page = bench_.ledger().ListLots(filter, token, kPageSize);
+          if (!page) Die(name + ": " + page.error().ToString());
+          n = page->items.size();
+        });
+        if (!deep && n == 0) Die(name + ": the first page is empty");
+        items.push_back(static_cast<double>(n));
+        note = "items median " + Fmt(Summarize(items).median);
+        return us;
+      });
+    }
+  }
+
+  bench::BenchLedger& bench_;
+  const Workload& work_;
+  size_t samples_;
+  std::mt19937_64 rng_;
+};
+
+// Builds and verifies the bundles of `runs` random lots of `pool`.
+void MeasureBundles(bench::BenchLedger& bench, uint64_t txs, const char* what,
+                    const std::function<std::string(std::mt19937_64&)>& pick, int runs,
+                    std::mt19937_64& rng) {
+  std::vector<double> bytes, build_ms, verify_ms, tx_counts;
+  for (int r = 0; r < runs; ++r) {
+    const std::string lot = pick(rng);
+    auto t0 = Clock::now();
+    const v1::ProvenanceProof bundle = bench.Build(lot);
+    build_ms.push_back(1e3 * Seconds(Clock::now() - t0));
+    t0 = Clock::now();
+    auto v = lp::VerifyProvenanceProof(bundle, bench.genesis());
+    verify_ms.push_back(1e3 * Seconds(Clock::now() - t0));
+    if (!v) Die("the bundle of " + lot + " does not verify: " + v.error().message);
+    bytes.push_back(static_cast<double>(bundle.ByteSizeLong()));
+    tx_counts.push_back(static_cast<double>(v->tx_count));
+  }
+  const Summary b = Summarize(bytes), bu = Summarize(build_ms), ve = Summarize(verify_ms),
+                t = Summarize(tx_counts);
+  std::printf("%10llu  %-14s %5.0f..%-5.0f %10.0f %10.0f %10.3f %10.3f %10.3f %10.3f\n",
+              static_cast<unsigned long long>(txs), what, t.min, t.max, b.median, b.max, bu.median, bu.max, ve.median, ve.max);
+  std::fflush(stdout);
+}
+
+struct Options {
+  uint64_t max_txs = 1'000'000;
+  size_t samples = 1000;
+  int bundle_runs = 20;
+  uint64_t seed = 1;
+  std::filesystem::path dir;  // empty: a temporary directory, removed at the end
+};
+
+int Run(const Options& opt, const std::filesystem::path& dir) {
+  bench::BenchLedger bench(dir, "growth-chain");
+  Workload work("growth-chain");
+  const auto run_start = Clock::now();
+  for (auto& block : work.SetUpBlocks(bench.admin(), bench.now_ms())) bench.Commit(std::move(block));
+
+  std::vector<uint64_t> checkpoints;
+  for (uint64_t c = kFirstCheckpoint; c <= opt.max_txs; c *= 10) checkpoints.push_back(c);
+  if (checkpoints.empty() || checkpoints.back() != opt.max_txs) checkpoints.push_back(opt.max_txs);
+
+  std::printf("# growth_bench --max-txs=%llu --samples=%zu --bundle-runs=%d --seed=%llu; "
+              "page size %zu; times in microseconds unless named\n",
+              static_cast<unsigned long long>(opt.max_txs), opt.samples, opt.bundle_runs,
+              static_cast<unsigned long long>(opt.seed), kPageSize);
+  for (uint64_t target : checkpoints) {
+    // Fill: the next block is prepared and signed (another thread) while this one commits.
+    const uint64_t before = bench.leaves();
+    const auto fill_start = Clock::now();
+    Clock::duration executing{};
+    uint64_t blocks = 0;
+    uint64_t planned = bench.leaves();
+    auto prepare = [&](int64_t block_ms) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockTxs, target - planned));
+      planned += n;
+      return std::async(std::launch::async, [&work, &bench, n, block_ms] {
+        return work.NextBlock(n, block_ms, bench.admin());
+      });
+    };
+    if (planned < target) {
+      auto next = prepare(bench.now_ms());
+      for (;;) {
+        std::vector<v1::SignedTx> current = next.get();
+        const bool more = planned < target;
+        if (more) next = prepare(bench.now_ms() + bench::kBlockIntervalMs);
+        executing += bench.Commit(std::move(current), /*trust_signatures=*/true);
+        ++blocks;
+        if (!more) break;
+      }
+    }
+    const double wall_s = Seconds(Clock::now() - fill_start);
+    const double exec_s = Seconds(executing);
+    const uint64_t added = bench.leaves() - before;
+    const uint64_t disk = DirBytes(dir);
+    const auto [rss_kb, peak_kb] = RssKb();
+    std::printf("\n## %llu committed txs\n", static_cast<unsigned long long>(bench.leaves()));
+    std::printf("fill: %llu txs in %llu blocks, %.1f s in ExecuteAndCommit (%.0f tx/s), %.1f s "
+                "wall (%.0f tx/s; the run so far %.1f s)\n",
+                static_cast<unsigned long long>(added), static_cast<unsigned long long>(blocks),
+                exec_s, static_cast<double>(added) / std::max(exec_s, 1e-9), wall_s,
+                static_cast<double>(added) / std::max(wall_s, 1e-9),
+                Seconds(Clock::now() - run_start));
+    std::printf("ledger: %llu lots (%llu mine, %zu processed), %llu short receipts (flags)\n",
+                static_cast<unsigned long long>(work.lot_count()),
+                static_cast<unsigned long long>(work.mine_lots()), work.processed().size(),
+                static_cast<unsigned long long>(work.short_receipts()));
+    std::printf("disk: %llu bytes in the data directory, %.1f bytes per committed tx "
+                "(no forced flush: memtables in the WAL)\n",
+                static_cast<unsigned long long>(disk),
+                static_cast<double>(disk) / static_cast<double>(bench.leaves()));
+    std::printf("memory: RSS %.1f MB, peak RSS %.1f MB\n", static_cast<double>(rss_kb) / 1024,
+                static_cast<double>(peak_kb) / 1024);
+    std::fflush(stdout);
+
+    Checkpoint(bench, work, opt.samples, opt.seed).Run();
+
+    bench.CertifyHead();
+    std::mt19937_64 rng(opt.seed ^ bench.leaves() ^ 0xb0b);
+    std::printf("%10s  %-14s %11s %10s %10s %10s %10s %10s %10s\n", "txs", "bundle", "txs",
+                "bytes_med", "bytes_max", "build_ms", "build_max", "verify_ms", "verify_max");
+    MeasureBundles(bench, bench.leaves(), "lone mine lot",
+                   [&](std::mt19937_64& r) {
+                     for (;;) {
+                       const uint64_t k =
+                           std::uniform_int_distribution<uint64_t>(0, work.mine_lots() - 1)(r);
+                       if (!Workload::Travels(k)) return work.MineLotId(k);
+                     }
+                   },
+                   opt.bundle_runs, rng);
+    if (!work.merged_whole().empty()) {
+      MeasureBundles(bench, bench.leaves(), "merged lot",
+                     [&](std::mt19937_64& r) {
+                       const auto& m = work.merged_whole();
+                       return m[std::uniform_int_distribution<size_t>(0, m.size() - 1)(r)];
+                     },
+                     opt.bundle_runs, rng);
+    }
+    const auto [rss2_kb, peak2_kb] = RssKb();
+    std::printf("memory after the queries: RSS %.1f MB, peak RSS %.1f MB\n",
+                static_cast<double>(rss2_kb) / 1024, static_cast<double>(peak2_kb) / 1024);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+bool ParseUint(const std::string& arg, const char* flag, uint64_t& out) {
+  const size_t n = std::strlen(flag);
+  if (arg.rfind(flag, 0) != 0) return false;
+  const std::string v = arg.substr(n);
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12) {
+    Die(std::string("bad value for ") + flag + " '" + v + "'");
+  }
+  out = std::stoull(v);
+  return true;
+}
+
+}  // namespace
+}  // namespace minetrace
+
+int main(int argc, char** argv) {
+  using minetrace::Options;
+  minetrace::bench::ProgramName() = "growth_bench";
+  Options opt;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    uint64_t v = 0;
+    if (minetrace::ParseUint(arg, "--max-txs=", v)) {
+      opt.max_txs = v;
+    } else if (minetrace::ParseUint(arg, "--samples=", v)) {
+      opt.samples = static_cast<size_t>(v);
+    } else if (minetrace::ParseUint(arg, "--bundle-runs=", v)) {
+      opt.bundle_runs = static_cast<int>(v);
+    } else if (minetrace::ParseUint(arg, "--seed=", v)) {
+      opt.seed = v;
+    } else if (arg.rfind("--dir=", 0) == 0 && arg.size() > 6) {
+      opt.dir = arg.substr(6);
+    } else {
+      std::fprintf(stderr,
+                   "usage: growth_bench [--max-txs=N (10000..10000000, default 1000000)]\n"
+                   "                    [--samples=N (lots per query, default 1000)]\n"
+                   "                    [--bundle-runs=N (bundles per kind, default 20)]\n"
+                   "                    [--seed=N (default 1)] [--dir=PATH (kept; must not "
+                   "exist; default a temporary directory, removed)]\n");
+      return 2;
+    }
+  }
+  if (opt.max_txs < minetrace::kFirstCheckpoint || opt.max_txs > 10'000'000) {
+    minetrace::Die("--max-txs is 10000 to 10000000");
+  }
+  if (opt.samples == 0 || opt.bundle_runs == 0) minetrace::Die("--samples and --bundle-runs are at least 1");
+  std::filesystem::path dir = opt.dir;
+  const bool temporary = dir.empty();
+  if (temporary) {
+    dir = std::filesystem::temp_directory_path() /
+          ("minetrace-growth-bench-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+  } else if (std::filesystem::exists(dir)) {
+    minetrace::Die("--dir " + dir.string() + " exists; give a new path");
+  }
+  const int rc = minetrace::Run(opt, dir);
+  if (temporary) std::filesystem::remove_all(dir);
+  return rc;
+}
