@@ -288,22 +288,14 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     MT_TRY(collect_flags(keys::FlagsBySitePrefix(site_id), any));
     MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_SITE, site_id));
   }
-  // Flags on the lots' tags that name no listed lot or site (a tag tried at another site):
-  // there is no index by tag, so read the flags of each recording agent once and keep those
-  // naming one of its tags. A tag misused by another agent at another site is not found here.
-  std::map<std::string, std::set<std::string>> tags_by_agent;
-  for (const auto& entry : out.lots()) {
-    const v1::Lot& l = entry.lot();
-    if (!l.tag_id().empty() && !l.recorded_by().empty()) {
-      tags_by_agent[l.recorded_by()].insert(l.tag_id());
-    }
-  }
-  for (const auto& [agent, tags] : tags_by_agent) {
-    const auto& agent_tags = tags;
-    MT_TRY(collect_flags(keys::FlagsByMemberPrefix(agent), [&](const v1::Flag& f) {
-      return !f.tag_id().empty() && agent_tags.count(f.tag_id()) > 0;
-    }));
-  }
+  // Flags on the lots' tags: the misuse of a mine tag (tag_off_site, tag_off_agent) is filed
+  // under the tag's own site, which is the site of the lot that tag later marks, so the site
+  // flags above hold it. The misuse of a processor tag names no site and is filed under the
+  // member who tried the tag; without an index by tag it is not listed here. (Reading every
+  // flag of each recording member instead, as this once did, costs up to
+  // kMaxRecordsPerSubject reads per member, growing with the ledger, and finds nothing the
+  // site flags miss: for a mine tag they are the same flags, and a processor tag's misuse
+  // names the member who tried it, never the tag's owner who records with it.)
   if (out.has_shipment()) {
     // A shipment's own flags (a smelter's receipt mismatch) name no lot: find them through
     // the members the shipment names.

@@ -125,6 +125,14 @@ TEST_F(QueryFlowTest, TagOffAgentIsAdmittedCommitsFailedAndKeepsItsFlag) {
   // The refused tx changed nothing else.
   EXPECT_EQ(TagOf("T0000005").status(), v1::TAG_STATUS_ALLOCATED);
   EXPECT_FALSE(ledger_->GetLot("T0000005")->has_value());
+  // When the tag's own agent then records with it, the lot's provenance shows the attempt
+  // (filed under the tag's site, though another member made it).
+  ExpectOk(Commit(RecordLotBody("T0000005", "CD-1"), agent_));
+  auto p = ledger_->GetProvenance("T0000005", "");
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->flags_size(), 1);
+  EXPECT_EQ(p->flags(0).kind(), "tag_off_agent");
+  EXPECT_EQ(p->flags(0).member_key(), KeyStr(agent2_));
 }
 
 // Filed under the tag's own site: the site an agent claims may not exist, and a flag must not
