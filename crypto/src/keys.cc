@@ -43,6 +43,9 @@ const secp256k1_context* Context() {
   return ctx;
 }
 
+// PrivateKey stores a keypair as this many bytes (keys.h).
+static_assert(sizeof(secp256k1_keypair) == 96);
+
 // Wipes a keypair on scope exit: it holds the secret scalar.
 class KeypairGuard {
  public:
@@ -115,7 +118,10 @@ void SyncParentDirectory(const std::filesystem::path& path) {
 
 }  // namespace
 
-PrivateKey::~PrivateKey() { OPENSSL_cleanse(secret_.data(), secret_.size()); }
+PrivateKey::~PrivateKey() {
+  OPENSSL_cleanse(secret_.data(), secret_.size());
+  OPENSSL_cleanse(keypair_.data(), keypair_.size());
+}
 
 Result<PrivateKey> PrivateKey::Generate() {
   std::array<uint8_t, 32> secret{};
@@ -155,14 +161,15 @@ Result<PrivateKey> PrivateKey::FromBytes(ByteView secret) {
   secp256k1_xonly_pubkey xonly;
   MT_ASSERT(secp256k1_keypair_xonly_pub(Context(), &xonly, nullptr, keypair.get()) == 1);
   MT_ASSERT(secp256k1_xonly_pubkey_serialize(Context(), key.public_key_.data(), &xonly) == 1);
+  std::memcpy(key.keypair_.data(), keypair.get(), key.keypair_.size());
   return key;
 }
 
 Signature PrivateKey::Sign(const Hash32& msg32, const Hash32& aux32) const {
   KeypairGuard keypair;
-  // The keypair is rebuilt per signature rather than kept in the object so that the public
-  // header stays free of libsecp256k1 types; signing is rare next to verifying.
-  MT_ASSERT(secp256k1_keypair_create(Context(), keypair.get(), secret_.data()) == 1);
+  // The object keeps the keypair as bytes so that the public header stays free of
+  // libsecp256k1 types; libsecp256k1 lets its opaque structures be copied within a process.
+  std::memcpy(keypair.get(), keypair_.data(), keypair_.size());
   Signature sig{};
   MT_ASSERT(secp256k1_schnorrsig_sign32(Context(), sig.data(), msg32.data(), keypair.get(),
                                         aux32.data()) == 1);
@@ -183,7 +190,7 @@ Signature PrivateKey::Sign(const Hash32& msg32) const {
 
 Signature PrivateKey::SignMessage(ByteView message, const Hash32& aux32) const {
   KeypairGuard keypair;
-  MT_ASSERT(secp256k1_keypair_create(Context(), keypair.get(), secret_.data()) == 1);
+  std::memcpy(keypair.get(), keypair_.data(), keypair_.size());
   secp256k1_schnorrsig_extraparams params = SECP256K1_SCHNORRSIG_EXTRAPARAMS_INIT;
   // With the default nonce function (BIP340's), ndata is the 32 bytes of aux randomness. The
   // library takes a non-const pointer but only reads it.

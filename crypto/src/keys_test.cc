@@ -92,6 +92,26 @@ TEST(PrivateKey, FixedAuxGivesDeterministicSignatures) {
   EXPECT_NE(key.Sign(msg, zero), key.Sign(msg, other));
 }
 
+// A key keeps its libsecp256k1 keypair: copies, assignments and keys of other secrets must
+// each sign with their own secret.
+TEST(PrivateKey, CopiesAndAssignedKeysSignWithTheirOwnSecret) {
+  const PrivateKey key = TestKey();
+  const Hash32 msg = HashOf("receive lot 7");
+  const Hash32 zero{};
+  const PrivateKey copy = key;
+  EXPECT_EQ(copy.public_key(), key.public_key());
+  EXPECT_EQ(copy.Sign(msg, zero), key.Sign(msg, zero));
+  Bytes other_secret(32, 0);
+  other_secret[31] = 2;
+  PrivateKey other = *PrivateKey::FromBytes(other_secret);
+  const Signature by_other = other.Sign(msg, zero);
+  EXPECT_TRUE(VerifySchnorr(other.public_key(), msg, by_other));
+  EXPECT_FALSE(VerifySchnorr(key.public_key(), msg, by_other));
+  other = key;
+  EXPECT_EQ(other.Sign(msg, zero), key.Sign(msg, zero));
+  EXPECT_TRUE(VerifySchnorr(key.public_key(), msg, other.Sign(msg)));
+}
+
 TEST(VerifySchnorr, RefusesWrongMessage) {
   const PrivateKey key = TestKey();
   const Signature sig = key.Sign(HashOf("receipt at smelter"));

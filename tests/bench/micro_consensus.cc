@@ -42,8 +42,11 @@ void BM_ConsensusSimulatorNoFaults(benchmark::State& state) {
   state.counters["simulated_s_per_s"] = C(static_cast<double>(virtual_ms) / 1000, C::kIsRate);
 }
 // Real time: the figure is per wall second.
-BENCHMARK(BM_ConsensusSimulatorNoFaults)->ArgName("steps")->Arg(5'000)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ConsensusSimulatorNoFaults)
+    ->ArgName("steps")
+    ->Arg(5'000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace minetrace::bench

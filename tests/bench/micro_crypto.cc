@@ -64,8 +64,8 @@ void BM_Bip340Verify(benchmark::State& state) {
   state.counters["t_verify_ns"] = benchmark::Counter(
       1e-9, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
   // value x iterations / seconds = (C / n) / t_verify.
-  state.counters["ceiling_tx_s"] = benchmark::Counter(
-      cores / kCeilingValidators, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["ceiling_tx_s"] =
+      benchmark::Counter(cores / kCeilingValidators, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["nproc"] = cores;
   state.counters["validators"] = kCeilingValidators;
 }

@@ -6,7 +6,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
-
 #include <time.h>
 
 #include <chrono>
@@ -72,26 +71,38 @@ void BM_AccumulatorAppend(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * leaves.size()));
 }
-BENCHMARK(BM_AccumulatorAppend)->ArgName("leaves")->Arg(1'000)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_AccumulatorAppend)
+    ->ArgName("leaves")
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
 
 // The audit path of a random leaf in the tree of range(0) leaves, and its verification.
 void BM_AccumulatorInclusionProof(benchmark::State& state) {
   const uint64_t size = static_cast<uint64_t>(state.range(0));
   ledger::Accumulator acc(BigTree(), size);
   std::mt19937_64 rng(7);
-  size_t path_len = 0;
+  double path_hashes = 0;
   for (auto _ : state) {
     auto path = acc.InclusionProof(rng() % size, size);
     if (!path) {
       state.SkipWithError(path.error().ToString().c_str());
       break;
     }
-    path_len = path->size();
+    path_hashes += static_cast<double>(path->size());
     benchmark::DoNotOptimize(path);
   }
-  state.counters["path_hashes"] = static_cast<double>(path_len);
+  // The mean over the random leaves asked for.
+  state.counters["path_hashes"] =
+      benchmark::Counter(path_hashes, benchmark::Counter::kAvgIterations);
 }
-BENCHMARK(BM_AccumulatorInclusionProof)->ArgName("leaves")->Arg(1'000)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_AccumulatorInclusionProof)
+    ->ArgName("leaves")
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
 
 void BM_AccumulatorVerifyInclusion(benchmark::State& state) {
   const uint64_t size = static_cast<uint64_t>(state.range(0));
@@ -109,26 +120,38 @@ void BM_AccumulatorVerifyInclusion(benchmark::State& state) {
     benchmark::DoNotOptimize(ok);
   }
 }
-BENCHMARK(BM_AccumulatorVerifyInclusion)->ArgName("leaves")->Arg(1'000)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_AccumulatorVerifyInclusion)
+    ->ArgName("leaves")
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
 
 // The consistency proof from a random smaller tree to the tree of range(0) leaves.
 void BM_AccumulatorConsistencyProof(benchmark::State& state) {
   const uint64_t size = static_cast<uint64_t>(state.range(0));
   ledger::Accumulator acc(BigTree(), size);
   std::mt19937_64 rng(11);
-  size_t path_len = 0;
+  double path_hashes = 0;
   for (auto _ : state) {
     auto path = acc.ConsistencyProof(1 + rng() % (size - 1), size);
     if (!path) {
       state.SkipWithError(path.error().ToString().c_str());
       break;
     }
-    path_len = path->size();
+    path_hashes += static_cast<double>(path->size());
     benchmark::DoNotOptimize(path);
   }
-  state.counters["path_hashes"] = static_cast<double>(path_len);
+  // The mean over the random first sizes asked for.
+  state.counters["path_hashes"] =
+      benchmark::Counter(path_hashes, benchmark::Counter::kAvgIterations);
 }
-BENCHMARK(BM_AccumulatorConsistencyProof)->ArgName("leaves")->Arg(1'000)->Arg(10'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_AccumulatorConsistencyProof)
+    ->ArgName("leaves")
+    ->Arg(1'000)
+    ->Arg(10'000)
+    ->Arg(100'000)
+    ->Arg(1'000'000);
 
 // ---------------------------------------------------------------- a real ledger
 
@@ -335,8 +358,8 @@ struct RuleState {
     in_transit = ledger.NextMineTag();
     for (auto& t : merge_inputs) t = ledger.NextMineTag();
     std::vector<v1::SignedTx> records;
-    for (const auto* tag : {&held_by_coop, &in_transit, &merge_inputs[0], &merge_inputs[1],
-                            &merge_inputs[2]}) {
+    for (const auto* tag :
+         {&held_by_coop, &in_transit, &merge_inputs[0], &merge_inputs[1], &merge_inputs[2]}) {
       records.push_back(lp::SignTx(ledger.RecordBody(*tag), ledger.agent_));
     }
     if (!ledger.Commit(std::move(records))) return;
@@ -518,8 +541,13 @@ void BM_ExecuteAndCommitBlock(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 1000));
 }
 // A fixed number of blocks: each is made (and signed) in advance.
-BENCHMARK(BM_ExecuteAndCommitBlock)->ArgName("verify")->Arg(0)->Arg(1)->Iterations(10)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ExecuteAndCommitBlock)
+    ->ArgName("verify")
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(10)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The filler of tests/bench/proof_bench (FillTo) step by step, to see where its ~250 us per
 // tx goes: per iteration 1000 RegisterMineSite txs are made and signed with SignTx (fresh
@@ -531,8 +559,7 @@ double ThreadCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 double WallSeconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 void BM_ProofBenchFillerBlock(benchmark::State& state) {
@@ -619,8 +646,12 @@ void BM_RocksDbSyncedBatch(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * entries));
 }
-BENCHMARK(BM_RocksDbSyncedBatch)->ArgName("entries")->Arg(1)->Arg(1000)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_RocksDbSyncedBatch)
+    ->ArgName("entries")
+    ->Arg(1)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // The same through the ledger's Store::Commit (its column families and options).
 void BM_StoreCommit1000(benchmark::State& state) {
@@ -635,8 +666,8 @@ void BM_StoreCommit1000(benchmark::State& state) {
     std::vector<ledger::StoreWrite> writes;
     writes.reserve(1000);
     for (size_t i = 0; i < 1000; ++i, ++next) {
-      writes.push_back({ledger::Column::kState, "entry/" + ledger::keys::Be64(next),
-                        EntryValue(next)});
+      writes.push_back(
+          {ledger::Column::kState, "entry/" + ledger::keys::Be64(next), EntryValue(next)});
     }
     auto done = (*store)->Commit(writes);
     if (!done) {
