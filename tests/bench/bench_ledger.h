@@ -86,6 +86,9 @@ class BenchLedger {
   // The block time of the next block Commit makes (one block per kBlockIntervalMs).
   int64_t now_ms() const { return now_ms_; }
 
+  // After opening a ledger an earlier run filled: the next block follows its head.
+  void ResumeAfterHead() { now_ms_ = ledger_->head().block_time_ms() + kBlockIntervalMs; }
+
   // A body of this chain made at the next block's time, with a nonce of its own.
   v1::TxBody Body() {
     v1::TxBody b;

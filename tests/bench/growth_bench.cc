@@ -111,7 +111,7 @@ class Workload {
       a->set_name(name);
       a->add_roles(role);
       a->set_country("CD");
-      blocks[0].push_back(lp::SignTx(b, admin));
+      blocks[0].push_back(Sign(b, admin));
     };
     for (uint32_t i = 0; i < kAgents; ++i) member(agents_[i], Numbered("agent %u", i), v1::ROLE_AGENT);
     for (uint32_t i = 0; i < kCoops; ++i) {
@@ -133,7 +133,7 @@ class Workload {
       a->set_status(v1::SITE_STATUS_GREEN);
       // Far above what the benchmark tags in a month: no volume flags.
       a->set_production_estimate_kg_per_month(100'000'000);
-      blocks[1].push_back(lp::SignTx(b, admin));
+      blocks[1].push_back(Sign(b, admin));
     }
     const int64_t tags_ms = first_block_ms + 2 * bench::kBlockIntervalMs;
     for (uint32_t s = 0; s < kSites; ++s) blocks[2].push_back(AllocateSiteTags(s, tags_ms, admin));
@@ -203,6 +203,8 @@ class Workload {
     return txs;
   }
 
+  void set_replaying(bool replaying) { replaying_ = replaying; }
+
   // ---- what the measurements sample ----
   uint64_t lot_count() const { return mine_lots_ + processed_.size(); }
   uint64_t mine_lots() const { return mine_lots_; }
@@ -232,6 +234,11 @@ class Workload {
   static std::string SiteTagPrefix(uint32_t s) { return Numbered("T%03u-", s); }
   static std::string ProcessorTagPrefix(uint32_t p) { return Numbered("P%02u-", p); }
 
+  // A replay (--reopen) only rebuilds this object's state: it signs nothing.
+  v1::SignedTx Sign(const v1::TxBody& body, const crypto::PrivateKey& key) const {
+    return replaying_ ? v1::SignedTx() : lp::SignTx(body, key);
+  }
+
   static LotInHand Pop(std::deque<LotInHand>& q) {
     LotInHand lot = std::move(q.front());
     q.pop_front();
@@ -255,7 +262,7 @@ class Workload {
     a->set_first(site_tags_allocated_[s] + 1);
     a->set_count(kTagChunk);
     site_tags_allocated_[s] += kTagChunk;
-    return lp::SignTx(b, admin);
+    return Sign(b, admin);
   }
   v1::SignedTx AllocateProcessorTags(uint32_t p, int64_t block_ms,
                                      const crypto::PrivateKey& admin) {
@@ -267,7 +274,7 @@ class Workload {
     a->set_count(kTagChunk);
     a->set_kind(v1::TAG_KIND_PROCESSOR);
     proc_tags_allocated_[p] += kTagChunk;
-    return lp::SignTx(b, admin);
+    return Sign(b, admin);
   }
 
   v1::SignedTx Record(int64_t block_ms) {
@@ -292,7 +299,7 @@ class Workload {
     a->set_weight_grams(lot.grams);
     a->set_grade_basis_points(lot.grade);
     a->set_producer_key(KeyStr(coops_[lot.coop]));
-    auto tx = lp::SignTx(b, agents_[s % kAgents]);
+    auto tx = Sign(b, agents_[s % kAgents]);
     if (Travels(k)) to_dispatch1_.push_back(std::move(lot));
     return tx;
   }
@@ -302,7 +309,7 @@ class Workload {
     auto b = Body(block_ms);
     b.mutable_dispatch_lots()->add_lot_ids(lot_id);
     b.mutable_dispatch_lots()->set_receiver_key(KeyStr(to));
-    return lp::SignTx(b, from);
+    return Sign(b, from);
   }
 
   // The receiver weighs the lot: the dispatched weight, or 5 % short one time in 200.
@@ -315,7 +322,7 @@ class Workload {
     auto* r = b.mutable_receive_lots()->add_lots();
     r->set_lot_id(lot.lot_id);
     r->set_weight_grams(lot.grams);
-    return lp::SignTx(b, receiver);
+    return Sign(b, receiver);
   }
 
   std::string NextProcessorTag(uint32_t p) {
@@ -353,7 +360,7 @@ class Workload {
     } else {
       merged_whole_.push_back(out.lot_id);
     }
-    return lp::SignTx(b, processors_[p]);
+    return Sign(b, processors_[p]);
   }
 
   // A merged lot into two of the same grade whose weights sum to its own.
@@ -369,10 +376,11 @@ class Workload {
       o->set_grade_basis_points(in.grade);
       processed_.push_back(o->tag_id());
     }
-    return lp::SignTx(b, processors_[in.processor]);
+    return Sign(b, processors_[in.processor]);
   }
 
   std::string chain_id_;
+  bool replaying_ = false;
   uint64_t nonce_ = 1'000'000'000;  // apart from BenchLedger::Body's nonces
   std::vector<crypto::PrivateKey> agents_, coops_, traders_, processors_;
   std::vector<uint64_t> site_tags_allocated_, site_tags_used_;
@@ -492,11 +500,19 @@ class Checkpoint {
       f.holder_key = work_.TraderKey(static_cast<uint32_t>(Below(kTraders)));
       return f;
     });
-    ListQuery(txs, "ListLots(site)", [&] {
-      ledger::LotFilter f;
-      f.site_id = Workload::SiteId(static_cast<uint32_t>(Below(kSites)));
-      return f;
-    });
+    ListQuery(
+        txs, "ListLots(site)",
+        [&] {
+          ledger::LotFilter f;
+          f.site_id = Workload::SiteId(static_cast<uint32_t>(Below(kSites)));
+          return f;
+        },
+        // A site's list holds only its own lots: the cursor is one of them.
+        [&](const ledger::LotFilter& f) {
+          const uint64_t s = std::stoull(f.site_id.substr(3));
+          const uint64_t per_site = (work_.mine_lots() - s + kSites - 1) / kSites;
+          return work_.MineLotId(s + kSites * Below(per_site));
+        });
     ListQuery(txs, "ListLots(status)", [&] {
       static constexpr v1::LotStatus kStatuses[] = {
           v1::LOT_STATUS_HELD, v1::LOT_STATUS_IN_TRANSIT, v1::LOT_STATUS_CONSUMED};
@@ -539,14 +555,17 @@ class Checkpoint {
     std::fflush(stdout);
   }
 
-  // The first page and a deep page of the filter `pick()` returns.
+  // The first page and a deep page of the filter `pick()` returns; the deep page starts after
+  // the lot `cursor(filter)` names (default: any lot, as lists other than a site's mix all).
   template <class F>
-  void ListQuery(uint64_t txs, const std::string& name, F&& pick) {
+  void ListQuery(uint64_t txs, const std::string& name, F&& pick,
+                 std::function<std::string(const ledger::LotFilter&)> cursor = nullptr) {
     for (bool deep : {false, true}) {
       std::vector<double> items;
       Query(txs, (name + (deep ? " deep" : " first")).c_str(), [&](std::string& note) {
         const ledger::LotFilter filter = pick();
-        const std::string token = deep ? ToHex(AsBytes(RandomLot())) : std::string();
+        const std::string token =
+            !deep ? std::string() : ToHex(AsBytes(cursor ? cursor(filter) : RandomLot()));
         size_t n = 0;
         const double us = TimeUs([&] {
           auto page = bench_.ledger().ListLots(filter, token, kPageSize);
@@ -597,23 +616,78 @@ struct Options {
   int bundle_runs = 20;
   uint64_t seed = 1;
   std::filesystem::path dir;  // empty: a temporary directory, removed at the end
+  bool reopen = false;        // measure `dir`, filled by an earlier run
 };
 
-int Run(const Options& opt, const std::filesystem::path& dir) {
+std::vector<uint64_t> Checkpoints(uint64_t max_txs) {
+  std::vector<uint64_t> checkpoints;
+  for (uint64_t c = kFirstCheckpoint; c <= max_txs; c *= 10) checkpoints.push_back(c);
+  if (checkpoints.empty() || checkpoints.back() != max_txs) checkpoints.push_back(max_txs);
+  return checkpoints;
+}
+
+void PrintState(bench::BenchLedger& bench, const Workload& work, const std::filesystem::path& dir) {
+  const uint64_t disk = DirBytes(dir);
+  const auto [rss_kb, peak_kb] = RssKb();
+  std::printf("ledger: %llu lots (%llu mine, %zu processed), %llu short receipts (flags)\n",
+              static_cast<unsigned long long>(work.lot_count()),
+              static_cast<unsigned long long>(work.mine_lots()), work.processed().size(),
+              static_cast<unsigned long long>(work.short_receipts()));
+  std::printf("disk: %llu bytes in the data directory, %.1f bytes per committed tx "
+              "(no forced flush: memtables in the WAL)\n",
+              static_cast<unsigned long long>(disk),
+              static_cast<double>(disk) / static_cast<double>(bench.leaves()));
+  std::printf("memory: RSS %.1f MB, peak RSS %.1f MB\n", static_cast<double>(rss_kb) / 1024,
+              static_cast<double>(peak_kb) / 1024);
+  std::fflush(stdout);
+}
+
+// The queries and bundles at the ledger's head.
+void Measure(const Options& opt, bench::BenchLedger& bench, const Workload& work) {
+  Checkpoint(bench, work, opt.samples, opt.seed).Run();
+
+  bench.CertifyHead();
+  std::mt19937_64 rng(opt.seed ^ bench.leaves() ^ 0xb0b);
+  std::printf("%10s  %-14s %11s %10s %10s %10s %10s %10s %10s\n", "txs", "bundle", "txs",
+              "bytes_med", "bytes_max", "build_ms", "build_max", "verify_ms", "verify_max");
+  MeasureBundles(bench, bench.leaves(), "lone mine lot",
+                 [&](std::mt19937_64& r) {
+                   for (;;) {
+                     const uint64_t k =
+                         std::uniform_int_distribution<uint64_t>(0, work.mine_lots() - 1)(r);
+                     if (!Workload::Travels(k)) return work.MineLotId(k);
+                   }
+                 },
+                 opt.bundle_runs, rng);
+  if (!work.merged_whole().empty()) {
+    MeasureBundles(bench, bench.leaves(), "merged lot",
+                   [&](std::mt19937_64& r) {
+                     const auto& m = work.merged_whole();
+                     return m[std::uniform_int_distribution<size_t>(0, m.size() - 1)(r)];
+                   },
+                   opt.bundle_runs, rng);
+  }
+  const auto [rss_kb, peak_kb] = RssKb();
+  std::printf("memory after the queries: RSS %.1f MB, peak RSS %.1f MB\n",
+              static_cast<double>(rss_kb) / 1024, static_cast<double>(peak_kb) / 1024);
+  std::fflush(stdout);
+}
+
+void PrintCommand(const Options& opt) {
+  std::printf("# growth_bench --max-txs=%llu --samples=%zu --bundle-runs=%d --seed=%llu%s%s; "
+              "page size %zu; times in microseconds unless named\n",
+              static_cast<unsigned long long>(opt.max_txs), opt.samples, opt.bundle_runs,
+              static_cast<unsigned long long>(opt.seed), opt.reopen ? " --reopen=" : "",
+              opt.reopen ? opt.dir.c_str() : "", kPageSize);
+}
+
+int Fill(const Options& opt, const std::filesystem::path& dir) {
   bench::BenchLedger bench(dir, "growth-chain");
   Workload work("growth-chain");
   const auto run_start = Clock::now();
   for (auto& block : work.SetUpBlocks(bench.admin(), bench.now_ms())) bench.Commit(std::move(block));
-
-  std::vector<uint64_t> checkpoints;
-  for (uint64_t c = kFirstCheckpoint; c <= opt.max_txs; c *= 10) checkpoints.push_back(c);
-  if (checkpoints.empty() || checkpoints.back() != opt.max_txs) checkpoints.push_back(opt.max_txs);
-
-  std::printf("# growth_bench --max-txs=%llu --samples=%zu --bundle-runs=%d --seed=%llu; "
-              "page size %zu; times in microseconds unless named\n",
-              static_cast<unsigned long long>(opt.max_txs), opt.samples, opt.bundle_runs,
-              static_cast<unsigned long long>(opt.seed), kPageSize);
-  for (uint64_t target : checkpoints) {
+  PrintCommand(opt);
+  for (uint64_t target : Checkpoints(opt.max_txs)) {
     // Fill: the next block is prepared and signed (another thread) while this one commits.
     const uint64_t before = bench.leaves();
     const auto fill_start = Clock::now();
@@ -641,8 +715,6 @@ int Run(const Options& opt, const std::filesystem::path& dir) {
     const double wall_s = Seconds(Clock::now() - fill_start);
     const double exec_s = Seconds(executing);
     const uint64_t added = bench.leaves() - before;
-    const uint64_t disk = DirBytes(dir);
-    const auto [rss_kb, peak_kb] = RssKb();
     std::printf("\n## %llu committed txs\n", static_cast<unsigned long long>(bench.leaves()));
     std::printf("fill: %llu txs in %llu blocks, %.1f s in ExecuteAndCommit (%.0f tx/s), %.1f s "
                 "wall (%.0f tx/s; the run so far %.1f s)\n",
@@ -650,46 +722,50 @@ int Run(const Options& opt, const std::filesystem::path& dir) {
                 exec_s, static_cast<double>(added) / std::max(exec_s, 1e-9), wall_s,
                 static_cast<double>(added) / std::max(wall_s, 1e-9),
                 Seconds(Clock::now() - run_start));
-    std::printf("ledger: %llu lots (%llu mine, %zu processed), %llu short receipts (flags)\n",
-                static_cast<unsigned long long>(work.lot_count()),
-                static_cast<unsigned long long>(work.mine_lots()), work.processed().size(),
-                static_cast<unsigned long long>(work.short_receipts()));
-    std::printf("disk: %llu bytes in the data directory, %.1f bytes per committed tx "
-                "(no forced flush: memtables in the WAL)\n",
-                static_cast<unsigned long long>(disk),
-                static_cast<double>(disk) / static_cast<double>(bench.leaves()));
-    std::printf("memory: RSS %.1f MB, peak RSS %.1f MB\n", static_cast<double>(rss_kb) / 1024,
-                static_cast<double>(peak_kb) / 1024);
-    std::fflush(stdout);
-
-    Checkpoint(bench, work, opt.samples, opt.seed).Run();
-
-    bench.CertifyHead();
-    std::mt19937_64 rng(opt.seed ^ bench.leaves() ^ 0xb0b);
-    std::printf("%10s  %-14s %11s %10s %10s %10s %10s %10s %10s\n", "txs", "bundle", "txs",
-                "bytes_med", "bytes_max", "build_ms", "build_max", "verify_ms", "verify_max");
-    MeasureBundles(bench, bench.leaves(), "lone mine lot",
-                   [&](std::mt19937_64& r) {
-                     for (;;) {
-                       const uint64_t k =
-                           std::uniform_int_distribution<uint64_t>(0, work.mine_lots() - 1)(r);
-                       if (!Workload::Travels(k)) return work.MineLotId(k);
-                     }
-                   },
-                   opt.bundle_runs, rng);
-    if (!work.merged_whole().empty()) {
-      MeasureBundles(bench, bench.leaves(), "merged lot",
-                     [&](std::mt19937_64& r) {
-                       const auto& m = work.merged_whole();
-                       return m[std::uniform_int_distribution<size_t>(0, m.size() - 1)(r)];
-                     },
-                     opt.bundle_runs, rng);
-    }
-    const auto [rss2_kb, peak2_kb] = RssKb();
-    std::printf("memory after the queries: RSS %.1f MB, peak RSS %.1f MB\n",
-                static_cast<double>(rss2_kb) / 1024, static_cast<double>(peak2_kb) / 1024);
-    std::fflush(stdout);
+    PrintState(bench, work, dir);
+    Measure(opt, bench, work);
   }
+  return 0;
+}
+
+// Measures a data directory an earlier run filled (and perhaps was stopped in): the workload
+// is replayed, unsigned and not executed, block by block as that run made them (the same
+// --max-txs gives the same block sizes) up to the ledger's head, and checked against it.
+int Reopen(const Options& opt, const std::filesystem::path& dir) {
+  bench::BenchLedger bench(dir, "growth-chain");
+  bench.ResumeAfterHead();
+  const uint64_t head = bench.leaves();
+  Workload work("growth-chain");
+  work.set_replaying(true);
+  const auto start = Clock::now();
+  uint64_t replayed = 0;
+  for (const auto& block : work.SetUpBlocks(bench.admin(), 0)) replayed += block.size();
+  for (uint64_t target : Checkpoints(opt.max_txs)) {
+    while (replayed < target && replayed < head) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockTxs, target - replayed));
+      work.NextBlock(n, 0, bench.admin());
+      replayed += n;
+    }
+  }
+  if (replayed != head) {
+    Die("the ledger holds " + std::to_string(head) + " txs, not a whole number of the blocks " +
+        "a run with --max-txs=" + std::to_string(opt.max_txs) + " makes");
+  }
+  auto exists = [&](const std::string& id) {
+    auto lot = bench.ledger().GetLot(id);
+    if (!lot) Die(lot.error().ToString());
+    return lot->has_value();
+  };
+  if (work.mine_lots() == 0 || !exists(work.MineLotId(work.mine_lots() - 1)) ||
+      exists(work.MineLotId(work.mine_lots())) ||
+      (!work.processed().empty() && !exists(work.processed().back()))) {
+    Die("the replayed workload does not match the ledger in " + dir.string());
+  }
+  PrintCommand(opt);
+  std::printf("\n## %llu committed txs (reopened; workload replayed in %.1f s)\n",
+              static_cast<unsigned long long>(head), Seconds(Clock::now() - start));
+  PrintState(bench, work, dir);
+  Measure(opt, bench, work);
   return 0;
 }
 
@@ -724,13 +800,19 @@ int main(int argc, char** argv) {
       opt.seed = v;
     } else if (arg.rfind("--dir=", 0) == 0 && arg.size() > 6) {
       opt.dir = arg.substr(6);
+    } else if (arg.rfind("--reopen=", 0) == 0 && arg.size() > 9) {
+      opt.dir = arg.substr(9);
+      opt.reopen = true;
     } else {
       std::fprintf(stderr,
                    "usage: growth_bench [--max-txs=N (10000..10000000, default 1000000)]\n"
                    "                    [--samples=N (lots per query, default 1000)]\n"
                    "                    [--bundle-runs=N (bundles per kind, default 20)]\n"
                    "                    [--seed=N (default 1)] [--dir=PATH (kept; must not "
-                   "exist; default a temporary directory, removed)]\n");
+                   "exist; default a temporary directory, removed)]\n"
+                   "   or: growth_bench --reopen=PATH [--max-txs=N as when PATH was filled] "
+                   "[--samples=N] [--bundle-runs=N] [--seed=N]\n"
+                   "       (measures PATH again, filled by an earlier run, perhaps stopped)\n");
       return 2;
     }
   }
@@ -738,6 +820,12 @@ int main(int argc, char** argv) {
     minetrace::Die("--max-txs is 10000 to 10000000");
   }
   if (opt.samples == 0 || opt.bundle_runs == 0) minetrace::Die("--samples and --bundle-runs are at least 1");
+  if (opt.reopen) {
+    if (!std::filesystem::is_directory(opt.dir)) {
+      minetrace::Die("--reopen " + opt.dir.string() + " is not a directory");
+    }
+    return minetrace::Reopen(opt, opt.dir);
+  }
   std::filesystem::path dir = opt.dir;
   const bool temporary = dir.empty();
   if (temporary) {
@@ -747,7 +835,7 @@ int main(int argc, char** argv) {
   } else if (std::filesystem::exists(dir)) {
     minetrace::Die("--dir " + dir.string() + " exists; give a new path");
   }
-  const int rc = minetrace::Run(opt, dir);
+  const int rc = minetrace::Fill(opt, dir);
   if (temporary) std::filesystem::remove_all(dir);
   return rc;
 }
