@@ -626,17 +626,17 @@ std::vector<uint64_t> Checkpoints(uint64_t max_txs) {
   return checkpoints;
 }
 
-void PrintState(bench::BenchLedger& bench, const Workload& work, const std::filesystem::path& dir) {
+void PrintState(bench::BenchLedger& bench, const Workload& work, const std::filesystem::path& dir,
+                const char* disk_note) {
   const uint64_t disk = DirBytes(dir);
   const auto [rss_kb, peak_kb] = RssKb();
   std::printf("ledger: %llu lots (%llu mine, %zu processed), %llu short receipts (flags)\n",
               static_cast<unsigned long long>(work.lot_count()),
               static_cast<unsigned long long>(work.mine_lots()), work.processed().size(),
               static_cast<unsigned long long>(work.short_receipts()));
-  std::printf("disk: %llu bytes in the data directory, %.1f bytes per committed tx "
-              "(no forced flush: memtables in the WAL)\n",
+  std::printf("disk: %llu bytes in the data directory, %.1f bytes per committed tx (%s)\n",
               static_cast<unsigned long long>(disk),
-              static_cast<double>(disk) / static_cast<double>(bench.leaves()));
+              static_cast<double>(disk) / static_cast<double>(bench.leaves()), disk_note);
   std::printf("memory: RSS %.1f MB, peak RSS %.1f MB\n", static_cast<double>(rss_kb) / 1024,
               static_cast<double>(peak_kb) / 1024);
   std::fflush(stdout);
@@ -722,7 +722,7 @@ int Fill(const Options& opt, const std::filesystem::path& dir) {
                 exec_s, static_cast<double>(added) / std::max(exec_s, 1e-9), wall_s,
                 static_cast<double>(added) / std::max(wall_s, 1e-9),
                 Seconds(Clock::now() - run_start));
-    PrintState(bench, work, dir);
+    PrintState(bench, work, dir, "no forced flush: the memtables are in the WAL");
     Measure(opt, bench, work);
   }
   return 0;
@@ -764,7 +764,7 @@ int Reopen(const Options& opt, const std::filesystem::path& dir) {
   PrintCommand(opt);
   std::printf("\n## %llu committed txs (reopened; workload replayed in %.1f s)\n",
               static_cast<unsigned long long>(head), Seconds(Clock::now() - start));
-  PrintState(bench, work, dir);
+  PrintState(bench, work, dir, "reopened: recovery flushed the WAL into tables");
   Measure(opt, bench, work);
   return 0;
 }
