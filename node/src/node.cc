@@ -762,4 +762,14 @@ Result<ledger::TxRecord> Node::WaitTx(const Hash32& tx_id,
   }
 }
 
+Result<uint64_t> Node::WaitForHeight(uint64_t height,
+                                     std::chrono::steady_clock::time_point deadline) {
+  // The ledger publishes its head before OnCommitted notifies: a wake-up always sees it.
+  std::unique_lock lock(commit_mu_);
+  commit_cv_.wait_until(lock, deadline,
+                        [&] { return stopping_ || ledger_->head().height() > height; });
+  if (stopping_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
+  return ledger_->head().height();
+}
+
 }  // namespace minetrace::node

@@ -66,6 +66,10 @@ class Node {
   Result<ledger::TxRecord> WaitTx(const Hash32& tx_id,
                                   std::chrono::steady_clock::time_point deadline);
 
+  // Waits until the committed height exceeds `height`, the deadline passes or the node stops;
+  // returns the committed height then (kUnavailable once the node is stopping).
+  Result<uint64_t> WaitForHeight(uint64_t height, std::chrono::steady_clock::time_point deadline);
+
   // Role, round and peers, read on the io thread (kUnavailable if it does not answer).
   Result<v1::StatusResponse> NetworkStatus();
 
