@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -59,11 +60,44 @@ class KeypairGuard {
   secp256k1_keypair keypair_{};
 };
 
+// Parsing an x-only key takes a square root in the field: about a tenth of a verify. A node
+// verifies many txs of the same members, so each thread keeps the keys it parsed last, in
+// slots chosen by the key's first bytes. A key that maps to a taken slot evicts it: a crafted
+// key can only cost its sender the parse, never change a result (a slot is used only for
+// exactly the same 32 bytes, whose parse is deterministic). Invalid keys are not kept.
+class ParsedKeyCache {
+ public:
+  // Parses `x` into `out` (false when it is not a valid x-only key), from the cache if it can.
+  bool Parse(const uint8_t* x, secp256k1_xonly_pubkey* out) {
+    Slot& slot = slots_[(x[0] | (x[1] << 8)) % slots_.size()];
+    if (slot.used && std::memcmp(slot.x.data(), x, slot.x.size()) == 0) {
+      *out = slot.parsed;
+      return true;
+    }
+    // Parsing fails for x coordinates >= p and for x with no point on the curve.
+    if (secp256k1_xonly_pubkey_parse(Context(), out, x) != 1) return false;
+    std::memcpy(slot.x.data(), x, slot.x.size());
+    slot.parsed = *out;
+    slot.used = true;
+    return true;
+  }
+
+ private:
+  struct Slot {
+    std::array<uint8_t, 32> x{};
+    secp256k1_xonly_pubkey parsed{};
+    bool used = false;
+  };
+  std::array<Slot, 64> slots_{};
+};
+
+// Trivially destructible (plain data), so no thread-exit ordering concerns.
+thread_local ParsedKeyCache t_parsed_keys;
+
 bool VerifyImpl(ByteView public_key, ByteView message, ByteView signature) {
   if (public_key.size() != 32 || signature.size() != 64) return false;
   secp256k1_xonly_pubkey pubkey;
-  // Parsing fails for x coordinates >= p and for x with no point on the curve.
-  if (secp256k1_xonly_pubkey_parse(Context(), &pubkey, public_key.data()) != 1) return false;
+  if (!t_parsed_keys.Parse(public_key.data(), &pubkey)) return false;
   return secp256k1_schnorrsig_verify(Context(), signature.data(), message.data(), message.size(),
                                      &pubkey) == 1;
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "minetrace/crypto/sha256.h"
 
@@ -110,6 +111,35 @@ TEST(PrivateKey, CopiesAndAssignedKeysSignWithTheirOwnSecret) {
   other = key;
   EXPECT_EQ(other.Sign(msg, zero), key.Sign(msg, zero));
   EXPECT_TRUE(VerifySchnorr(key.public_key(), msg, other.Sign(msg)));
+}
+
+// Parsed keys are kept per thread in a few slots: with more keys than slots, each signature
+// must still verify under its own key only, and an invalid key must stay invalid after
+// valid ones (and the other way round).
+TEST(VerifySchnorr, ManyKeysEachVerifyOnlyTheirOwnSignatures) {
+  std::vector<PrivateKey> keys;
+  std::vector<Signature> sigs;
+  const Hash32 msg = HashOf("record mine lot");
+  for (int i = 1; i <= 200; ++i) {
+    Bytes secret(32, 0);
+    secret[30] = static_cast<uint8_t>(i >> 8);
+    secret[31] = static_cast<uint8_t>(i);
+    keys.push_back(*PrivateKey::FromBytes(secret));
+    sigs.push_back(keys.back().Sign(msg, Hash32{}));
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EXPECT_TRUE(VerifySchnorr(keys[i].public_key(), msg, sigs[i])) << i;
+      const size_t j = (i * 7 + 1) % keys.size();
+      EXPECT_FALSE(VerifySchnorr(keys[j].public_key(), msg, sigs[i])) << i << " under " << j;
+    }
+  }
+  // x = 2^256 - 1 is not below the field prime p, so it is no key.
+  PublicKey invalid{};
+  invalid.fill(0xff);
+  EXPECT_FALSE(VerifySchnorr(invalid, msg, sigs[0]));
+  EXPECT_TRUE(VerifySchnorr(keys[0].public_key(), msg, sigs[0]));
+  EXPECT_FALSE(VerifySchnorr(invalid, msg, sigs[0]));
 }
 
 TEST(VerifySchnorr, RefusesWrongMessage) {
