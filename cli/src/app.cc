@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iomanip>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "batch.h"
+#include "bench.h"
+#include "bench_run.h"
 #include "failure.h"
 #include "format.h"
 #include "logbook.h"
@@ -139,6 +142,25 @@ struct QueryOptions {
   std::string to;
 };
 
+struct BenchOptions {
+  std::vector<std::string> nodes;
+  std::string net_dir;
+  std::string admin_key_file;
+  std::string workload = "mine-lots";
+  std::optional<double> rate;
+  std::optional<size_t> in_flight;
+  std::optional<double> duration_s;
+  std::optional<size_t> txs;
+  double warmup_s = 0;
+  size_t keys = 30;
+  size_t presign = 0;
+  size_t batch = 200;
+  double drain_s = 30;
+  std::optional<uint64_t> seed;
+  uint32_t timeout_ms = kDefaultTimeoutMs;
+  std::string json_file;
+};
+
 struct StatusOptions {
   std::vector<std::string> nodes;
   std::string net_dir;
@@ -213,6 +235,156 @@ class Cli {
     DefineSubmitBatch(app);
     DefineImportLogbook(app);
     DefineProof(app);
+    DefineBench(app);
+  }
+
+  // ---- bench (issue 7): the load generator ----
+
+  void DefineBench(CLI::App& app) {
+    CLI::App* sub = app.add_subcommand(
+        "bench",
+        "Load generator: signed custody txs at a rate or N in flight; committed tx/s and "
+        "commit latency");
+    sub->footer(
+        "Setup (not timed): with the administrator's key, registers the members the load needs\n"
+        "(--keys: a third agents, a third cooperatives, a third processors), one mine site per\n"
+        "agent and the tags the load will use, and waits until every node has them. Then every\n"
+        "load tx is signed before the clock starts (--presign; default --txs, or rate x (warmup\n"
+        "+ duration), or 50000 for a closed loop with --duration).\n"
+        "Workloads: mine-lots (independent record-lot txs, each a fresh tag); custody (chains of\n"
+        "six txs: two mine lots, dispatch to a processor, receive, merge, split; a step is sent\n"
+        "only once the step before committed OK, so none fails for ordering); mixed (half the\n"
+        "txs each). Load unit k goes to node k mod n (--node order; --net: DIR's validators).\n"
+        "Open loop (--rate): txs leave in SubmitTxs batches (--batch) every 2 ms to keep up with\n"
+        "the rate; latency runs from the moment a tx was due. Closed loop (--in-flight N): a new\n"
+        "tx goes as soon as one of the N commits or is rejected.\n"
+        "A tx counts as committed when the WatchCommits stream of the node it was sent to shows\n"
+        "it; latency is measured for txs sent after --warmup, committed tx/s over the commits\n"
+        "seen after the warmup until sending stops (--duration) or the last commit (--txs).\n"
+        "A progress line goes to stderr every second; the summary to stdout (text), and as JSON\n"
+        "to --json FILE (\"-\": JSON to stdout instead of the text).\n"
+        "Exit status: 0 the run completed (rejects and FAILED receipts are in the summary);\n"
+        "1 setup did not commit or a commit stream broke; 2 bad command line; 3 a node could\n"
+        "not be reached.");
+    CLI::Option* node = sub->add_option(
+        "--node", bench_.nodes, "Node gRPC address host:port; repeatable (default 127.0.0.1:7000)");
+    CLI::Option* net = sub->add_option(
+        "--net", bench_.net_dir,
+        "Network folder (as `minetrace testnet` writes): its validators, and DIR/admin.key");
+    node->excludes(net);
+    sub->add_option("--admin-key", bench_.admin_key_file,
+                    "Administrator's private key file (default with --net: DIR/admin.key)");
+    sub->add_option("--workload", bench_.workload, "mine-lots, custody or mixed")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"mine-lots", "custody", "mixed"}));
+    CLI::Option* rate =
+        sub->add_option("--rate", bench_.rate, "Open loop: txs per second")
+            ->check(CLI::Range(0.1, 1'000'000.0));
+    CLI::Option* in_flight =
+        sub->add_option("--in-flight", bench_.in_flight, "Closed loop: txs in flight")
+            ->check(CLI::Range(size_t{1}, size_t{1'000'000}));
+    rate->excludes(in_flight);
+    CLI::Option* duration =
+        sub->add_option("--duration", bench_.duration_s, "Seconds of load after the warmup")
+            ->check(CLI::Range(0.1, 86'400.0));
+    CLI::Option* txs = sub->add_option("--txs", bench_.txs, "Or a number of load txs to send")
+                           ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+    duration->excludes(txs);
+    sub->add_option("--warmup", bench_.warmup_s,
+                    "Seconds of load before measuring (their txs are not measured)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
+    sub->add_option("--keys", bench_.keys, "Member keys of the load (3 to 30000)")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{3}, kMaxBenchKeys));
+    sub->add_option("--presign", bench_.presign, "Load txs to sign before the clock starts")
+        ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+    sub->add_option("--batch", bench_.batch, "At most this many txs per SubmitTxs call")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{1000}));
+    sub->add_option("--drain", bench_.drain_s,
+                    "Seconds to wait for commits after the last send (and, with --txs, the "
+                    "longest wait for any commit before giving up)")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 3600.0));
+    sub->add_option("--seed", bench_.seed,
+                    "Seed of the run's member keys and tag series (default random; a seed "
+                    "already used on the network makes setup fail with ALREADY_EXISTS)");
+    sub->add_option("--timeout-ms", bench_.timeout_ms, "Deadline of each unary call (ms)")
+        ->capture_default_str()
+        ->check(CLI::Range(1u, 3'600'000u));
+    sub->add_option("--json", bench_.json_file,
+                    "Write the summary as JSON to FILE (\"-\": to stdout, instead of the text)");
+    On(sub, [this] { return RunBench(); });
+  }
+
+  CommandResult<> RunBench() {
+    if (bench_.rate.has_value() == bench_.in_flight.has_value()) {
+      return Fail(ExitCode::kUsage, "bench", "INVALID_ARGUMENT",
+                  "give exactly one of --rate (open loop) and --in-flight (closed loop)");
+    }
+    if (bench_.duration_s.has_value() == bench_.txs.has_value()) {
+      return Fail(ExitCode::kUsage, "bench", "INVALID_ARGUMENT",
+                  "give exactly one of --duration and --txs");
+    }
+    BenchConfig config;
+    std::string admin_key_file = bench_.admin_key_file;
+    if (!bench_.net_dir.empty()) {
+      auto nodes = FindNetworkNodes(bench_.net_dir);
+      if (!nodes) return LocalFailure("bench --net " + bench_.net_dir, nodes.error());
+      // Validators only: observers forward to them, and follow rather than order.
+      for (const NetworkNode& n : *nodes) {
+        if (n.name.rfind("node", 0) == 0) config.nodes.push_back(n.grpc_address);
+      }
+      if (config.nodes.empty()) {
+        return Fail(ExitCode::kFailed, "bench --net " + bench_.net_dir, "NOT_FOUND",
+                    "no validator folder (node0, node1, ...) in the network folder");
+      }
+      if (admin_key_file.empty()) {
+        admin_key_file = (std::filesystem::path(bench_.net_dir) / "admin.key").string();
+      }
+    } else {
+      config.nodes = bench_.nodes.empty() ? std::vector<std::string>{kDefaultNode} : bench_.nodes;
+    }
+    if (admin_key_file.empty()) {
+      return Fail(ExitCode::kUsage, "bench", "INVALID_ARGUMENT",
+                  "give --admin-key (setup registers members as the administrator) or --net");
+    }
+    auto admin = crypto::ReadKeyFile(admin_key_file);
+    if (!admin) return ArgumentFailure("bench --admin-key " + admin_key_file, admin.error());
+    config.admin = *admin;
+    config.workload = *ParseWorkload(bench_.workload);  // CLI11 checked the name
+    config.rate = bench_.rate;
+    config.in_flight = bench_.in_flight;
+    config.duration_s = bench_.duration_s;
+    config.txs = bench_.txs;
+    config.warmup_s = bench_.warmup_s;
+    config.keys = bench_.keys;
+    config.presign = bench_.presign;
+    config.max_batch = bench_.batch;
+    config.drain_s = bench_.drain_s;
+    config.seed = bench_.seed ? *bench_.seed : env_.random_u64();
+    config.timeout = std::chrono::milliseconds(bench_.timeout_ms);
+
+    auto summary = cli::RunBench(config, env_.clock, env_.err, env_.err_is_terminal,
+                                 env_.random_u64);
+    if (!summary) return tl::unexpected(summary.error());
+    const std::string json = BenchSummaryJson(*summary);
+    if (bench_.json_file == "-") {
+      env_.out << json << '\n';
+      return {};
+    }
+    PrintBenchSummary(env_.out, *summary);
+    if (!bench_.json_file.empty()) {
+      std::ofstream file(bench_.json_file, std::ios::trunc);
+      file << json << '\n';
+      file.close();
+      if (!file) {
+        return Fail(ExitCode::kFailed, "bench --json " + bench_.json_file, "INTERNAL",
+                    "cannot write the file");
+      }
+    }
+    return {};
   }
 
   // ---- proof (issue 6): provenance proof bundles ----
@@ -1554,6 +1726,7 @@ class Cli {
   ProofConsistencyOptions proof_consistency_;
   StatusOptions status_;
   BatchOptions batch_;
+  BenchOptions bench_;
 };
 
 }  // namespace

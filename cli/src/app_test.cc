@@ -18,6 +18,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "minetrace/base/bytes.h"
@@ -54,6 +55,10 @@ struct FakeState {
   std::vector<v1::Anomaly> receipt_anomalies;
   int lot_pages = 1;  // ListLots answers this many pages of two lots each
   std::vector<std::string> page_tokens_seen;
+  // WatchCommits: ids in commit order; every Nth streamed tx is reported FAILED (0 = none).
+  std::vector<std::string> commit_order;
+  int watch_fail_every = 0;
+  int watch_streams = 0;
 };
 
 class FakeNodeService final : public v1::NodeService::Service {
@@ -107,10 +112,43 @@ class FakeTxService final : public v1::TxService::Service {
       } else {
         state_.submitted.push_back(tx);
         state_.committed[id] = tx;
+        state_.commit_order.push_back(id);
         if (state_.mempool_room > 0) --state_.mempool_room;
       }
     }
     if (state_.mempool_room == 0) state_.mempool_room = -1;  // a block drained it
+    return grpc::Status::OK;
+  }
+  // One block per 5 ms holding whatever committed since the last one.
+  grpc::Status WatchCommits(grpc::ServerContext* ctx, const v1::WatchCommitsRequest*,
+                            grpc::ServerWriter<v1::CommittedBlockSummary>* writer) override {
+    size_t streamed = 0;
+    {
+      std::lock_guard<std::mutex> lock(state_.mu);
+      ++state_.watch_streams;
+      streamed = state_.commit_order.size();
+    }
+    uint64_t height = 100;
+    while (!ctx->IsCancelled()) {
+      v1::CommittedBlockSummary block;
+      {
+        std::lock_guard<std::mutex> lock(state_.mu);
+        block.set_height(++height);
+        for (; streamed < state_.commit_order.size(); ++streamed) {
+          v1::CommittedTx* t = block.add_txs();
+          t->set_tx_id(state_.commit_order[streamed]);
+          const bool fail = state_.watch_fail_every > 0 &&
+                            (streamed + 1) % static_cast<size_t>(state_.watch_fail_every) == 0;
+          t->set_status(fail ? v1::TX_STATUS_FAILED : v1::TX_STATUS_OK);
+          if (fail) {
+            t->set_error_code("FAILED_PRECONDITION");
+            t->set_reason("fake refusal of tx " + std::to_string(streamed));
+          }
+        }
+      }
+      if (!writer->Write(block)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     return grpc::Status::OK;
   }
   grpc::Status WaitTx(grpc::ServerContext*, const v1::WaitTxRequest* request,
@@ -1028,6 +1066,77 @@ TEST(GrpcAddressFromConfig, RefusesWhatItCannotReadExactly) {
       EXPECT_EQ(address.error().code, ErrorCode::kInvalidArgument) << bad;
     }
   }
+}
+
+}  // namespace
+}  // namespace minetrace::cli
+
+namespace minetrace::cli {
+namespace {
+
+// `minetrace bench` against the fake node: setup commits (WaitTx), then 40 mine lots with 8 in
+// flight; every 10th streamed tx is FAILED, and the summary says so by reason.
+TEST_F(AppTest, BenchRunsAgainstANodeAndCountsFailedByReason) {
+  StartFakeNode();
+  const fs::path admin = dir_ / "admin.key";
+  ASSERT_TRUE(WriteNewKeyPair(admin));
+  state_.watch_fail_every = 10;
+  Output o = Run({"bench", "--node", address_, "--admin-key", admin.string(), "--keys", "9",
+                  "--in-flight", "8", "--txs", "40", "--seed", "7", "--json", "-"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("\"workload\":\"mine-lots\""), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"sent\":40,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"rejected\":0,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"committedOk\":36,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"committedFailed\":4,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"latencyMs\":{\"count\":40,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("\"failedByReason\":{\"FAILED_PRECONDITION: fake refusal of tx #\":4}"),
+            std::string::npos)
+      << o.out;
+  std::lock_guard<std::mutex> lock(state_.mu);
+  // Setup: 3 agents, 3 cooperatives, 3 processors, 3 sites, 3 tag allocations; then the load.
+  EXPECT_EQ(state_.submitted.size(), 15u + 40u);
+  EXPECT_EQ(state_.watch_streams, 1);
+  size_t lots = 0;
+  for (const auto& tx : state_.submitted) {
+    v1::TxBody body;
+    ASSERT_TRUE(body.ParseFromString(tx.body()));
+    lots += body.has_record_mine_lot();
+    EXPECT_TRUE(ledger::proof::CheckTxEnvelope(tx, true));
+  }
+  EXPECT_EQ(lots, 40u);
+}
+
+TEST_F(AppTest, BenchCommandLineErrorsAndUnreachableNode) {
+  StartFakeNode();
+  const fs::path admin = dir_ / "admin.key";
+  ASSERT_TRUE(WriteNewKeyPair(admin));
+  Output both = Run({"bench", "--node", address_, "--admin-key", admin.string(), "--rate", "5",
+                     "--in-flight", "5", "--txs", "5"});
+  EXPECT_EQ(both.code, 2);
+  ExpectOneErrorLine(both, "minetrace: command line: ");
+  Output neither = Run({"bench", "--node", address_, "--admin-key", admin.string(), "--txs", "5"});
+  EXPECT_EQ(neither.code, 2);
+  ExpectOneErrorLine(neither, "minetrace: bench: INVALID_ARGUMENT: give exactly one of --rate");
+  Output no_length =
+      Run({"bench", "--node", address_, "--admin-key", admin.string(), "--rate", "5"});
+  EXPECT_EQ(no_length.code, 2);
+  ExpectOneErrorLine(no_length, "minetrace: bench: INVALID_ARGUMENT: give exactly one of --duration");
+  Output no_admin = Run({"bench", "--node", address_, "--rate", "5", "--txs", "5"});
+  EXPECT_EQ(no_admin.code, 2);
+  ExpectOneErrorLine(no_admin, "minetrace: bench: INVALID_ARGUMENT: give --admin-key");
+  Output workload = Run({"bench", "--node", address_, "--admin-key", admin.string(), "--rate",
+                         "5", "--txs", "5", "--workload", "gold-rush"});
+  EXPECT_EQ(workload.code, 2);
+  ExpectOneErrorLine(workload, "minetrace: command line: ");
+  Output unreachable = Run({"bench", "--node", "127.0.0.1:1", "--timeout-ms", "3000",
+                            "--admin-key", admin.string(), "--rate", "5", "--txs", "5"});
+  EXPECT_EQ(unreachable.code, 3) << unreachable.err;
+  ExpectOneErrorLine(unreachable, "minetrace: Status on 127.0.0.1:1: UNAVAILABLE: ");
+  Output help = Run({"bench", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--in-flight"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("WatchCommits"), std::string::npos) << help.out;
 }
 
 }  // namespace

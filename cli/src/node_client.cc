@@ -78,6 +78,13 @@ CommandResult<v1::TxWithReceipt> NodeClient::WaitTx(const Hash32& tx_id,
   });
 }
 
+std::unique_ptr<grpc::ClientReader<v1::CommittedBlockSummary>> NodeClient::OpenCommitStream(
+    grpc::ClientContext& context, uint64_t from_height) {
+  v1::WatchCommitsRequest request;
+  request.set_from_height(from_height);
+  return tx_->WatchCommits(&context, request);
+}
+
 CommandResult<v1::TxWithReceipt> NodeClient::GetTx(const Hash32& tx_id) {
   v1::GetTxRequest request;
   request.set_tx_id(Bytes32(tx_id));

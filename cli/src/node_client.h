@@ -58,6 +58,10 @@ class NodeClient {
   CommandResult<v1::ListInspectionsResponse> ListInspections(const std::string& site_id);
   CommandResult<v1::SiteProduction> GetSiteProduction(const v1::GetSiteProductionRequest& request);
   CommandResult<v1::Holdings> GetHoldings(const Hash32& member_key);
+  // Opens a WatchCommits stream (no deadline: `context` cancels it). The stub is thread-safe:
+  // the stream may be read on another thread while this client makes other calls.
+  std::unique_ptr<grpc::ClientReader<v1::CommittedBlockSummary>> OpenCommitStream(
+      grpc::ClientContext& context, uint64_t from_height);
 
  private:
   // Runs one unary call with a deadline of `timeout` from now and maps its status.
