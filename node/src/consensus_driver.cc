@@ -461,10 +461,17 @@ void ConsensusDriver::AnswerPayload() {
     ancestors_carry_txs = ancestors_carry_txs || !it->second.tx_ids.empty();
     cursor = it->second.parent_id;
   }
+  // The parent's QC, which this proposal carries, is what commits the grandparent on the
+  // other replicas: when that block held txs, their senders wait for this proposal, so it
+  // goes now (empty if need be) instead of after block_interval.
+  auto parent_known = known_.find(request.parent_id);
+  const bool carries_commit_of_txs = parent_known != known_.end() &&
+                                     last_committed_with_txs_ == parent_known->second.parent_id;
   std::vector<v1::SignedTx> txs =
       hooks_.select_txs([&](const Hash32& id) { return in_flight.contains(id); });
   auto waited = std::chrono::steady_clock::now() - payload_requested_at_;
-  if (txs.empty() && !ancestors_carry_txs && waited < config_.block_interval) {
+  if (txs.empty() && !ancestors_carry_txs && !carries_commit_of_txs &&
+      waited < config_.block_interval) {
     payload_timer_.expires_after(config_.block_interval - waited);
     payload_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) AnswerPayload();
@@ -575,6 +582,7 @@ void ConsensusDriver::ExecuteCommit(const consensus::CommitAction& commit) {
       return;
     }
     std::erase_if(known_, [&](const auto& kv) { return kv.second.height <= exec.height; });
+    if (!committed->txs.empty() || !committed->skipped.empty()) last_committed_with_txs_ = id;
     hooks_.committed(*committed);
   }
 }

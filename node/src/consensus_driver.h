@@ -137,6 +137,9 @@ class ConsensusDriver {
   // at each commit.
   std::map<Hash32, KnownBlock> known_;
   std::map<Hash32, consensus::Round> persisted_;  // uncommitted blocks on disk, by id
+  // The latest block this node committed that held txs: the proposal whose parent QC
+  // commits it is not held back by block_interval (see AnswerPayload).
+  std::optional<Hash32> last_committed_with_txs_;
   uint64_t peer_reports_ = 0;
   uint64_t evidence_sequence_ = 0;  // of the last stored record
   uint64_t evidence_stored_ = 0;
