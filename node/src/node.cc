@@ -326,38 +326,52 @@ std::vector<Result<std::pair<Hash32, v1::TxBody>>> Node::CheckTxs(
 }
 
 std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& txs) {
-  auto checked = CheckTxs(txs);
-  std::vector<Result<Hash32>> out;
-  std::vector<v1::SignedTx> admitted;
-  for (size_t i = 0; i < txs.size(); ++i) {
-    if (!checked[i]) {
-      out.push_back(tl::unexpected(checked[i].error()));
-      continue;
+  // Signatures are checked here, on the gRPC thread and the verify pool; the whole batch is
+  // then admitted in one io task (one hop and one wait per request, not per tx).
+  struct Batch {
+    std::vector<Result<std::pair<Hash32, v1::TxBody>>> checked;
+    std::vector<v1::SignedTx> txs;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->checked = CheckTxs(txs);
+  batch->txs = txs;
+  auto unavailable = [&](const std::string& why) {
+    std::vector<Result<Hash32>> out;
+    for (const auto& c : batch->checked) {
+      out.push_back(c ? Result<Hash32>(MakeError(ErrorCode::kUnavailable, why))
+                      : Result<Hash32>(tl::unexpected(c.error())));
     }
-    out.push_back(AdmitOnIo(checked[i]->first, std::move(checked[i]->second), txs[i]));
-    if (out.back()) admitted.push_back(txs[i]);
-  }
-  if (!admitted.empty()) {
-    boost::asio::post(io_, [this, admitted = std::move(admitted)] { Forward(admitted); });
-  }
-  return out;
-}
-
-Result<Hash32> Node::AdmitOnIo(const Hash32& tx_id, v1::TxBody body, const v1::SignedTx& tx) {
-  if (stopping_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
-  auto done = std::make_shared<std::promise<Result<void>>>();
+    return out;
+  };
+  if (stopping_) return unavailable("node is shutting down");
+  auto done = std::make_shared<std::promise<std::vector<Result<Hash32>>>>();
   auto result = done->get_future();
-  boost::asio::post(io_, [this, done, tx_id, body = std::move(body), tx] {
-    done->set_value(Admit(tx_id, body, tx));
+  boost::asio::post(io_, [this, done, batch] {
+    std::vector<Result<Hash32>> out;
+    std::vector<v1::SignedTx> admitted;
+    for (size_t i = 0; i < batch->txs.size(); ++i) {
+      auto& c = batch->checked[i];
+      if (!c) {
+        out.push_back(tl::unexpected(c.error()));
+        continue;
+      }
+      auto ok = Admit(c->first, c->second, batch->txs[i]);
+      if (!ok) {
+        out.push_back(tl::unexpected(ok.error()));
+        continue;
+      }
+      out.push_back(c->first);
+      admitted.push_back(std::move(batch->txs[i]));
+    }
+    if (!admitted.empty()) Forward(admitted);
+    done->set_value(std::move(out));
   });
   // The io_context runs until shutdown, and gRPC shutdown (which waits for this handler)
   // happens before it stops, so the promise is always fulfilled; the wait is bounded anyway.
   if (result.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-    return MakeError(ErrorCode::kUnavailable, "node is busy or shutting down; retry");
+    return unavailable("node is busy or shutting down; retry");
   }
-  auto admitted = result.get();
-  if (!admitted) return tl::unexpected(admitted.error());
-  return tx_id;
+  return result.get();
 }
 
 Result<void> Node::Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::SignedTx& tx) {

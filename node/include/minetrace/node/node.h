@@ -91,7 +91,6 @@ class Node {
   std::vector<Result<std::pair<Hash32, v1::TxBody>>> CheckTxs(const std::vector<v1::SignedTx>& txs);
   // Runs on the io_context: dedupe, rule check against committed + pending state, admit.
   Result<void> Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::SignedTx& tx);
-  Result<Hash32> AdmitOnIo(const Hash32& tx_id, v1::TxBody body, const v1::SignedTx& tx);
   Result<void> StartNetwork();  // io thread
   void OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes);
   void OnTxGossip(const v1::TxGossip& gossip);
