@@ -27,6 +27,9 @@ constexpr uint64_t kValidatorSyncLagBlocks = 20;
 // transport's 16 MiB frame limit (a block's payload is at most 4 MiB: config).
 constexpr uint64_t kSyncBatchBytes = 4ull << 20;
 constexpr uint64_t kSyncMaxBytes = 12ull << 20;
+// Committed txs whose writes the admission layer may keep beyond twice the pending ones
+// before it is rebuilt (see OnCommitted).
+constexpr size_t kPendingStateSlackTxs = 5000;
 
 }  // namespace
 
@@ -393,6 +396,7 @@ Result<void> Node::Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::
                      "mempool is full; retry after the next block");
   }
   MT_TRY(ledger_->CheckTx(*pending_state_, body, tx.signer(), clock_.NowUnixMs()));
+  ++pending_state_txs_;
   MT_ASSERT(mempool_.Add(tx_id, tx).has_value());
   {
     std::lock_guard lock(commit_mu_);
@@ -485,14 +489,31 @@ void Node::OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes) {
 }
 
 void Node::OnCommitted(const ledger::CommittedBlock& committed) {
+  // The admission layer (pending_state_) holds the effects of every tx admitted here, over
+  // the committed state. A block whose txs were all pending here and all succeeded changed
+  // the committed state by effects that layer already holds, so it stays as it is. A block
+  // with a tx admitted elsewhere, a failed one or a skipped pending one makes the layer
+  // wrong: the pending txs are then replayed over the new state. Replaying after every block
+  // cost O(pending) per block (quadratic under load).
+  bool stale = false;
+  size_t failed = 0;
+  for (const auto& rec : committed.txs) {
+    const bool ok = rec.receipt.status() == v1::TX_STATUS_OK;
+    failed += !ok;
+    stale = stale || !ok || !mempool_.Contains(rec.tx_id) ||
+            pending_unapplied_.contains(rec.tx_id);
+  }
+  for (const auto& skipped : committed.skipped) {
+    stale = stale || mempool_.Contains(skipped.tx_id);
+  }
   for (const auto& rec : committed.txs) mempool_.Remove(rec.tx_id);
   for (const auto& skipped : committed.skipped) mempool_.Remove(skipped.tx_id);
-  size_t failed = 0;
-  for (const auto& rec : committed.txs) failed += rec.receipt.status() != v1::TX_STATUS_OK;
-  // The admission layer assumed the effects of the txs admitted here over the old committed
-  // state; a block may hold txs admitted elsewhere or fail some, so after any block with txs
-  // the pending txs are replayed over the new state.
-  if (!committed.txs.empty()) RebuildPendingState();
+  // The layer keeps the writes of committed txs (they now shadow equal committed records):
+  // once it holds more than twice the pending txs, it is rebuilt, which bounds its memory
+  // and keeps the replays amortised O(1) per tx.
+  if (stale || pending_state_txs_ > 2 * mempool_.size() + kPendingStateSlackTxs) {
+    RebuildPendingState();
+  }
   {
     std::lock_guard lock(commit_mu_);
     for (const auto& rec : committed.txs) pending_ids_.erase(rec.tx_id);
@@ -733,10 +754,18 @@ void Node::RebuildPendingState() {
   // later admissions see their effects. One that no longer passes stays pending: it will
   // commit with a failed receipt that tells its sender why, instead of vanishing.
   pending_state_ = ledger_->NewPendingState();
-  mempool_.ForEach([&](const Hash32&, const v1::SignedTx& tx) {
-    v1::TxBody body;
-    if (!body.ParseFromString(tx.body())) return;
-    (void)ledger_->CheckTx(*pending_state_, body, tx.signer(), clock_.NowUnixMs());
+  pending_state_txs_ = 0;
+  pending_unapplied_.clear();
+  if (mempool_.size() == 0) return;
+  const int64_t now_ms = clock_.NowUnixMs();
+  v1::TxBody body;
+  mempool_.ForEach([&](const Hash32& id, const v1::SignedTx& tx) {
+    if (!body.ParseFromString(tx.body()) ||
+        !ledger_->CheckTx(*pending_state_, body, tx.signer(), now_ms)) {
+      pending_unapplied_.insert(id);
+      return;
+    }
+    ++pending_state_txs_;
   });
 }
 

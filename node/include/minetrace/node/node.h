@@ -144,6 +144,10 @@ class Node {
   // io thread only.
   Mempool mempool_;
   std::unique_ptr<ledger::StateView> pending_state_;
+  // Txs whose effects pending_state_ holds: pending ones and committed ones not yet dropped.
+  size_t pending_state_txs_ = 0;
+  // Pending txs that failed their replay at the last rebuild: their effects are not in it.
+  std::set<Hash32> pending_unapplied_;
 
   // Commit notification for WaitTx; pending_ids_ mirrors the mempool's ids for other threads.
   std::mutex commit_mu_;
