@@ -1,5 +1,6 @@
 #include "minetrace/ledger/ledger.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -239,7 +240,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     tx_leaves.push_back(proof::TxRootLeaf(tx));
   }
 
-  StateView block_state(*store_);
+  // The store does not change while the block executes: its reads are cached for the block.
+  StateView block_state(*store_, /*cache_reads=*/true);
   std::vector<StoreWrite> writes;
   std::vector<Hash32> receipt_leaves;
   uint64_t leaf = parent.leaf_count();
@@ -348,6 +350,12 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     writes.push_back(w);
   }
 
+  // In column and key order: RocksDB inserts a sorted batch into its memtable at about half
+  // the cost of the same writes in execution order (callgrind, blocks of 1000 txs). Stable,
+  // so that of two writes of one key (none are made today) the later still wins.
+  std::stable_sort(writes.begin(), writes.end(), [](const StoreWrite& a, const StoreWrite& b) {
+    return a.column != b.column ? a.column < b.column : a.key < b.key;
+  });
   auto committed = store_->Commit(writes);
   if (!committed) {
     accumulator_->DiscardPending();

@@ -72,10 +72,17 @@ std::string Sequence(std::string_view name) { return "seq/" + std::string(name);
 }  // namespace keys
 
 Result<std::optional<std::string>> StateView::Get(Column column, const std::string& key) const {
-  auto it = writes_.find({column, key});
+  Key k{column, key};
+  auto it = writes_.find(k);
   if (it != writes_.end()) return it->second;
   if (parent_ != nullptr) return parent_->Get(column, key);
-  return store_.Get(column, key);
+  if (cache_reads_) {
+    auto cached = read_cache_.find(k);
+    if (cached != read_cache_.end()) return cached->second;
+  }
+  auto read = store_.Get(column, key);
+  if (read && cache_reads_) read_cache_.emplace(std::move(k), *read);
+  return read;
 }
 
 void StateView::Put(Column column, std::string key, std::string value) {
@@ -293,8 +300,12 @@ Result<uint64_t> StateView::NextSequence(std::string_view name) {
 
 void StateView::MergeIntoParent() {
   MT_ASSERT(parent_ != nullptr);
-  for (auto& [k, v] : writes_) parent_->writes_[k] = std::move(v);
-  writes_.clear();
+  // Nodes move over whole: no key or value is copied.
+  while (!writes_.empty()) {
+    auto node = writes_.extract(writes_.begin());
+    auto placed = parent_->writes_.insert(std::move(node));
+    if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
+  }
 }
 
 std::vector<StoreWrite> StateView::TakeWrites() {
@@ -302,6 +313,7 @@ std::vector<StoreWrite> StateView::TakeWrites() {
   out.reserve(writes_.size());
   for (auto& [k, v] : writes_) out.push_back(StoreWrite{k.first, k.second, std::move(v)});
   writes_.clear();
+  // The commit batch is sorted by the ledger (keys in order are cheaper for the store).
   return out;
 }
 

@@ -5,9 +5,11 @@
 // Thread-safety: one thread at a time; the Store underneath may be read concurrently.
 #pragma once
 
-#include <map>
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,7 +70,11 @@ std::string Be64(uint64_t v);
 class StateView {
  public:
   // Reads fall through to `parent` when given, else to `store`. Both must outlive this view.
-  explicit StateView(const Store& store) : store_(store) {}
+  // With `cache_reads`, a view over the store remembers what it read from it: for a view
+  // that lives while the store does not change (one block's execution), where the same
+  // members, sites and balances are read by many txs.
+  explicit StateView(const Store& store, bool cache_reads = false)
+      : store_(store), cache_reads_(cache_reads) {}
   explicit StateView(StateView& parent) : store_(parent.store_), parent_(&parent) {}
   StateView(const StateView&) = delete;
   StateView& operator=(const StateView&) = delete;
@@ -111,17 +117,31 @@ class StateView {
 
   // Moves this layer's writes into the parent layer. Only for a view with a parent.
   void MergeIntoParent();
-  // The writes of this layer, for a commit batch.
+  // The writes of this layer, for a commit batch, in no particular order (keys are unique,
+  // so the store's contents do not depend on it).
   std::vector<StoreWrite> TakeWrites();
   void Clear() { writes_.clear(); }
 
  private:
+  using Key = std::pair<Column, std::string>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string>()(k.second) ^
+             (static_cast<size_t>(k.first) * 0x9e3779b97f4a7c15ull);
+    }
+  };
+  // Hashed, not ordered: a layer is only read and written per key, and a node's pending
+  // layer holds the writes of thousands of txs.
+  using Writes = std::unordered_map<Key, std::optional<std::string>, KeyHash>;
+
   template <class Msg>
   Result<std::optional<Msg>> GetRecord(const std::string& key) const;
 
   const Store& store_;
   StateView* parent_ = nullptr;
-  std::map<std::pair<Column, std::string>, std::optional<std::string>> writes_;
+  bool cache_reads_ = false;
+  Writes writes_;
+  mutable Writes read_cache_;  // store reads, when cache_reads_
 };
 
 }  // namespace minetrace::ledger
