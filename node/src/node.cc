@@ -30,6 +30,8 @@ constexpr uint64_t kSyncMaxBytes = 12ull << 20;
 // Committed txs whose writes the admission layer may keep beyond twice the pending ones
 // before it is rebuilt (see OnCommitted).
 constexpr size_t kPendingStateSlackTxs = 5000;
+// Gossip batches (up to 1000 txs each) waiting for their signature checks.
+constexpr size_t kMaxGossipBatchesQueued = 64;
 
 }  // namespace
 
@@ -76,8 +78,15 @@ Node::Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger
 }
 
 Node::~Node() {
+  StopGossipChecker();
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   server_.reset();  // before the services it points to
+}
+
+void Node::StopGossipChecker() {
+  gossip_work_.reset();
+  gossip_io_.stop();
+  if (gossip_thread_.joinable()) gossip_thread_.join();
 }
 
 Result<void> Node::Run() {
@@ -119,7 +128,10 @@ Result<void> Node::Run() {
   backup_signal_.add(SIGUSR1);
   AwaitBackupSignal();
   work_.emplace(io_.get_executor());
+  gossip_work_.emplace(gossip_io_.get_executor());
+  gossip_thread_ = std::thread([this] { gossip_io_.run(); });
   io_.run();  // a stop requested before Run is already posted and runs first
+  StopGossipChecker();  // its last admissions are posted to a stopped io_: dropped
 
   if (shutdown_thread_.joinable()) shutdown_thread_.join();
   server_->Shutdown();  // no-op when the shutdown thread did it
@@ -432,13 +444,30 @@ void Node::OnTxGossip(const v1::TxGossip& gossip) {
                 kMaxGossipTxs);
     return;
   }
-  std::vector<v1::SignedTx> txs(gossip.txs().begin(), gossip.txs().end());
-  // Peers are admitted validators or observers, but their txs are checked like a client's.
-  auto checked = CheckTxs(txs);
-  for (size_t i = 0; i < txs.size(); ++i) {
-    if (!checked[i]) continue;  // already committed, malformed: the sender's client was told
-    (void)Admit(checked[i]->first, checked[i]->second, txs[i]);
+  // Signatures are checked off the io thread (which must not wait on the verify pool while
+  // consensus and execution wait on it), one batch after another in arrival order; the
+  // admissions come back to the io thread. A peer that floods faster than the checks run
+  // loses batches beyond the bound; their txs still reach this node in blocks.
+  if (gossip_batches_queued_ >= kMaxGossipBatchesQueued) {
+    log_->debug("dropped a gossip message of {} txs: {} batches wait for their checks",
+                gossip.txs_size(), gossip_batches_queued_);
+    return;
   }
+  ++gossip_batches_queued_;
+  auto txs = std::make_shared<std::vector<v1::SignedTx>>(gossip.txs().begin(), gossip.txs().end());
+  boost::asio::post(gossip_io_, [this, txs] {
+    // Peers are admitted validators or observers, but their txs are checked like a client's.
+    auto checked = std::make_shared<std::vector<Result<std::pair<Hash32, v1::TxBody>>>>(
+        CheckTxs(*txs));
+    boost::asio::post(io_, [this, txs, checked] {
+      --gossip_batches_queued_;
+      for (size_t i = 0; i < txs->size(); ++i) {
+        auto& c = (*checked)[i];
+        if (!c) continue;  // already committed, malformed: the sender's client was told
+        (void)Admit(c->first, c->second, (*txs)[i]);
+      }
+    });
+  });
 }
 
 void Node::SendToValidator(consensus::ValidatorIndex to, const v1::PeerMessage& message) {

@@ -7,7 +7,7 @@
 // Threads: one Asio io_context thread (the one calling Run) owns the mempool, the admission
 // state, consensus, sync and execution; a VerifyPool checks signatures; gRPC runs its own
 // threads, which check envelopes and signatures themselves and hand admission to the
-// io_context. Queries read the Ledger directly (it is safe for concurrent readers).
+// io_context; one gossip thread does the same for txs from peers. Queries read the Ledger directly (it is safe for concurrent readers).
 #pragma once
 
 #include <atomic>
@@ -111,6 +111,7 @@ class Node {
   void AwaitBackupSignal();
   void WriteCheckpoint();  // io thread: between two commits
   void StartShutdownThread();  // io thread
+  void StopGossipChecker();    // joins gossip_thread_; idempotent
 
   NodeConfig config_;
   const Clock& clock_;
@@ -154,6 +155,14 @@ class Node {
   std::condition_variable commit_cv_;
   std::set<Hash32> pending_ids_;  // guarded by commit_mu_
   uint64_t commits_ = 0;          // guarded by commit_mu_; blocks committed since start
+
+  // Checks the signatures of txs from peers (OnTxGossip) off the io thread. Declared last:
+  // its thread uses the members above and is joined (StopGossipChecker) before they go.
+  boost::asio::io_context gossip_io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      gossip_work_;
+  std::thread gossip_thread_;
+  size_t gossip_batches_queued_ = 0;  // io thread only
 
   std::atomic<size_t> mempool_txs_{0};
   std::atomic<uint64_t> mempool_bytes_{0};
