@@ -519,21 +519,34 @@ void Node::OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes) {
 
 void Node::OnCommitted(const ledger::CommittedBlock& committed) {
   // The admission layer (pending_state_) holds the effects of every tx admitted here, over
-  // the committed state. A block whose txs were all pending here and all succeeded changed
-  // the committed state by effects that layer already holds, so it stays as it is. A block
-  // with a tx admitted elsewhere, a failed one or a skipped pending one makes the layer
-  // wrong: the pending txs are then replayed over the new state. Replaying after every block
-  // cost O(pending) per block (quadratic under load).
+  // the committed state. A tx of the block that was pending here and applied in the layer
+  // changed the committed state by effects the layer already holds. One that succeeded but
+  // was not pending here (admitted elsewhere, its gossip not checked yet) is applied to the
+  // layer now, in block order. The layer is wrong, and the pending txs are replayed over the
+  // new state, when such a tx does not apply (it conflicts with a pending one), when a tx
+  // that the layer applied failed or was skipped, or when an unapplied pending one succeeded.
+  // Replaying after every block cost O(pending) per block (quadratic under load).
   bool stale = false;
   size_t failed = 0;
+  const int64_t now_ms = clock_.NowUnixMs();
+  v1::TxBody body;
   for (const auto& rec : committed.txs) {
     const bool ok = rec.receipt.status() == v1::TX_STATUS_OK;
     failed += !ok;
-    stale = stale || !ok || !mempool_.Contains(rec.tx_id) ||
-            pending_unapplied_.contains(rec.tx_id);
+    if (stale) continue;
+    const bool pending = mempool_.Contains(rec.tx_id);
+    const bool applied = pending && !pending_unapplied_.contains(rec.tx_id);
+    if (ok && !pending) {
+      stale = !body.ParseFromString(rec.tx.body()) ||
+              !ledger_->CheckTx(*pending_state_, body, rec.tx.signer(), now_ms);
+      pending_state_txs_ += !stale;
+    } else {
+      stale = ok != applied;
+    }
   }
   for (const auto& skipped : committed.skipped) {
-    stale = stale || mempool_.Contains(skipped.tx_id);
+    stale = stale ||
+            (mempool_.Contains(skipped.tx_id) && !pending_unapplied_.contains(skipped.tx_id));
   }
   for (const auto& rec : committed.txs) mempool_.Remove(rec.tx_id);
   for (const auto& skipped : committed.skipped) mempool_.Remove(skipped.tx_id);
