@@ -13,7 +13,8 @@
 # deleted, and restarted after the load: its catch-up from zero is timed (blocks/s and tx/s
 # until it reaches the validators' leaf count). Then it measures t_verify with
 # `micro_bench --benchmark_filter=BM_Bip340Verify` and prints ONE table: each run's committed
-# tx/s and commit latency, and its fraction of the ceiling C / (n x t_verify) for its n.
+# tx/s and commit latency, and its fraction of the ceiling C / (n x t_verify) for its n;
+# "uncommitted" counts the txs still not seen committed when the bench's drain (30 s) ended.
 #
 # Settings (environment):
 #   BUILD_DIR=build-release  built by deploy/localnet.sh (Release); micro_bench is built there too
@@ -235,17 +236,17 @@ print(f"workload {workload}, {duration} s measured after {warmup} s warmup, {key
       f"load average before {load_before}, after {load_after}")
 print()
 print("| network | load | committed tx/s | of ceiling | p50 ms | p90 ms | p99 ms | max ms "
-      "| sent | rejected | FAILED |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+      "| sent | rejected | FAILED | uncommitted |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for name, n, run, load in rows:
     j = json.load(open(os.path.join(out, run + ".json")))
     l = j["latencyMs"]
     frac = j["committedTxPerS"] / ceiling(n)
     print(f"| {name} | {load} | {j['committedTxPerS']:,.1f} | {frac:.4f} | {l['p50']:.1f} | "
           f"{l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} | {j['sent']} | {j['rejected']} | "
-          f"{j['committedFailed']} |")
-print(f"| ceiling C/(n x t_verify), n=1 | | {ceiling(1):,.0f} | 1 | | | | | | | |")
-print(f"| ceiling C/(n x t_verify), n=4 | | {ceiling(4):,.0f} | 1 | | | | | | | |")
+          f"{j['committedFailed']} | {j['uncommitted']} |")
+print(f"| ceiling C/(n x t_verify), n=1 | | {ceiling(1):,.0f} | 1 | | | | | | | | |")
+print(f"| ceiling C/(n x t_verify), n=4 | | {ceiling(4):,.0f} | 1 | | | | | | | | |")
 if catchup_s:
     s = float(catchup_s)
     print()
