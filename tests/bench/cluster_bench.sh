@@ -19,8 +19,10 @@
 # Settings (environment):
 #   BUILD_DIR=build-release  built by deploy/localnet.sh (Release); micro_bench is built there too
 #   WORKLOAD=mixed  DURATION_S=20  WARMUP_S=3  IN_FLIGHT=3000  KEYS=60  LIGHT_RATE=10
+#   PRESIGN=200000  txs signed before each saturation run (a run that sends them all says so)
 #   OUT_DIR=<temp>/out  the JSON summaries and progress logs of every run
-# --quick: DURATION_S=3 WARMUP_S=1 IN_FLIGHT=500 KEYS=9 (a smoke run; its figures mean little).
+# --quick: DURATION_S=3 WARMUP_S=1 IN_FLIGHT=500 KEYS=9 PRESIGN=20000 (a smoke run; its
+# figures mean little).
 # --keep:  keep the temporary folder (networks, logs) instead of deleting it.
 #
 # Every node it started is stopped on exit, error or Ctrl-C.
@@ -57,11 +59,13 @@ if [ "$QUICK" = 1 ]; then
   WARMUP_S="${WARMUP_S:-1}"
   IN_FLIGHT="${IN_FLIGHT:-500}"
   KEYS="${KEYS:-9}"
+  PRESIGN="${PRESIGN:-20000}"
 else
   DURATION_S="${DURATION_S:-20}"
   WARMUP_S="${WARMUP_S:-3}"
   IN_FLIGHT="${IN_FLIGHT:-3000}"
   KEYS="${KEYS:-60}"
+  PRESIGN="${PRESIGN:-200000}"
 fi
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/cluster_bench.XXXXXX")"
@@ -156,13 +160,13 @@ git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
 # ---- 1 validator ----
 up v1 1 0
 bench v1 v1-light --rate "$LIGHT_RATE"
-bench v1 v1-saturation --in-flight "$IN_FLIGHT"
+bench v1 v1-saturation --in-flight "$IN_FLIGHT" --presign "$PRESIGN"
 down v1
 
 # ---- 4 validators ----
 up v4 4 0
 bench v4 v4-light --rate "$LIGHT_RATE"
-bench v4 v4-saturation --in-flight "$IN_FLIGHT"
+bench v4 v4-saturation --in-flight "$IN_FLIGHT" --presign "$PRESIGN"
 down v4
 
 # ---- 4 validators + 1 observer (load to the validators), then the observer's catch-up ----
@@ -170,7 +174,7 @@ up v4o1 4 1
 OBS="$TMP/v4o1/observer0"
 OBS_ADDR="$(grpc_address "$OBS")"
 bench v4o1 v4o1-light --rate "$LIGHT_RATE"
-bench v4o1 v4o1-saturation --in-flight "$IN_FLIGHT"
+bench v4o1 v4o1-saturation --in-flight "$IN_FLIGHT" --presign "$PRESIGN"
 # Catch-up from zero: stop the observer, delete its data, start it again, time it to the head.
 obs_pid="$(cat "$OBS/node.pid")"
 kill -TERM "$obs_pid"
@@ -242,6 +246,8 @@ for name, n, run, load in rows:
     j = json.load(open(os.path.join(out, run + ".json")))
     l = j["latencyMs"]
     frac = j["committedTxPerS"] / ceiling(n)
+    if j["ranOutOfTxs"]:
+        load += " (ran out of pre-signed txs)"
     print(f"| {name} | {load} | {j['committedTxPerS']:,.1f} | {frac:.4f} | {l['p50']:.1f} | "
           f"{l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} | {j['sent']} | {j['rejected']} | "
           f"{j['committedFailed']} | {j['uncommitted']} |")
