@@ -120,19 +120,39 @@ CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
     return Fail(ExitCode::kFailed, what, "NOT_VERIFIED", verified.error().message);
   }
   const auto& v = *verified;
+  // The bundle proves what happened up to the certified root, not that nothing happened since
+  // (docs/DECISIONS.md "Issue 6"): every verdict says as of when.
+  const std::string as_of = "ledger height " + std::to_string(v.ledger_root.height) +
+                            " (certified block " + std::to_string(v.certified_block_height) +
+                            ", proposed " + FormatTimeMs(v.certified_time_ms) + ")";
   if (options.json) {
     auto provenance = ToJson(v.provenance);
     if (!provenance) return LocalFailure("print JSON", provenance.error());
+    std::string evidence;
+    for (const auto& [lot, basis] : v.site_status_evidence) {
+      evidence += std::string(evidence.empty() ? "" : ",") + JsonString(lot) +
+                  ":{\"action\":" + JsonString(basis.action) +
+                  ",\"height\":" + std::to_string(basis.height) + "}";
+    }
     env.out << "{\"verdict\":\"VERIFIED\",\"chainId\":" << JsonString(v.chain_id)
+            << ",\"asOf\":{\"ledgerHeight\":" << v.ledger_root.height
+            << ",\"certifiedBlockHeight\":" << v.certified_block_height
+            << ",\"certifiedTimeMs\":" << v.certified_time_ms << "}"
             << ",\"ledgerHeight\":" << v.ledger_root.height
             << ",\"leafCount\":" << v.ledger_root.leaf_count
             << ",\"accumulatorRoot\":" << JsonString(ToHex(v.ledger_root.accumulator_root))
             << ",\"certifiedBlockHeight\":" << v.certified_block_height
             << ",\"signatures\":" << v.signature_count << ",\"validators\":" << v.validator_count
-            << ",\"txs\":" << v.tx_count << ",\"provenance\":" << *provenance << "}\n";
+            << ",\"txs\":" << v.tx_count << ",\"contextTxs\":" << v.context_tx_count
+            << ",\"siteStatusAtRecord\":{" << evidence << "}"
+            << ",\"provenance\":" << *provenance << "}\n";
     return {};
   }
-  PrintProvenanceTree(env.out, v.provenance);
+  BundleTreeNotes notes;
+  for (const auto& [lot, basis] : v.site_status_evidence) {
+    notes.site_status_basis[lot] = basis.action + " at height " + std::to_string(basis.height);
+  }
+  PrintProvenanceTree(env.out, v.provenance, &notes);
   uint64_t newest = 0;
   for (const auto& lot : v.provenance.lots()) {
     for (const auto& event : lot.events()) newest = std::max(newest, event.height());
@@ -140,13 +160,16 @@ CommandResult<> ProofVerify(const Env& env, const ProofVerifyOptions& options) {
   // The accumulator proves receipts, not the lots' current state: say how fresh this is.
   env.out << "\nnote: the newest event shown is at ledger height " << newest
           << "; the bundle cannot rule out events after it (the certified root is at height "
-          << v.ledger_root.height << ")\n";
+          << v.ledger_root.height << "). For a fresher view fetch a new bundle, and check that "
+          << "the ledger only grew since this one with `minetrace proof consistency-get "
+          << "--from-bundle` and `minetrace proof consistency --bundle`.\n";
   const int lots = v.provenance.lots_size();
   env.out << "VERIFIED: " << Subject(*bundle) << ", " << lots << (lots == 1 ? " lot, " : " lots, ")
-          << v.tx_count << " txs: every signature, receipt, inclusion path, backward lot link, "
-          << "custody step and mass balance checks out, as of ledger height "
-          << v.ledger_root.height << ", certified by " << v.signature_count << " of "
-          << v.validator_count << " trusted validators of chain '" << v.chain_id << "'\n";
+          << v.tx_count << " txs (+" << v.context_tx_count << " naming members and sites): "
+          << "every signature, receipt, inclusion path, backward lot link, custody step and "
+          << "mass balance checks out, as of " << as_of << ", certified by " << v.signature_count
+          << " of " << v.validator_count << " trusted validators of chain '" << v.chain_id
+          << "'\n";
   return {};
 }
 

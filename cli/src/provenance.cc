@@ -135,6 +135,12 @@ std::string SiteText(const v1::MineSite& s) {
   return text;
 }
 
+// A site as its registration shows it (a proof bundle proves no current status).
+std::string RegisteredSiteText(const v1::MineSite& s) {
+  return "site " + s.site_id() + " \"" + s.name() + "\" " + s.country() + ", registered at height " +
+         std::to_string(s.registered_height());
+}
+
 std::string LotHeader(const v1::Lot& lot, const Index& index) {
   std::string s = "lot " + lot.lot_id() + "  " + std::string(LotOriginName(lot.origin())) +
                   "  " + std::string(MineralName(lot.mineral())) + "  " +
@@ -150,7 +156,8 @@ std::string LotHeader(const v1::Lot& lot, const Index& index) {
 // The detail lines of one lot (without the tree prefix). A site is described in full (with
 // its incidents and flags) the first time only; `sites_shown` remembers which were.
 std::vector<std::string> LotDetails(const v1::ProvenanceLot& pl, const Index& index,
-                                    std::set<std::string>& sites_shown) {
+                                    std::set<std::string>& sites_shown,
+                                    const BundleTreeNotes* bundle) {
   const v1::Lot& lot = pl.lot();
   std::vector<std::string> lines;
   if (lot.origin() == v1::LOT_ORIGIN_PROCESSING || !lot.parent_lot_ids().empty()) {
@@ -171,9 +178,16 @@ std::vector<std::string> LotDetails(const v1::ProvenanceLot& pl, const Index& in
     const v1::MineSite* site = index.Site(lot.site_id());
     const bool first = sites_shown.insert(lot.site_id()).second;
     std::string at_record = std::string(SiteStatusName(lot.site_status_at_record()));
+    if (bundle != nullptr) {
+      auto basis = bundle->site_status_basis.find(lot.lot_id());
+      at_record += basis == bundle->site_status_basis.end()
+                       ? " (no status tx in the bundle)"
+                       : " (per " + basis->second + ")";
+    }
     const std::string site_text = site == nullptr ? "site " + lot.site_id()
-                                  : first         ? SiteText(*site)
-                                                  : "site " + lot.site_id() + " (see above)";
+                                  : !first        ? "site " + lot.site_id() + " (see above)"
+                                  : bundle != nullptr ? RegisteredSiteText(*site)
+                                                      : SiteText(*site);
     lines.push_back(site_text + "; " + at_record + " when the lot was recorded");
     if (site != nullptr && first) {
       for (const v1::Incident* i : index.IncidentsOf(v1::INCIDENT_SUBJECT_SITE, lot.site_id())) {
@@ -242,7 +256,8 @@ const char* SiteFill(v1::SiteStatus status) {
 
 }  // namespace
 
-void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p) {
+void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p,
+                         const BundleTreeNotes* bundle) {
   const Index index(p);
   std::vector<std::string> roots;
   if (p.has_shipment() && !p.shipment().shipment_id().empty()) {
@@ -309,7 +324,7 @@ void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p) {
     out << item.prefix << connector << LotHeader(lot, index) << '\n';
     const bool has_children = !lot.parent_lot_ids().empty();
     const std::string detail_prefix = below + (has_children ? "|  " : "   ");
-    for (const std::string& line : LotDetails(*pl, index, sites_shown)) {
+    for (const std::string& line : LotDetails(*pl, index, sites_shown, bundle)) {
       out << detail_prefix << line << '\n';
     }
     const auto& parents = lot.parent_lot_ids();
@@ -325,8 +340,16 @@ void PrintProvenanceTree(std::ostream& out, const v1::Provenance& p) {
       for (int r : m.roles()) {
         roles += (roles.empty() ? "" : ",") + std::string(RoleName(static_cast<v1::Role>(r)));
       }
-      out << "  " << Hex(m.key()) << "  " << m.name() << "  " << roles << "  "
-          << MemberStatusName(m.status());
+      out << "  " << Hex(m.key()) << "  " << m.name() << "  " << roles;
+      if (bundle != nullptr) {
+        // Registered, not necessarily active now: suspensions are not in the bundle.
+        if (!m.country().empty()) out << "  " << m.country();
+        out << (m.registered_height() != 0
+                    ? "  registered at height " + std::to_string(m.registered_height())
+                    : std::string("  founding administrator (trusted genesis)"));
+      } else {
+        out << "  " << MemberStatusName(m.status());
+      }
       if (m.audit_flag() != v1::AUDIT_FLAG_UNSPECIFIED) {
         out << "  audit flag " << AuditFlagName(m.audit_flag());
       }

@@ -314,20 +314,31 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     if (req->lot_id().empty() == req->shipment_id().empty()) {
       return Invalid("give exactly one of lot_id and shipment_id");
     }
+    auto graph = CollectProvenanceGraph(ledger_, req->lot_id(), req->shipment_id());
+    if (!graph) return ToGrpcStatus(graph.error());
     // The root in a header lags the head by three heights: the newest events may need a few
-    // more blocks before a certified root covers them.
+    // more blocks before a certified root covers them. Wait on the head certificate's leaf
+    // count (one read), then build the bundle once.
     const auto deadline = std::chrono::steady_clock::now() + kMaxProofWait;
     for (;;) {
-      auto bundle = BuildProvenanceProofAtHead(ledger_, req->lot_id(), req->shipment_id());
-      if (bundle) {
+      auto certificate = HeadCertificate(ledger_);
+      if (!certificate && certificate.error().code != ErrorCode::kUnavailable) {
+        return ToGrpcStatus(certificate.error());
+      }
+      if (certificate && certificate->header().ledger_root().leaf_count() > graph->newest_leaf) {
+        auto bundle =
+            BuildProvenanceProof(ledger_, *graph, certificate->header(), certificate->qc());
+        if (!bundle) return ToGrpcStatus(bundle.error());
         *resp = std::move(*bundle);
         return grpc::Status::OK;
       }
-      if (bundle.error().code != ErrorCode::kUnavailable ||
-          std::chrono::steady_clock::now() >= deadline || ctx->IsCancelled()) {
-        return ToGrpcStatus(bundle.error());
+      if (std::chrono::steady_clock::now() >= deadline || ctx->IsCancelled()) {
+        return ToGrpcStatus(certificate
+                                ? Error{ErrorCode::kUnavailable,
+                                        NotCoveredYet(*graph, certificate->header().ledger_root())}
+                                : certificate.error());
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 

@@ -194,8 +194,21 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
   EXPECT_NE(verify.out.find("ICGLR-CD-0001"), std::string::npos) << verify.out;
   EXPECT_NE(verify.out.find("T0000001"), std::string::npos) << verify.out;
-  EXPECT_NE(verify.out.find("\nVERIFIED: shipment 'SH-1', 1 lot, 7 txs"), std::string::npos)
+  EXPECT_NE(verify.out.find("\nVERIFIED: shipment 'SH-1', 1 lot, 7 txs (+6 naming members and "
+                            "sites)"),
+            std::string::npos)
       << verify.out;
+  // Names, roles and the site come from the bundle's context txs (5 members + the site).
+  EXPECT_NE(verify.out.find("exporter     exporter ("), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("by ceec ("), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("smelter      smelter ("), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("site CD-1 \"Site CD-1\" CD, registered at height "),
+            std::string::npos)
+      << verify.out;
+  EXPECT_NE(verify.out.find("; green (per register_mine_site at height "), std::string::npos)
+      << verify.out;
+  EXPECT_NE(verify.out.find("  exporter  exporter  "), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find(", as of ledger height "), std::string::npos) << verify.out;
   EXPECT_NE(verify.out.find("note: the newest event shown is at ledger height "), std::string::npos)
       << verify.out;
   // The verdict is the last line.
@@ -205,6 +218,8 @@ TEST_F(ProofNetwork, ShipmentBundleFromOneNodeVerifiesOfflineAfterThatNodeStops)
   CliRun json = Cli(net_.dir(), "proof verify " + file.string() + " " + trust + " --json");
   EXPECT_EQ(json.code, 0) << json.out << json.err;
   EXPECT_EQ(json.out.rfind("{\"verdict\":\"VERIFIED\"", 0), 0u) << json.out;
+  EXPECT_NE(json.out.find("\"asOf\":{\"ledgerHeight\":"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"certifiedTimeMs\":"), std::string::npos) << json.out;
 
   // One byte flipped in the middle of the file: the verdict is no, and says why.
   std::string bytes = ReadFile(file);

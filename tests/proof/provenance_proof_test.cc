@@ -1,5 +1,6 @@
 // Goal: a provenance proof bundle built from a real ledger verifies offline against the
-// trusted genesis, the verdict rebuilds the same lots and shipment the ledger holds, and
+// trusted genesis, the verdict rebuilds the same lots and shipment the ledger holds (and the
+// members, sites and site status at record from the bundle's context txs), and
 // each kind of tampering (a flipped byte, a dropped, extra or reordered tx, a receipt of
 // another tx, a wrong root, a QC of another header, too few signatures, keys outside the
 // trusted set) fails with a message naming what failed.
@@ -11,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include "minetrace/ledger/proof/bundle_context.h"
 #include "minetrace/ledger/proof/certificate.h"
+#include "minetrace/ledger/rules.h"
 #include "proof_bundle.h"
 #include "test_fixture.h"
 
@@ -113,6 +116,53 @@ class ProvenanceProofTest : public ledger::testing::LedgerFixture {
     }
     ADD_FAILURE() << "no " << action << " of " << id;
     return 0;
+  }
+
+  // The index in `bundle.context_txs` of the tx whose action is `action` and that names
+  // `key` (a member key) or `site` (a site id); -1 when there is none.
+  int ContextIndex(const v1::ProvenanceProof& bundle, v1::TxBody::ActionCase action,
+                   const std::string& key_or_site) {
+    for (int i = 0; i < bundle.context_txs_size(); ++i) {
+      v1::TxBody body;
+      body.ParseFromString(bundle.context_txs(i).tx().body());
+      if (body.action_case() != action) continue;
+      if (lp::SiteIdOf(body) == key_or_site) return i;
+      if (action == v1::TxBody::kRegisterMember &&
+          body.register_member().member_key() == key_or_site) {
+        return i;
+      }
+    }
+    return -1;
+  }
+  const v1::Member* MemberIn(const v1::Provenance& p, const crypto::PrivateKey& who) {
+    for (const v1::Member& m : p.members()) {
+      if (m.key() == KeyStr(who)) return &m;
+    }
+    return nullptr;
+  }
+  const v1::Lot* LotIn(const v1::Provenance& p, const std::string& id) {
+    for (const auto& l : p.lots()) {
+      if (l.lot().lot_id() == id) return &l.lot();
+    }
+    return nullptr;
+  }
+  v1::Receipt Inspect(v1::SiteStatus result) {
+    auto b = Body();
+    auto* a = b.mutable_record_inspection();
+    a->set_site_id("CD-1");
+    a->set_inspected_at_ms(now_ms_ - 500);
+    a->set_result(result);
+    a->set_inspector("joint mission");
+    a->set_report_hash(std::string(32, '\x07'));
+    return Commit(b, regulator_);
+  }
+  v1::Receipt SetStatus(v1::SiteStatus status) {
+    auto b = Body();
+    auto* a = b.mutable_set_site_status();
+    a->set_site_id("CD-1");
+    a->set_status(status);
+    a->set_reason("risk review");
+    return Commit(b, regulator_);
   }
 
   std::vector<crypto::PrivateKey> validators_ = {validator_, KeyFromSeed(101), KeyFromSeed(102),
@@ -359,6 +409,176 @@ TEST_F(ProvenanceProofTest, EveryFlippedByteOfABundleFileIsRefused) {
   accepted = count_accepted(shipment, 7);
   EXPECT_TRUE(accepted.empty()) << accepted.size() << " changes accepted, first "
                                 << accepted.front();
+}
+
+TEST_F(ProvenanceProofTest, TreeNamesMembersRolesAndSitesFromContextTxs) {
+  ShipToSmelter();
+  CertifyHead({0, 1, 2, 3});
+  const v1::ProvenanceProof bundle = Bundle("", "SH-1");
+  // The register_member of agent, coop, processor, exporter, certifier and smelter (the
+  // trader and the regulator are in no tx of SH-1's graph) and CD-1's register_mine_site.
+  EXPECT_EQ(bundle.context_txs_size(), 7);
+  auto v = lp::VerifyProvenanceProof(bundle, genesis_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->context_tx_count, 7u);
+  const v1::Provenance& p = v->provenance;
+  ASSERT_EQ(p.members_size(), 6);
+  const v1::Member* exporter = MemberIn(p, exporter_);
+  ASSERT_NE(exporter, nullptr);
+  EXPECT_EQ(exporter->name(), "exporter");
+  ASSERT_EQ(exporter->roles_size(), 1);
+  EXPECT_EQ(exporter->roles(0), v1::ROLE_EXPORTER);
+  EXPECT_EQ(exporter->country(), "CD");
+  ASSERT_NE(MemberIn(p, certifier_), nullptr);
+  EXPECT_EQ(MemberIn(p, certifier_)->name(), "ceec");
+  EXPECT_EQ(MemberIn(p, agent_)->roles(0), v1::ROLE_AGENT);
+  EXPECT_EQ(MemberIn(p, trader_), nullptr);
+  ASSERT_EQ(p.sites_size(), 1);
+  EXPECT_EQ(p.sites(0).site_id(), "CD-1");
+  EXPECT_EQ(p.sites(0).name(), "Site CD-1");
+  for (const char* id : {"T0000001", "T0000002"}) {
+    EXPECT_EQ(LotIn(p, id)->site_status_at_record(), v1::SITE_STATUS_GREEN) << id;
+    EXPECT_EQ(LotIn(p, id)->site_status_at_record(), LotOf(id).site_status_at_record()) << id;
+    EXPECT_EQ(v->site_status_evidence.at(id).action, "register_mine_site") << id;
+  }
+  // The processed lot has no site of its own.
+  EXPECT_EQ(v->site_status_evidence.count("P0000001"), 0u);
+}
+
+// A site's status at each lot's record rests on its registration, its latest inspection and
+// a later status change, with the lapse to blue a year after the last inspection; each is
+// what the ledger recorded. A superseded inspection is not carried.
+TEST_F(ProvenanceProofTest, SiteStatusAtRecordIsTheLedgersFromTheLatestStatusTxs) {
+  SetUpChain();
+  LotTo("T0000001", processor_);          // green: the registration
+  ExpectOk(Inspect(v1::SITE_STATUS_GREEN));  // superseded by the next one
+  ExpectOk(Inspect(v1::SITE_STATUS_YELLOW));
+  LotTo("T0000002", processor_);          // yellow: the second inspection
+  ExpectOk(SetStatus(v1::SITE_STATUS_GREEN));
+  LotTo("T0000003", processor_);          // green: the status change
+  now_ms_ += 366LL * 24 * 3600 * 1000;
+  LotTo("T0000004", processor_);          // blue: a year after the last inspection
+  ExpectOk(Process(processor_, v1::PROCESSING_KIND_MERGE,
+                   {"T0000001", "T0000002", "T0000003", "T0000004"}, {{"P0000001", 180000}}));
+  CertifyHead({0, 1, 2, 3});
+  const v1::ProvenanceProof bundle = Bundle("P0000001", "");
+  int inspections = 0;
+  for (const v1::ProofTx& t : bundle.context_txs()) {
+    v1::TxBody body;
+    ASSERT_TRUE(body.ParseFromString(t.tx().body()));
+    if (body.action_case() != v1::TxBody::kRecordInspection) continue;
+    ++inspections;
+    EXPECT_EQ(body.record_inspection().result(), v1::SITE_STATUS_YELLOW)
+        << "the superseded inspection is carried";
+  }
+  EXPECT_EQ(inspections, 1);
+  auto v = lp::VerifyProvenanceProof(bundle, genesis_);
+  ASSERT_TRUE(v) << v.error().message;
+  // register_member of agent, coop, processor; the site; one inspection; one status change.
+  EXPECT_EQ(v->context_tx_count, 6u);
+  const v1::Provenance& p = v->provenance;
+  const std::vector<std::pair<std::string, v1::SiteStatus>> expected = {
+      {"T0000001", v1::SITE_STATUS_GREEN},
+      {"T0000002", v1::SITE_STATUS_YELLOW},
+      {"T0000003", v1::SITE_STATUS_GREEN},
+      {"T0000004", v1::SITE_STATUS_BLUE}};
+  const std::vector<std::string> evidence = {"register_mine_site", "record_inspection",
+                                             "set_site_status", "set_site_status"};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& [id, status] = expected[i];
+    ASSERT_NE(LotIn(p, id), nullptr) << id;
+    EXPECT_EQ(LotIn(p, id)->site_status_at_record(), status) << id;
+    EXPECT_EQ(LotOf(id).site_status_at_record(), status) << id;
+    EXPECT_EQ(v->site_status_evidence.at(id).action, evidence[i]) << id;
+  }
+  // Without the site's registration its status txs are used by nothing: refused.
+  v1::ProvenanceProof b = bundle;
+  b.mutable_context_txs()->DeleteSubrange(
+      ContextIndex(bundle, v1::TxBody::kRegisterMineSite, "CD-1"), 1);
+  EXPECT_FAILS_WITH(b, "of site 'CD-1' is not the latest inspection or status change");
+}
+
+// The node can leave context out: the tree then shows the key, or "?" for the site status.
+// Nothing of it can be padded or reordered.
+TEST_F(ProvenanceProofTest, DroppedContextShowsKeysAndExtraContextIsRefused) {
+  ShipToSmelter();
+  CertifyHead({0, 1, 2, 3});
+  const v1::ProvenanceProof good = Bundle("", "SH-1");
+
+  v1::ProvenanceProof b = good;  // the exporter's registration left out
+  b.mutable_context_txs()->DeleteSubrange(
+      ContextIndex(good, v1::TxBody::kRegisterMember, KeyStr(exporter_)), 1);
+  auto v = lp::VerifyProvenanceProof(b, genesis_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(MemberIn(v->provenance, exporter_), nullptr);
+  EXPECT_EQ(v->provenance.members_size(), 5);
+
+  b = good;  // the site's registration left out: no status at record
+  b.mutable_context_txs()->DeleteSubrange(
+      ContextIndex(good, v1::TxBody::kRegisterMineSite, "CD-1"), 1);
+  v = lp::VerifyProvenanceProof(b, genesis_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->provenance.sites_size(), 0);
+  EXPECT_EQ(LotIn(v->provenance, "T0000001")->site_status_at_record(),
+            v1::SITE_STATUS_UNSPECIFIED);
+  EXPECT_TRUE(v->site_status_evidence.empty());
+
+  // An unrelated register_member (the trader's, from T0000003's bundle), kept in leaf order.
+  const v1::ProvenanceProof other = Bundle("T0000003", "");
+  const int trader = ContextIndex(other, v1::TxBody::kRegisterMember, KeyStr(trader_));
+  ASSERT_GE(trader, 0);
+  b = good;
+  {
+    std::vector<v1::ProofTx> txs(b.context_txs().begin(), b.context_txs().end());
+    const v1::ProofTx extra = other.context_txs(trader);
+    auto at = std::find_if(txs.begin(), txs.end(), [&](const v1::ProofTx& t) {
+      return t.leaf_index() > extra.leaf_index();
+    });
+    txs.insert(at, extra);
+    b.clear_context_txs();
+    for (auto& t : txs) *b.add_context_txs() = t;
+  }
+  EXPECT_FAILS_WITH(b, "whom no tx of the graph names: an unused tx");
+
+  b = good;  // a registration twice
+  *b.add_context_txs() = good.context_txs(0);
+  EXPECT_FAILS_WITH(b, "strictly increasing leaf order");
+
+  b = good;  // two context txs swapped
+  b.mutable_context_txs()->SwapElements(0, 1);
+  EXPECT_FAILS_WITH(b, "strictly increasing leaf order");
+
+  b = good;  // a graph tx among the context
+  b.clear_context_txs();
+  *b.add_context_txs() = good.txs(0);
+  EXPECT_FAILS_WITH(b, "it has no place among the context txs");
+
+  b = good;  // a context tx with another's receipt
+  b.mutable_context_txs(1)->set_receipt(good.context_txs(2).receipt());
+  EXPECT_FAILS_WITH(b, "the receipt belongs to another tx");
+
+  b = good;  // a field this verifier does not know
+  b.mutable_txs(0)->GetReflection()->MutableUnknownFields(b.mutable_txs(0))->AddVarint(99, 1);
+  EXPECT_FAILS_WITH(b, "fields this verifier does not know");
+}
+
+// The verifier's lapse rule is the ledger's (ledger::EffectiveSiteStatus).
+TEST(ProofSiteStatus, EffectiveStatusMatchesTheLedgersRule) {
+  constexpr int64_t kDay = 24LL * 3600 * 1000;
+  for (v1::SiteStatus recorded : {v1::SITE_STATUS_GREEN, v1::SITE_STATUS_YELLOW,
+                                  v1::SITE_STATUS_RED, v1::SITE_STATUS_BLUE}) {
+    for (int64_t days : {0, 1, 364, 365, 366, 3 * 365, 3 * 365 + 1, 4 * 365, 4 * 365 + 1, 9000}) {
+      for (int64_t extra_ms : {int64_t{0}, int64_t{1}, -int64_t{1}}) {
+        v1::MineSite site;
+        site.set_status(recorded);
+        site.set_last_inspection_ms(1'700'000'000'000);
+        const int64_t at = site.last_inspection_ms() + days * kDay + extra_ms;
+        EXPECT_EQ(lp::EffectiveSiteStatusAt(recorded, site.last_inspection_ms(), at),
+                  ledger::EffectiveSiteStatus(site, at))
+            << v1::SiteStatus_Name(recorded) << " after " << days << " days " << extra_ms;
+      }
+    }
+  }
 }
 
 TEST_F(ProvenanceProofTest, BuilderWaitsForARootThatCoversTheGraph) {

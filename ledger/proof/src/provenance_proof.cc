@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "minetrace/crypto/sha256.h"
+#include "minetrace/ledger/proof/bundle_context.h"
 #include "minetrace/ledger/proof/custody_event.h"
 #include "minetrace/ledger/proof/merkle.h"
 #include "minetrace/ledger/proof/tx.h"
@@ -382,6 +383,169 @@ void ApplyShipmentEvent(v1::Shipment& s, const Entry& e) {
   }
 }
 
+// A field this verifier does not know anywhere in `m` (protobuf keeps unknown fields when it
+// parses). Recursion is bounded by the message types' nesting, which has no cycles here.
+bool HasUnknownFields(const google::protobuf::Message& m) {
+  const google::protobuf::Reflection* reflection = m.GetReflection();
+  if (!reflection->GetUnknownFields(m).empty()) return true;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      if (HasUnknownFields(reflection->GetMessage(m, f))) return true;
+      continue;
+    }
+    for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
+      if (HasUnknownFields(reflection->GetRepeatedMessage(m, f, i))) return true;
+    }
+  }
+  return false;
+}
+
+// Step 6: the context txs (bundle_context.h). `graph` holds the verified graph txs, `lots` the
+// lots rebuilt from them (their site_status_at_record is set here); members and sites are
+// added to `out.provenance`.
+Result<void> VerifyContext(const v1::ProvenanceProof& bundle, const std::vector<Entry>& graph,
+                           const std::map<std::string, std::vector<size_t>>& histories,
+                           std::map<std::string, v1::Lot>& lots, const v1::Genesis& trusted,
+                           const CertifiedLedgerRoot& root, VerifiedProvenance& out) {
+  std::set<std::string> named_keys;
+  std::set<std::string> named_sites;
+  for (const Entry& e : graph) {
+    AddMemberKeysNamedBy(e.body, e.signer, named_keys);
+    if (e.body.action_case() == v1::TxBody::kRecordMineLot) {
+      named_sites.insert(e.body.record_mine_lot().site_id());
+    }
+  }
+  std::map<std::string, std::string> administrators;  // key -> name, from the trusted genesis
+  for (const v1::GenesisMember& a : trusted.administrators()) administrators[a.key()] = a.name();
+
+  std::vector<Entry> context;
+  context.reserve(bundle.context_txs_size());
+  std::map<std::string, size_t> member_registration;  // key -> index in context
+  std::map<std::string, size_t> site_registration;
+  std::map<std::string, std::vector<size_t>> site_status_txs;  // site -> indexes, leaf order
+  for (int i = 0; i < bundle.context_txs_size(); ++i) {
+    auto checked = CheckTx(bundle.context_txs(i), static_cast<size_t>(i), bundle.chain_id(), root);
+    if (!checked) {
+      return tl::unexpected(Invalid("context " + checked.error().message));
+    }
+    Entry e = std::move(*checked);
+    const std::string name = "context " + TxName(e);
+    if (!context.empty() && e.receipt.leaf_index() <= context.back().receipt.leaf_index()) {
+      return tl::unexpected(Invalid(name + " follows leaf " +
+                                    std::to_string(context.back().receipt.leaf_index()) +
+                                    ": context txs must be in strictly increasing leaf order"));
+    }
+    const size_t k = context.size();
+    switch (e.body.action_case()) {
+      case v1::TxBody::kRegisterMember: {
+        const std::string& key = e.body.register_member().member_key();
+        if (named_keys.count(key) == 0 || administrators.count(key) != 0) {
+          return tl::unexpected(Invalid(name + " registers " + KeyName(key) +
+                                        ", whom no tx of the graph names: an unused tx"));
+        }
+        if (!member_registration.emplace(key, k).second) {
+          return tl::unexpected(Invalid(name + " registers " + KeyName(key) + " a second time"));
+        }
+        break;
+      }
+      case v1::TxBody::kRegisterMineSite: {
+        const std::string& site = e.body.register_mine_site().site_id();
+        if (named_sites.count(site) == 0) {
+          return tl::unexpected(Invalid(name + " registers site '" + site +
+                                        "', of no mine lot in the graph: an unused tx"));
+        }
+        if (!site_registration.emplace(site, k).second) {
+          return tl::unexpected(Invalid(name + " registers site '" + site + "' a second time"));
+        }
+        break;
+      }
+      case v1::TxBody::kRecordInspection:
+      case v1::TxBody::kSetSiteStatus:
+        site_status_txs[SiteIdOf(e.body)].push_back(k);
+        break;
+      default:
+        return tl::unexpected(Invalid(name + " is no registration, inspection or site status tx: " +
+                                      "it has no place among the context txs"));
+    }
+    context.push_back(std::move(e));
+  }
+
+  // Each mine lot's site status at record; the status txs it rests on are used.
+  std::vector<bool> used(context.size(), false);
+  for (const auto& [site, k] : site_registration) used[k] = true;
+  for (const auto& [key, k] : member_registration) used[k] = true;
+  auto as_status_tx = [&](const Entry& e) {
+    SiteStatusTx t;
+    t.leaf_index = e.receipt.leaf_index();
+    t.height = e.receipt.height();
+    t.block_time_ms = e.receipt.block_time_ms();
+    t.body = &e.body;
+    return t;
+  };
+  for (const auto& [lot_id, history] : histories) {
+    const Entry& creation = graph[history.front()];
+    if (creation.body.action_case() != v1::TxBody::kRecordMineLot) continue;
+    const std::string& site = creation.body.record_mine_lot().site_id();
+    auto reg = site_registration.find(site);
+    if (reg == site_registration.end()) continue;  // not shown: "?"
+    std::vector<SiteStatusTx> status_txs;
+    const std::vector<size_t>& indexes = site_status_txs[site];
+    for (size_t k : indexes) status_txs.push_back(as_status_tx(context[k]));
+    const SiteStatusAtRecord at =
+        SiteStatusAt(as_status_tx(context[reg->second]), status_txs,
+                     creation.receipt.leaf_index(), creation.receipt.block_time_ms());
+    if (at.inspection) used[indexes[*at.inspection]] = true;
+    if (at.status_change) used[indexes[*at.status_change]] = true;
+    const Entry& decided = context[at.decided_by ? indexes[*at.decided_by] : reg->second];
+    lots[lot_id].set_site_status_at_record(at.status);
+    out.site_status_evidence[lot_id] = {decided.action, decided.receipt.height()};
+  }
+  for (const Entry& e : context) {
+    if (!used[e.position]) {
+      return tl::unexpected(Invalid(
+          "context " + TxName(e) + " of site '" + SiteIdOf(e.body) +
+          "' is not the latest inspection or status change before any mine lot's record in the "
+          "bundle: an unused tx"));
+    }
+  }
+
+  // Members the tree names, in leaf order of their registration; then genesis administrators.
+  for (const Entry& e : context) {
+    if (e.body.action_case() == v1::TxBody::kRegisterMember) {
+      const v1::RegisterMember& a = e.body.register_member();
+      v1::Member* m = out.provenance.add_members();
+      m->set_key(a.member_key());
+      m->set_name(a.name());
+      *m->mutable_roles() = a.roles();
+      m->set_country(a.country());
+      m->set_registered_height(e.receipt.height());
+    } else if (e.body.action_case() == v1::TxBody::kRegisterMineSite) {
+      const v1::RegisterMineSite& a = e.body.register_mine_site();
+      v1::MineSite* s = out.provenance.add_sites();
+      s->set_site_id(a.site_id());
+      s->set_name(a.name());
+      s->set_country(a.country());
+      s->set_latitude_microdeg(a.latitude_microdeg());
+      s->set_longitude_microdeg(a.longitude_microdeg());
+      *s->mutable_minerals() = a.minerals();
+      s->set_production_estimate_kg_per_month(a.production_estimate_kg_per_month());
+      s->set_registered_height(e.receipt.height());
+    }
+  }
+  for (const auto& [key, name] : administrators) {
+    if (named_keys.count(key) == 0) continue;
+    v1::Member* m = out.provenance.add_members();
+    m->set_key(key);
+    m->set_name(name);
+    m->add_roles(v1::ROLE_ADMINISTRATOR);
+  }
+  out.context_tx_count = context.size();
+  return {};
+}
+
 }  // namespace
 
 TrustedValidators TrustedValidatorsOf(const v1::Genesis& genesis) {
@@ -436,6 +600,11 @@ Result<TrustedValidators> CheckBundleValidators(
 
 Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bundle,
                                                  const v1::Genesis& trusted) {
+  if (HasUnknownFields(bundle)) {
+    return tl::unexpected(Invalid(
+        "the bundle holds fields this verifier does not know (it reads version 1 bundles): "
+        "a changed or foreign file"));
+  }
   // 1. The chain and the validator set.
   auto validators_checked =
       CheckBundleValidators("bundle", bundle.version(), bundle.chain_id(), bundle.epoch(),
@@ -476,7 +645,8 @@ Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bund
 
   // 3. Every tx, receipt and inclusion path.
   if (bundle.txs_size() == 0) return tl::unexpected(Invalid("the bundle holds no txs"));
-  if (static_cast<size_t>(bundle.txs_size()) > kMaxProofTxs) {
+  if (static_cast<size_t>(bundle.txs_size()) + static_cast<size_t>(bundle.context_txs_size()) >
+      kMaxProofTxs) {
     return tl::unexpected(
         Invalid("the bundle holds more than " + std::to_string(kMaxProofTxs) + " txs"));
   }
@@ -667,6 +837,8 @@ Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bund
     }
     *lot.mutable_mine_site_ids() = {sites.begin(), sites.end()};
   }
+  // 6. The context: members, sites and the site status at each mine lot's record.
+  MT_TRY(VerifyContext(bundle, entries, histories, lots, trusted, root, out));
   for (int i = 0; i < out.provenance.lots_size(); ++i) {
     v1::ProvenanceLot* entry = out.provenance.mutable_lots(i);
     *entry->mutable_lot() = lots[lot_order[static_cast<size_t>(i)]];
@@ -690,6 +862,7 @@ Result<VerifiedProvenance> VerifyProvenanceProof(const v1::ProvenanceProof& bund
   out.ledger_root = root;
   out.certified_block_height = header->height;
   out.certified_round = header->round;
+  out.certified_time_ms = header->timestamp_ms;
   out.signature_count = qc->votes.size();
   out.validator_count = validators.keys.size();
   out.tx_count = entries.size();

@@ -16,16 +16,27 @@
 //      the same way), every step is an OK receipt, and every tx of the bundle is used;
 //   5. the domain story along each lot's history: custody continuity (only the holder
 //      dispatches, forms a shipment or processes; only the named receiver receives; only the
-//      sender cancels) and mass balance (processing outputs weigh at most their inputs).
+//      sender cancels) and mass balance (processing outputs weigh at most their inputs);
+//   6. the context txs (bundle_context.h) as in step 3, in strictly increasing leaf order,
+//      each used: a register_member of a key the graph names (once), a register_mine_site of
+//      a mine lot's site (once), a record_inspection or set_site_status that a mine lot's
+//      site status at record rests on. Names, roles, site records and statuses in the result
+//      come from these txs only (genesis administrators: from the trusted genesis).
+// Before all of these, a bundle holding fields this verifier does not know is refused: every
+// byte of a bundle is either checked or refused (a changed byte cannot hide a context tx as an
+// unknown field).
 //
 // What it cannot prove: that a lot had no event after the latest one in the bundle and up to
 // the certified height (the accumulator holds receipts, not a state root): the verdict is
-// "as of ledger height H", and a node could serve an older head of a lot's history. Member
-// roles and names, site records, flags and incidents are not in the bundle either.
+// "as of ledger height H", and a node could serve an older head of a lot's history. Context
+// can be left out by the node that built the bundle (then the key, or "?" for a site status,
+// is shown) and a site's later status tx could be left out (see bundle_context.h). Flags,
+// incidents, suspensions and current site statuses are not in the bundle.
 // Thread-safety: pure functions over values.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "minetrace/base/bytes.h"
@@ -48,12 +59,23 @@ struct VerifiedProvenance {
   uint64_t certified_round = 0;
   size_t signature_count = 0;
   size_t validator_count = 0;
-  size_t tx_count = 0;
+  int64_t certified_time_ms = 0;  // the certified header's timestamp (its proposer's clock)
+  size_t tx_count = 0;            // graph txs
+  size_t context_tx_count = 0;
   // The provenance rebuilt from the verified txs alone: the shipment (when one was asked
   // for), every lot (requested first, then upstream, breadth first) with its events oldest
-  // first and its state after them. sites, members, flags and incidents stay empty: the
-  // bundle does not prove them.
+  // first and its state after them; members (name, roles, country, registered_height) and
+  // sites (as registered) from the context txs, in leaf order; a mine lot's
+  // site_status_at_record when its site's registration is in the bundle (else unspecified).
+  // Member status, site status now, flags and incidents stay empty: the bundle does not
+  // prove them.
   v1::Provenance provenance;
+  // For each mine lot whose site status at record is shown: the tx it rests on.
+  struct SiteStatusEvidence {
+    std::string action;  // register_mine_site, record_inspection or set_site_status
+    uint64_t height = 0;
+  };
+  std::map<std::string, SiteStatusEvidence> site_status_evidence;  // by lot id
 };
 
 // The validators of `genesis` in order, epoch 0 (no validator-set changes exist yet).
