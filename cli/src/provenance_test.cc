@@ -194,6 +194,36 @@ TEST(ProvenanceTree, DrawsTheShipmentDownToTheMineSites) {
   ExpectHas(tree, "3 lots, 2 sites, 1 flag, 3 incidents\n");
 }
 
+// From a verified proof bundle: sites as registered (no status now), the site status at
+// record with the tx it rests on or "?", and members without a status.
+TEST(ProvenanceTree, FromABundleShowsOnlyWhatTheBundleProves) {
+  v1::Provenance p = Example();
+  p.clear_flags();
+  p.clear_incidents();
+  for (v1::MineSite& site : *p.mutable_sites()) {
+    site.set_status(v1::SITE_STATUS_UNSPECIFIED);
+    site.set_registered_height(2);
+  }
+  for (v1::Member& m : *p.mutable_members()) {
+    m.set_status(v1::MEMBER_STATUS_UNSPECIFIED);
+    m.set_audit_flag(v1::AUDIT_FLAG_UNSPECIFIED);
+    m.set_country("CD");
+    m.set_registered_height(1);
+  }
+  p.mutable_lots(2)->mutable_lot()->set_site_status_at_record(v1::SITE_STATUS_UNSPECIFIED);
+  BundleTreeNotes notes;
+  notes.site_status_basis["T0000012"] = "record_inspection at height 2";
+  std::ostringstream out;
+  PrintProvenanceTree(out, p, &notes);
+  const std::string tree = out.str();
+  ExpectHas(tree, "site CD-A \"Nyabibwe\" CD, registered at height 2; green (per "
+                  "record_inspection at height 2) when the lot was recorded\n");
+  ExpectHas(tree, "; ? (no status tx in the bundle) when the lot was recorded\n");
+  EXPECT_EQ(tree.find(" now "), std::string::npos) << tree;
+  ExpectHas(tree, "members:\n  " + ToHex(AsBytes(kExporter)) +
+                      "  Exporter Ltd  exporter  CD  registered at height 1\n");
+}
+
 TEST(ProvenanceTree, ALotReachedTwiceIsShownOnceAndMissingLotsAreNamed) {
   v1::Provenance p = Example();
   // Both inputs of P0000001 are the same lot: a diamond after a split and a merge.

@@ -12,10 +12,13 @@ namespace lp = ledger::proof;
 
 // A set_site_status is found by reading the txs between a mine lot's record and the site's
 // inspection or registration before it (nothing indexes them); at most this many leaves per
-// lot and in all. A status change further back is not carried: the check against the lot's
-// stored status at record then leaves the site out rather than show a wrong status.
+// lot. A status change further back is not carried: the check against the lot's stored
+// status at record then leaves the site out rather than show a wrong status.
 constexpr uint64_t kMaxStatusScanLeavesPerLot = 1024;
-constexpr uint64_t kMaxStatusScanLeaves = 65'536;
+// Registrations are found by reading the whole block their record names. One bundle reads at
+// most this many txs for its context; members and sites beyond it are left out (shown by key),
+// so a graph naming 10,000 members in 10,000 large blocks costs bounded work.
+constexpr uint64_t kMaxContextReads = 500'000;
 
 // A committed OK tx with its parsed body.
 struct BodyRecord {
@@ -30,7 +33,14 @@ class ContextReader {
   // `ledger` must outlive this reader.
   explicit ContextReader(const ledger::Ledger& ledger) : ledger_(ledger) {}
 
-  // The OK context tx at `leaf`, if it is one.
+  // Whether `count` more reads fit the bundle's budget (kMaxContextReads); takes them if so.
+  bool TakeReads(uint64_t count) {
+    if (count > reads_left_) return false;
+    reads_left_ -= count;
+    return true;
+  }
+
+  // The OK context tx at `leaf`, if it is one. Callers take the read from the budget first.
   Result<std::optional<BodyRecord>> AtLeaf(uint64_t leaf) const {
     auto record = ledger_.GetTxAtLeaf(leaf);
     if (!record) return tl::unexpected(record.error());
@@ -45,7 +55,8 @@ class ContextReader {
     return std::optional<BodyRecord>(std::move(out));
   }
 
-  // The OK context txs of block `height` (> 0), in leaf order.
+  // The OK context txs of block `height` (> 0), in leaf order; null when reading the block
+  // would exceed the budget.
   Result<const std::vector<BodyRecord>*> InBlock(uint64_t height) {
     auto cached = blocks_.find(height);
     if (cached != blocks_.end()) return &cached->second;
@@ -56,6 +67,10 @@ class ContextReader {
     if (!before->has_value() || !after->has_value()) {
       return MakeError(ErrorCode::kDataLoss,
                        "the ledger info of block " + std::to_string(height) + " is missing");
+    }
+    if ((*after)->leaf_count() < (*before)->leaf_count() ||
+        !TakeReads((*after)->leaf_count() - (*before)->leaf_count())) {
+      return nullptr;
     }
     std::vector<BodyRecord> found;
     for (uint64_t leaf = (*before)->leaf_count(); leaf < (*after)->leaf_count(); ++leaf) {
@@ -69,6 +84,7 @@ class ContextReader {
  private:
   const ledger::Ledger& ledger_;
   std::map<uint64_t, std::vector<BodyRecord>> blocks_;
+  uint64_t reads_left_ = kMaxContextReads;
 };
 
 lp::SiteStatusTx StatusTxOf(const BodyRecord& r) {
@@ -117,6 +133,7 @@ Result<std::map<uint64_t, ledger::TxRecord>> ContextOf(
     if (!member->has_value() || (*member)->registered_height() == 0) continue;
     auto block = reader.InBlock((*member)->registered_height());
     if (!block) return tl::unexpected(block.error());
+    if (*block == nullptr) continue;
     for (const BodyRecord& r : **block) {
       if (r.body.action_case() == v1::TxBody::kRegisterMember &&
           r.body.register_member().member_key() == key) {
@@ -127,13 +144,13 @@ Result<std::map<uint64_t, ledger::TxRecord>> ContextOf(
   }
   // Sites: the registration, the inspections before the last mine lot's record, and the
   // status changes found between each lot's record and the inspection before it.
-  uint64_t scanned = 0;
   for (const auto& [site_id, site_lots] : mine_lots) {
     auto site = ledger.GetMineSite(site_id);
     if (!site) return tl::unexpected(site.error());
     if (!site->has_value()) continue;
     auto block = reader.InBlock((*site)->registered_height());
     if (!block) return tl::unexpected(block.error());
+    if (*block == nullptr) continue;
     const BodyRecord* registration = nullptr;
     for (const BodyRecord& r : **block) {
       if (r.body.action_case() == v1::TxBody::kRegisterMineSite &&
@@ -155,6 +172,7 @@ Result<std::map<uint64_t, ledger::TxRecord>> ContextOf(
     for (uint64_t h : heights) {
       auto in_block = reader.InBlock(h);
       if (!in_block) return tl::unexpected(in_block.error());
+      if (*in_block == nullptr) continue;  // then the status check below leaves the site out
       for (const BodyRecord& r : **in_block) {
         if (r.body.action_case() == v1::TxBody::kRecordInspection &&
             r.body.record_inspection().site_id() == site_id) {
@@ -171,9 +189,9 @@ Result<std::map<uint64_t, ledger::TxRecord>> ContextOf(
         }
       }
       if (lot.leaf - from > kMaxStatusScanLeavesPerLot) continue;
-      for (uint64_t leaf = from; leaf < lot.leaf && scanned < kMaxStatusScanLeaves; ++leaf) {
+      for (uint64_t leaf = from; leaf < lot.leaf; ++leaf) {
         if (!scanned_leaves.insert(leaf).second) continue;
-        ++scanned;
+        if (!reader.TakeReads(1)) break;
         auto tx = reader.AtLeaf(leaf);
         if (!tx) return tl::unexpected(tx.error());
         if (tx->has_value() && (*tx)->body.action_case() == v1::TxBody::kSetSiteStatus &&
