@@ -1,7 +1,9 @@
 #include "proof_bundle.h"
 
 #include <map>
+#include <optional>
 #include <set>
+#include <vector>
 
 #include "minetrace/ledger/proof/bundle_context.h"
 

@@ -14,6 +14,7 @@
 
 #include "minetrace/ledger/proof/bundle_context.h"
 #include "minetrace/ledger/proof/certificate.h"
+#include "minetrace/ledger/proof/tx.h"
 #include "minetrace/ledger/rules.h"
 #include "proof_bundle.h"
 #include "test_fixture.h"
@@ -496,6 +497,36 @@ TEST_F(ProvenanceProofTest, SiteStatusAtRecordIsTheLedgersFromTheLatestStatusTxs
   b.mutable_context_txs()->DeleteSubrange(
       ContextIndex(bundle, v1::TxBody::kRegisterMineSite, "CD-1"), 1);
   EXPECT_FAILS_WITH(b, "of site 'CD-1' is not the latest inspection or status change");
+}
+
+// A status change the builder cannot find (more than 1,024 txs before the record, and
+// nothing indexes it) would make the bundle show an older status: the builder checks the
+// status its txs give against the one the ledger recorded and leaves the site out instead.
+TEST_F(ProvenanceProofTest, BuilderLeavesOutASiteWhoseStatusItCannotFind) {
+  SetUpChain();
+  ExpectOk(SetStatus(v1::SITE_STATUS_YELLOW));
+  std::vector<v1::SignedTx> filler;
+  for (uint32_t i = 0; i < 1100; ++i) {
+    auto b = Body();
+    auto* a = b.mutable_register_member();
+    a->set_member_key(KeyStr(KeyFromSeed(5000 + i)));
+    a->set_name("filler " + std::to_string(i));
+    a->add_roles(v1::ROLE_TRADER);
+    filler.push_back(lp::SignTx(b, admin_));
+  }
+  ASSERT_TRUE(Execute(std::move(filler)));
+  now_ms_ += 1000;
+  LotTo("T0000001", trader_);
+  ASSERT_EQ(LotOf("T0000001").site_status_at_record(), v1::SITE_STATUS_YELLOW);
+  CertifyHead({0, 1, 2, 3});
+  const v1::ProvenanceProof bundle = Bundle("T0000001", "");
+  EXPECT_EQ(ContextIndex(bundle, v1::TxBody::kRegisterMineSite, "CD-1"), -1);
+  auto v = lp::VerifyProvenanceProof(bundle, genesis_);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->provenance.sites_size(), 0);
+  EXPECT_EQ(LotIn(v->provenance, "T0000001")->site_status_at_record(),
+            v1::SITE_STATUS_UNSPECIFIED);
+  EXPECT_EQ(v->provenance.members_size(), 3);  // agent, coop, trader: still named
 }
 
 // The node can leave context out: the tree then shows the key, or "?" for the site status.
