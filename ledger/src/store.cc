@@ -34,6 +34,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   options.create_missing_column_families = true;
   options.max_open_files = 512;
   options.keep_log_file_num = 4;
+  // A write-ahead log file stays until every column with data in it has flushed, and the
+  // columns written little per block (blocks, ledger infos, certificates, ...) fill their
+  // 64 MB memtables only after many log files: without a bound the live directory held about
+  // 1 KB of log per committed tx (docs/PERFORMANCE.md, "Store options"). Past this total,
+  // RocksDB flushes the columns that hold the oldest log so that it can be deleted.
+  options.max_total_wal_size = 64ull << 20;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> columns;
   for (const char* name : kColumnNames) {
