@@ -15,7 +15,8 @@
 # Settings (read when the network is created; a reused folder keeps its own):
 #   VALIDATORS=4  OBSERVERS=1  BASE_PORT=7000 (gRPC BASE+K, peers BASE+100+K for node K)
 #   CHAIN_ID, BLOCK_INTERVAL_MS, ROUND_TIMEOUT_MS (passed to `minetrace testnet` when set)
-# and always: BUILD_DIR=build-release, JOBS=2 (ninja), START_TIMEOUT_S=60.
+# and always: BUILD_DIR=build-release, JOBS=2 (ninja), START_TIMEOUT_S=60. `up` configures
+# BUILD_DIR as a Release build (CMAKE_BUILD_TYPE=Release): give it a folder of its own.
 #
 # Exit status: 0 done; 1 failed (a node did not start, a node did not stop, ...);
 # 2 bad command line; `status` passes on `minetrace status`'s (0 agree, 1 disagree or
