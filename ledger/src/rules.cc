@@ -9,6 +9,7 @@
 
 #include "execution.h"
 #include "minetrace/base/assert.h"
+#include "minetrace/ledger/proof/bundle_context.h"
 
 namespace minetrace::ledger {
 namespace detail {
@@ -499,20 +500,9 @@ Result<void> Execution::RegisterMineSite(const v1::RegisterMineSite& a) {
 }  // namespace detail
 
 v1::SiteStatus EffectiveSiteStatus(const v1::MineSite& site, int64_t time_ms) {
-  constexpr int64_t kYearMs = 365 * detail::kDayMs;
-  int64_t since = time_ms - site.last_inspection_ms();
-  switch (site.status()) {
-    case v1::SITE_STATUS_GREEN:
-      // Blue after a year without inspection, then red after three years of blue.
-      if (since > 4 * kYearMs) return v1::SITE_STATUS_RED;
-      if (since > kYearMs) return v1::SITE_STATUS_BLUE;
-      return v1::SITE_STATUS_GREEN;
-    case v1::SITE_STATUS_BLUE:
-      // Recorded blue at its last inspection: red after three years more.
-      return since > 3 * kYearMs ? v1::SITE_STATUS_RED : v1::SITE_STATUS_BLUE;
-    default:
-      return site.status();
-  }
+  // One rule for the ledger and the offline verifier: green turns blue a year after the last
+  // inspection and red after three more; blue recorded at an inspection, red three years on.
+  return proof::EffectiveSiteStatusAt(site.status(), site.last_inspection_ms(), time_ms);
 }
 
 Result<TxEffects> ExecuteTx(StateView& view, const BlockContext& ctx, const v1::TxBody& body,

@@ -15,7 +15,6 @@
 #include "minetrace/ledger/proof/bundle_context.h"
 #include "minetrace/ledger/proof/certificate.h"
 #include "minetrace/ledger/proof/tx.h"
-#include "minetrace/ledger/rules.h"
 #include "proof_bundle.h"
 #include "test_fixture.h"
 
@@ -591,25 +590,6 @@ TEST_F(ProvenanceProofTest, DroppedContextShowsKeysAndExtraContextIsRefused) {
   b = good;  // a field this verifier does not know
   b.mutable_txs(0)->GetReflection()->MutableUnknownFields(b.mutable_txs(0))->AddVarint(99, 1);
   EXPECT_FAILS_WITH(b, "fields this verifier does not know");
-}
-
-// The verifier's lapse rule is the ledger's (ledger::EffectiveSiteStatus).
-TEST(ProofSiteStatus, EffectiveStatusMatchesTheLedgersRule) {
-  constexpr int64_t kDay = 24LL * 3600 * 1000;
-  for (v1::SiteStatus recorded : {v1::SITE_STATUS_GREEN, v1::SITE_STATUS_YELLOW,
-                                  v1::SITE_STATUS_RED, v1::SITE_STATUS_BLUE}) {
-    for (int64_t days : {0, 1, 364, 365, 366, 3 * 365, 3 * 365 + 1, 4 * 365, 4 * 365 + 1, 9000}) {
-      for (int64_t extra_ms : {int64_t{0}, int64_t{1}, -int64_t{1}}) {
-        v1::MineSite site;
-        site.set_status(recorded);
-        site.set_last_inspection_ms(1'700'000'000'000);
-        const int64_t at = site.last_inspection_ms() + days * kDay + extra_ms;
-        EXPECT_EQ(lp::EffectiveSiteStatusAt(recorded, site.last_inspection_ms(), at),
-                  ledger::EffectiveSiteStatus(site, at))
-            << v1::SiteStatus_Name(recorded) << " after " << days << " days " << extra_ms;
-      }
-    }
-  }
 }
 
 TEST_F(ProvenanceProofTest, BuilderWaitsForARootThatCoversTheGraph) {

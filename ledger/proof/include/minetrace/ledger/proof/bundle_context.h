@@ -39,8 +39,8 @@ std::string SiteIdOf(const v1::TxBody& body);
 
 // The status a site has at `time_ms` when its recorded status is `recorded` and its last
 // inspection (or registration) was at `last_inspection_ms`: green turns blue after a year
-// without inspection and red after four, blue turns red after three years more. Mirrors
-// ledger::EffectiveSiteStatus (pinned by tests/proof/provenance_proof_test.cc).
+// without inspection and red after four, blue turns red after three years more. The ledger's
+// rules use it too (ledger::EffectiveSiteStatus), so the verifier cannot drift from them.
 v1::SiteStatus EffectiveSiteStatusAt(v1::SiteStatus recorded, int64_t last_inspection_ms,
                                      int64_t time_ms);
 
