@@ -49,6 +49,16 @@ Result<Message> ReadProtoFile(const std::string& file, const std::string& kind) 
   return message;
 }
 
+// Writes `message` to `file` (replacing it); returns the bytes written.
+Result<size_t> WriteProtoFile(const std::string& file, const google::protobuf::Message& message) {
+  const std::string bytes = message.SerializeAsString();
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  out.close();
+  if (!out) return MakeError(ErrorCode::kInternal, "cannot write " + file);
+  return bytes.size();
+}
+
 std::string RootLine(const ledger::proof::CertifiedLedgerRoot& root) {
   return "ledger height " + std::to_string(root.height) + " (" + std::to_string(root.leaf_count) +
          " leaves, root " + ToHex(root.accumulator_root) + ")";
@@ -85,18 +95,10 @@ CommandResult<> ProofGet(const Env& env, const ProofGetOptions& options) {
   NodeClient client(options.node, std::chrono::milliseconds(options.timeout_ms));
   auto bundle = client.GetProvenanceProof(request);
   if (!bundle) return tl::unexpected(bundle.error());
-  const std::string bytes = bundle->SerializeAsString();
-  {
-    std::ofstream out(options.out_file, std::ios::binary | std::ios::trunc);
-    out << bytes;
-    out.close();
-    if (!out) {
-      return LocalFailure("proof get",
-                          Error{ErrorCode::kInternal, "cannot write " + options.out_file});
-    }
-  }
+  auto written = WriteProtoFile(options.out_file, *bundle);
+  if (!written) return LocalFailure("proof get", written.error());
   env.out << "wrote " << options.out_file << ": " << Subject(*bundle) << ", " << bundle->txs_size()
-          << " txs, " << bytes.size() << " bytes, certified ledger root at height "
+          << " txs, " << *written << " bytes, certified ledger root at height "
           << bundle->ledger_root().height() << " (" << bundle->ledger_root().leaf_count()
           << " leaves) by " << bundle->qc().signatures_size() << " of "
           << bundle->validator_keys_size() << " validators\n";
@@ -185,23 +187,15 @@ CommandResult<> ProofConsistencyGet(const Env& env, const ProofConsistencyGetOpt
   NodeClient client(options.node, std::chrono::milliseconds(options.timeout_ms));
   auto bundle = client.GetConsistencyBundle(request);
   if (!bundle) return tl::unexpected(bundle.error());
-  const std::string bytes = bundle->SerializeAsString();
-  {
-    std::ofstream out(options.out_file, std::ios::binary | std::ios::trunc);
-    out << bytes;
-    out.close();
-    if (!out) {
-      return LocalFailure("proof consistency-get",
-                          Error{ErrorCode::kInternal, "cannot write " + options.out_file});
-    }
-  }
+  auto written = WriteProtoFile(options.out_file, *bundle);
+  if (!written) return LocalFailure("proof consistency-get", written.error());
   const auto& a = bundle->first().header().ledger_root();
   const auto& b = bundle->second().header().ledger_root();
   env.out << "wrote " << options.out_file << ": from ledger height " << a.height() << " ("
           << a.leaf_count() << " leaves, block " << bundle->first().header().height()
           << ") to ledger height " << b.height() << " (" << b.leaf_count() << " leaves, block "
           << bundle->second().header().height() << "), " << bundle->consistency_path_size()
-          << " path hashes, " << bytes.size() << " bytes\n";
+          << " path hashes, " << *written << " bytes\n";
   return {};
 }
 
