@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libexpected-dev
-  libssl-dev zlib1g-dev
+  libssl-dev zlib1g-dev libjemalloc-dev
   python3 procps
 )
 

@@ -176,7 +176,7 @@ v1::LedgerInfo Ledger::head() const {
 }
 
 std::unique_ptr<StateView> Ledger::NewPendingState() const {
-  return std::make_unique<StateView>(*store_);
+  return std::make_unique<StateView>(*store_, &committed_state_);
 }
 
 Result<void> Ledger::CheckTx(StateView& pending, const v1::TxBody& body, std::string_view signer,
@@ -240,8 +240,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     tx_leaves.push_back(proof::TxRootLeaf(tx));
   }
 
-  // The store does not change while the block executes: its reads are cached for the block.
-  StateView block_state(*store_, /*cache_reads=*/true);
+  StateView block_state(*store_, &committed_state_);
   std::vector<StoreWrite> writes;
   std::vector<Hash32> receipt_leaves;
   uint64_t leaf = parent.leaf_count();
@@ -362,6 +361,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     return tl::unexpected(committed.error());
   }
   accumulator_->MarkCommitted();
+  committed_state_.Apply(writes);
   PublishHead(info, std::move(signed_info));
   return out;
 }

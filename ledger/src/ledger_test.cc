@@ -143,6 +143,45 @@ TEST_F(LedgerTest, AdmissionSeesEffectsOfEarlierAdmittedTxs) {
   EXPECT_FALSE(ledger_->GetMember(KeyStr(agent_))->has_value());
 }
 
+TEST_F(LedgerTest, AdmissionLayerSeesBlocksCommittedAfterItsReads) {
+  // The admission layer lives across blocks and reads committed state through the ledger's
+  // cache: a read that found nothing must not hide a record a later block commits.
+  auto pending = ledger_->NewPendingState();
+  auto suspend = Body();
+  suspend.mutable_suspend_member()->set_member_key(KeyStr(agent_));
+  auto before = ledger_->CheckTx(*pending, suspend, KeyStr(admin_), now_ms_);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, ErrorCode::kNotFound);
+  ExpectOk(RegisterMember(agent_, "agent", {v1::ROLE_AGENT}));
+  auto after = ledger_->CheckTx(*pending, suspend, KeyStr(admin_), now_ms_);
+  EXPECT_TRUE(after) << after.error().ToString();
+  // And a change committed to a record already read is seen too.
+  ExpectOk(Commit(suspend, admin_));
+  auto again = ledger_->CheckTx(*ledger_->NewPendingState(), suspend, KeyStr(admin_), now_ms_);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition) << again.error().ToString();
+}
+
+TEST(CommittedStateCache, AppliesCommittedWritesAndStartsOverWhenFull) {
+  CommittedStateCache cache(3);
+  cache.Remember({Column::kState, "m/a"}, std::nullopt);
+  cache.Remember({Column::kIndex, "lh/a"}, std::string());
+  cache.Apply({{Column::kState, "m/a", std::string("A")},
+               {Column::kIndex, "lh/a", std::nullopt},
+               {Column::kIndex, "lh/b", std::string()}});
+  ASSERT_NE(cache.Find({Column::kState, "m/a"}), nullptr);
+  EXPECT_EQ(*cache.Find({Column::kState, "m/a"}), std::optional<std::string>("A"));
+  ASSERT_NE(cache.Find({Column::kIndex, "lh/a"}), nullptr);
+  EXPECT_FALSE(cache.Find({Column::kIndex, "lh/a"})->has_value());
+  // An index entry nobody read is not remembered; a new state record is.
+  EXPECT_EQ(cache.Find({Column::kIndex, "lh/b"}), nullptr);
+  cache.Apply({{Column::kState, "l/1", std::string("lot")}});
+  EXPECT_EQ(cache.size(), 3u);
+  cache.Remember({Column::kState, "l/2"}, std::string("lot 2"));
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.Find({Column::kState, "m/a"}), nullptr);
+}
+
 TEST_F(LedgerTest, ListsLotsByHolderSiteStatusInPages) {
   SetUpFlow();
   for (int i = 1; i <= 5; ++i) {

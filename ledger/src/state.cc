@@ -71,17 +71,44 @@ std::string Sequence(std::string_view name) { return "seq/" + std::string(name);
 
 }  // namespace keys
 
+const std::optional<std::string>* CommittedStateCache::Find(const StateKey& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void CommittedStateCache::Put(StateKey key, std::optional<std::string> value) {
+  // Starting over is cheaper to get right than an eviction order, and a refill costs one
+  // store read per key actually used again.
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_.insert_or_assign(std::move(key), std::move(value));
+}
+
+void CommittedStateCache::Remember(StateKey key, std::optional<std::string> value) {
+  Put(std::move(key), std::move(value));
+}
+
+void CommittedStateCache::Apply(const std::vector<StoreWrite>& writes) {
+  for (const auto& w : writes) {
+    StateKey key{w.column, w.key};
+    auto it = entries_.find(key);
+    if (it != entries_.end()) {
+      it->second = w.value;
+    } else if (w.column == Column::kState) {
+      Put(std::move(key), w.value);
+    }
+  }
+}
+
 Result<std::optional<std::string>> StateView::Get(Column column, const std::string& key) const {
-  Key k{column, key};
+  StateKey k{column, key};
   auto it = writes_.find(k);
   if (it != writes_.end()) return it->second;
   if (parent_ != nullptr) return parent_->Get(column, key);
-  if (cache_reads_) {
-    auto cached = read_cache_.find(k);
-    if (cached != read_cache_.end()) return cached->second;
+  if (committed_ != nullptr) {
+    if (const auto* cached = committed_->Find(k)) return *cached;
   }
   auto read = store_.Get(column, key);
-  if (read && cache_reads_) read_cache_.emplace(std::move(k), *read);
+  if (read && committed_ != nullptr) committed_->Remember(std::move(k), *read);
   return read;
 }
 

@@ -67,14 +67,50 @@ std::string Sequence(std::string_view name);
 std::string Be64(uint64_t v);
 }  // namespace keys
 
+// A state key: the column and the key in it.
+using StateKey = std::pair<Column, std::string>;
+struct StateKeyHash {
+  size_t operator()(const StateKey& k) const {
+    return std::hash<std::string>()(k.second) ^
+           (static_cast<size_t>(k.first) * 0x9e3779b97f4a7c15ull);
+  }
+};
+
+// Committed records that execution and admission read again and again (members, sites, the
+// lots of custody chains), kept in memory: each of those reads otherwise searches RocksDB's
+// memtable skiplist, which cost a node a sixth of its CPU under load (docs/PERFORMANCE.md).
+// Write-through: the ledger applies each block's writes once they are durable, so an entry
+// always holds the committed value (nullopt: committed as absent). Bounded: when full it
+// starts over empty. One thread uses it: the ledger's executing thread.
+class CommittedStateCache {
+ public:
+  explicit CommittedStateCache(size_t max_entries) : max_entries_(max_entries) {}
+  CommittedStateCache(const CommittedStateCache&) = delete;
+  CommittedStateCache& operator=(const CommittedStateCache&) = delete;
+
+  // The cached committed value of a key, or nullptr when the key is not cached.
+  const std::optional<std::string>* Find(const StateKey& key) const;
+  // What a store read returned.
+  void Remember(StateKey key, std::optional<std::string> value);
+  // A committed block's writes: cached keys take their new values, and new state records are
+  // remembered too (the next step of a lot's custody chain reads the lot just written).
+  void Apply(const std::vector<StoreWrite>& writes);
+  size_t size() const { return entries_.size(); }
+
+ private:
+  void Put(StateKey key, std::optional<std::string> value);
+
+  size_t max_entries_;
+  std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash> entries_;
+};
+
 class StateView {
  public:
-  // Reads fall through to `parent` when given, else to `store`. Both must outlive this view.
-  // With `cache_reads`, a view over the store remembers what it read from it: for a view
-  // that lives while the store does not change (one block's execution), where the same
-  // members, sites and balances are read by many txs.
-  explicit StateView(const Store& store, bool cache_reads = false)
-      : store_(store), cache_reads_(cache_reads) {}
+  // Reads fall through to `parent` when given, else to `committed` when given and then to
+  // `store`. All must outlive this view; a view with `committed` is used on the thread that
+  // owns that cache.
+  explicit StateView(const Store& store, CommittedStateCache* committed = nullptr)
+      : store_(store), committed_(committed) {}
   explicit StateView(StateView& parent) : store_(parent.store_), parent_(&parent) {}
   StateView(const StateView&) = delete;
   StateView& operator=(const StateView&) = delete;
@@ -123,25 +159,17 @@ class StateView {
   void Clear() { writes_.clear(); }
 
  private:
-  using Key = std::pair<Column, std::string>;
-  struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<std::string>()(k.second) ^
-             (static_cast<size_t>(k.first) * 0x9e3779b97f4a7c15ull);
-    }
-  };
   // Hashed, not ordered: a layer is only read and written per key, and a node's pending
   // layer holds the writes of thousands of txs.
-  using Writes = std::unordered_map<Key, std::optional<std::string>, KeyHash>;
+  using Writes = std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash>;
 
   template <class Msg>
   Result<std::optional<Msg>> GetRecord(const std::string& key) const;
 
   const Store& store_;
   StateView* parent_ = nullptr;
-  bool cache_reads_ = false;
+  CommittedStateCache* committed_ = nullptr;
   Writes writes_;
-  mutable Writes read_cache_;  // store reads, when cache_reads_
 };
 
 }  // namespace minetrace::ledger
