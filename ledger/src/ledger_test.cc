@@ -162,7 +162,7 @@ TEST_F(LedgerTest, AdmissionLayerSeesBlocksCommittedAfterItsReads) {
   EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition) << again.error().ToString();
 }
 
-TEST(CommittedStateCache, AppliesCommittedWritesAndStartsOverWhenFull) {
+TEST(CommittedStateCache, AppliesCommittedWritesAndKeepsTwoGenerations) {
   CommittedStateCache cache(3);
   cache.Remember({Column::kState, "m/a"}, std::nullopt);
   cache.Remember({Column::kIndex, "lh/a"}, std::string());
@@ -177,9 +177,20 @@ TEST(CommittedStateCache, AppliesCommittedWritesAndStartsOverWhenFull) {
   EXPECT_EQ(cache.Find({Column::kIndex, "lh/b"}), nullptr);
   cache.Apply({{Column::kState, "l/1", std::string("lot")}});
   EXPECT_EQ(cache.size(), 3u);
+  // The newer generation is full: it turns older, and the next entries start a new one.
   cache.Remember({Column::kState, "l/2"}, std::string("lot 2"));
-  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.size(), 4u);
+  // A write to an entry of the older generation still lands.
+  cache.Apply({{Column::kState, "l/1", std::nullopt}});
+  // Used again: moved to the newer generation, so it outlives the next turn.
+  ASSERT_NE(cache.Find({Column::kState, "l/1"}), nullptr);
+  EXPECT_FALSE(cache.Find({Column::kState, "l/1"})->has_value());
+  cache.Remember({Column::kState, "l/3"}, std::string("lot 3"));
+  cache.Remember({Column::kState, "l/4"}, std::string("lot 4"));  // turn: m/a, lh/a dropped
   EXPECT_EQ(cache.Find({Column::kState, "m/a"}), nullptr);
+  EXPECT_EQ(cache.Find({Column::kIndex, "lh/a"}), nullptr);
+  ASSERT_NE(cache.Find({Column::kState, "l/1"}), nullptr);
+  EXPECT_LE(cache.size(), 6u);
 }
 
 TEST_F(LedgerTest, ListsLotsByHolderSiteStatusInPages) {

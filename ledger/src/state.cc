@@ -71,16 +71,21 @@ std::string Sequence(std::string_view name) { return "seq/" + std::string(name);
 
 }  // namespace keys
 
-const std::optional<std::string>* CommittedStateCache::Find(const StateKey& key) const {
-  auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
+const std::optional<std::string>* CommittedStateCache::Find(const StateKey& key) {
+  if (auto it = newer_.find(key); it != newer_.end()) return &it->second;
+  auto old = older_.find(key);
+  if (old == older_.end()) return nullptr;
+  auto node = older_.extract(old);
+  return Put(std::move(node.key()), std::move(node.mapped()));
 }
 
-void CommittedStateCache::Put(StateKey key, std::optional<std::string> value) {
-  // Starting over is cheaper to get right than an eviction order, and a refill costs one
-  // store read per key actually used again.
-  if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.insert_or_assign(std::move(key), std::move(value));
+std::optional<std::string>* CommittedStateCache::Put(StateKey key,
+                                                      std::optional<std::string> value) {
+  if (newer_.size() >= max_entries_) {
+    older_ = std::move(newer_);
+    newer_.clear();
+  }
+  return &newer_.insert_or_assign(std::move(key), std::move(value)).first->second;
 }
 
 void CommittedStateCache::Remember(StateKey key, std::optional<std::string> value) {
@@ -90,9 +95,10 @@ void CommittedStateCache::Remember(StateKey key, std::optional<std::string> valu
 void CommittedStateCache::Apply(const std::vector<StoreWrite>& writes) {
   for (const auto& w : writes) {
     StateKey key{w.column, w.key};
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
+    if (auto it = newer_.find(key); it != newer_.end()) {
       it->second = w.value;
+    } else if (auto old = older_.find(key); old != older_.end()) {
+      old->second = w.value;
     } else if (w.column == Column::kState) {
       Put(std::move(key), w.value);
     }

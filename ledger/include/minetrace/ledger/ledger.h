@@ -258,8 +258,9 @@ class Ledger {
   Hash32 genesis_hash_{};
   std::unique_ptr<AccumulatorReader> accumulator_reader_;
   std::unique_ptr<Accumulator> accumulator_;  // executor thread only
-  // Under the views of CheckTx and ExecuteAndCommit: executor thread only. 65,536 entries
-  // hold every member, site and recent lot of a busy network in some tens of MB.
+  // Under the views of CheckTx and ExecuteAndCommit: executor thread only. Two generations
+  // of 65,536 entries hold the members, sites and recent lots of a busy network in some tens
+  // of MB.
   mutable CommittedStateCache committed_state_{1 << 16};
 
   std::atomic<size_t> page_scan_bound_{kMaxExaminedPerPage};

@@ -80,28 +80,32 @@ struct StateKeyHash {
 // lots of custody chains), kept in memory: each of those reads otherwise searches RocksDB's
 // memtable skiplist, which cost a node a sixth of its CPU under load (docs/PERFORMANCE.md).
 // Write-through: the ledger applies each block's writes once they are durable, so an entry
-// always holds the committed value (nullopt: committed as absent). Bounded: when full it
-// starts over empty. One thread uses it: the ledger's executing thread.
+// always holds the committed value (nullopt: committed as absent). Two generations of at most
+// `max_entries` each: when the newer is full it becomes the older and the older is dropped,
+// so what was used since the last turn stays. One thread uses it: the ledger's executor.
 class CommittedStateCache {
  public:
   explicit CommittedStateCache(size_t max_entries) : max_entries_(max_entries) {}
   CommittedStateCache(const CommittedStateCache&) = delete;
   CommittedStateCache& operator=(const CommittedStateCache&) = delete;
 
-  // The cached committed value of a key, or nullptr when the key is not cached.
-  const std::optional<std::string>* Find(const StateKey& key) const;
+  // The cached committed value of a key, or nullptr when the key is not cached. A hit in the
+  // older generation moves the entry to the newer one.
+  const std::optional<std::string>* Find(const StateKey& key);
   // What a store read returned.
   void Remember(StateKey key, std::optional<std::string> value);
   // A committed block's writes: cached keys take their new values, and new state records are
   // remembered too (the next step of a lot's custody chain reads the lot just written).
   void Apply(const std::vector<StoreWrite>& writes);
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return newer_.size() + older_.size(); }
 
  private:
-  void Put(StateKey key, std::optional<std::string> value);
+  using Entries = std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash>;
+  std::optional<std::string>* Put(StateKey key, std::optional<std::string> value);
 
   size_t max_entries_;
-  std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash> entries_;
+  Entries newer_;
+  Entries older_;
 };
 
 class StateView {
