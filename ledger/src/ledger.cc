@@ -361,8 +361,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     return tl::unexpected(committed.error());
   }
   accumulator_->MarkCommitted();
-  committed_state_.Apply(writes);
   PublishHead(info, std::move(signed_info));
+  committed_state_.Apply(std::move(writes));
   return out;
 }
 

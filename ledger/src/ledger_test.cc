@@ -162,35 +162,33 @@ TEST_F(LedgerTest, AdmissionLayerSeesBlocksCommittedAfterItsReads) {
   EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition) << again.error().ToString();
 }
 
-TEST(CommittedStateCache, AppliesCommittedWritesAndKeepsTwoGenerations) {
+TEST(CommittedStateCache, AppliesCommittedStateWritesAndKeepsTwoGenerations) {
   CommittedStateCache cache(3);
-  cache.Remember({Column::kState, "m/a"}, std::nullopt);
-  cache.Remember({Column::kIndex, "lh/a"}, std::string());
+  cache.Remember("m/a", std::nullopt);
   cache.Apply({{Column::kState, "m/a", std::string("A")},
-               {Column::kIndex, "lh/a", std::nullopt},
-               {Column::kIndex, "lh/b", std::string()}});
-  ASSERT_NE(cache.Find({Column::kState, "m/a"}), nullptr);
-  EXPECT_EQ(*cache.Find({Column::kState, "m/a"}), std::optional<std::string>("A"));
-  ASSERT_NE(cache.Find({Column::kIndex, "lh/a"}), nullptr);
-  EXPECT_FALSE(cache.Find({Column::kIndex, "lh/a"})->has_value());
-  // An index entry nobody read is not remembered; a new state record is.
-  EXPECT_EQ(cache.Find({Column::kIndex, "lh/b"}), nullptr);
-  cache.Apply({{Column::kState, "l/1", std::string("lot")}});
+               {Column::kIndex, "lh/a", std::string()},
+               {Column::kState, "l/1", std::string("lot")}});
+  ASSERT_NE(cache.Find("m/a"), nullptr);
+  EXPECT_EQ(*cache.Find("m/a"), std::optional<std::string>("A"));
+  EXPECT_EQ(cache.Find("lh/a"), nullptr);  // only state records are cached
+  ASSERT_NE(cache.Find("l/1"), nullptr);
+  cache.Remember("l/0", std::nullopt);
   EXPECT_EQ(cache.size(), 3u);
   // The newer generation is full: it turns older, and the next entries start a new one.
-  cache.Remember({Column::kState, "l/2"}, std::string("lot 2"));
+  cache.Remember("l/2", std::string("lot 2"));
   EXPECT_EQ(cache.size(), 4u);
-  // A write to an entry of the older generation still lands.
+  // A write to an entry of the older generation replaces it, in the newer one.
   cache.Apply({{Column::kState, "l/1", std::nullopt}});
+  EXPECT_EQ(cache.size(), 4u);
+  ASSERT_NE(cache.Find("l/1"), nullptr);
+  EXPECT_FALSE(cache.Find("l/1")->has_value());
   // Used again: moved to the newer generation, so it outlives the next turn.
-  ASSERT_NE(cache.Find({Column::kState, "l/1"}), nullptr);
-  EXPECT_FALSE(cache.Find({Column::kState, "l/1"})->has_value());
-  cache.Remember({Column::kState, "l/3"}, std::string("lot 3"));
-  cache.Remember({Column::kState, "l/4"}, std::string("lot 4"));  // turn: m/a, lh/a dropped
-  EXPECT_EQ(cache.Find({Column::kState, "m/a"}), nullptr);
-  EXPECT_EQ(cache.Find({Column::kIndex, "lh/a"}), nullptr);
-  ASSERT_NE(cache.Find({Column::kState, "l/1"}), nullptr);
-  EXPECT_LE(cache.size(), 6u);
+  ASSERT_NE(cache.Find("m/a"), nullptr);  // newer: l/2, l/1, m/a; older: l/0
+  cache.Remember("l/3", std::string("lot 3"));  // turn: l/0 dropped
+  EXPECT_EQ(cache.Find("l/0"), nullptr);
+  ASSERT_NE(cache.Find("m/a"), nullptr);
+  EXPECT_EQ(*cache.Find("m/a"), std::optional<std::string>("A"));
+  EXPECT_EQ(cache.size(), 4u);
 }
 
 TEST_F(LedgerTest, ListsLotsByHolderSiteStatusInPages) {

@@ -71,7 +71,7 @@ std::string Sequence(std::string_view name) { return "seq/" + std::string(name);
 
 }  // namespace keys
 
-const std::optional<std::string>* CommittedStateCache::Find(const StateKey& key) {
+const std::optional<std::string>* CommittedStateCache::Find(const std::string& key) {
   if (auto it = newer_.find(key); it != newer_.end()) return &it->second;
   auto old = older_.find(key);
   if (old == older_.end()) return nullptr;
@@ -79,7 +79,7 @@ const std::optional<std::string>* CommittedStateCache::Find(const StateKey& key)
   return Put(std::move(node.key()), std::move(node.mapped()));
 }
 
-std::optional<std::string>* CommittedStateCache::Put(StateKey key,
+std::optional<std::string>* CommittedStateCache::Put(std::string key,
                                                       std::optional<std::string> value) {
   if (newer_.size() >= max_entries_) {
     older_ = std::move(newer_);
@@ -88,33 +88,30 @@ std::optional<std::string>* CommittedStateCache::Put(StateKey key,
   return &newer_.insert_or_assign(std::move(key), std::move(value)).first->second;
 }
 
-void CommittedStateCache::Remember(StateKey key, std::optional<std::string> value) {
+void CommittedStateCache::Remember(std::string key, std::optional<std::string> value) {
   Put(std::move(key), std::move(value));
 }
 
-void CommittedStateCache::Apply(const std::vector<StoreWrite>& writes) {
-  for (const auto& w : writes) {
-    StateKey key{w.column, w.key};
-    if (auto it = newer_.find(key); it != newer_.end()) {
-      it->second = w.value;
-    } else if (auto old = older_.find(key); old != older_.end()) {
-      old->second = w.value;
-    } else if (w.column == Column::kState) {
-      Put(std::move(key), w.value);
-    }
+void CommittedStateCache::Apply(std::vector<StoreWrite>&& writes) {
+  for (auto& w : writes) {
+    if (w.column != Column::kState) continue;
+    // An older copy must not come back when the newer generation turns.
+    older_.erase(w.key);
+    Put(std::move(w.key), std::move(w.value));
   }
 }
 
 Result<std::optional<std::string>> StateView::Get(Column column, const std::string& key) const {
-  StateKey k{column, key};
+  Key k{column, key};
   auto it = writes_.find(k);
   if (it != writes_.end()) return it->second;
   if (parent_ != nullptr) return parent_->Get(column, key);
-  if (committed_ != nullptr) {
-    if (const auto* cached = committed_->Find(k)) return *cached;
+  const bool cached = committed_ != nullptr && column == Column::kState;
+  if (cached) {
+    if (const auto* value = committed_->Find(key)) return *value;
   }
   auto read = store_.Get(column, key);
-  if (read && committed_ != nullptr) committed_->Remember(std::move(k), *read);
+  if (read && cached) committed_->Remember(key, *read);
   return read;
 }
 

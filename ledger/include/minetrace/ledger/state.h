@@ -67,18 +67,10 @@ std::string Sequence(std::string_view name);
 std::string Be64(uint64_t v);
 }  // namespace keys
 
-// A state key: the column and the key in it.
-using StateKey = std::pair<Column, std::string>;
-struct StateKeyHash {
-  size_t operator()(const StateKey& k) const {
-    return std::hash<std::string>()(k.second) ^
-           (static_cast<size_t>(k.first) * 0x9e3779b97f4a7c15ull);
-  }
-};
-
-// Committed records that execution and admission read again and again (members, sites, the
-// lots of custody chains), kept in memory: each of those reads otherwise searches RocksDB's
-// memtable skiplist, which cost a node a sixth of its CPU under load (docs/PERFORMANCE.md).
+// Committed state records (Column::kState) that execution and admission read again and again
+// (members, sites, the lots of custody chains), kept in memory: each such read otherwise
+// searches RocksDB's memtable skiplist, which cost a node a sixth of its CPU under load
+// (docs/PERFORMANCE.md).
 // Write-through: the ledger applies each block's writes once they are durable, so an entry
 // always holds the committed value (nullopt: committed as absent). Two generations of at most
 // `max_entries` each: when the newer is full it becomes the older and the older is dropped,
@@ -89,19 +81,19 @@ class CommittedStateCache {
   CommittedStateCache(const CommittedStateCache&) = delete;
   CommittedStateCache& operator=(const CommittedStateCache&) = delete;
 
-  // The cached committed value of a key, or nullptr when the key is not cached. A hit in the
+  // The cached committed value of a state key, or nullptr when it is not cached. A hit in the
   // older generation moves the entry to the newer one.
-  const std::optional<std::string>* Find(const StateKey& key);
-  // What a store read returned.
-  void Remember(StateKey key, std::optional<std::string> value);
-  // A committed block's writes: cached keys take their new values, and new state records are
-  // remembered too (the next step of a lot's custody chain reads the lot just written).
-  void Apply(const std::vector<StoreWrite>& writes);
+  const std::optional<std::string>* Find(const std::string& key);
+  // What a store read of a state key returned.
+  void Remember(std::string key, std::optional<std::string> value);
+  // A committed block's writes (taken: they are done with): every state record written is
+  // remembered, the next step of a lot's custody chain reads the lot just written.
+  void Apply(std::vector<StoreWrite>&& writes);
   size_t size() const { return newer_.size() + older_.size(); }
 
  private:
-  using Entries = std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash>;
-  std::optional<std::string>* Put(StateKey key, std::optional<std::string> value);
+  using Entries = std::unordered_map<std::string, std::optional<std::string>>;
+  std::optional<std::string>* Put(std::string key, std::optional<std::string> value);
 
   size_t max_entries_;
   Entries newer_;
@@ -163,9 +155,16 @@ class StateView {
   void Clear() { writes_.clear(); }
 
  private:
+  using Key = std::pair<Column, std::string>;
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string>()(k.second) ^
+             (static_cast<size_t>(k.first) * 0x9e3779b97f4a7c15ull);
+    }
+  };
   // Hashed, not ordered: a layer is only read and written per key, and a node's pending
   // layer holds the writes of thousands of txs.
-  using Writes = std::unordered_map<StateKey, std::optional<std::string>, StateKeyHash>;
+  using Writes = std::unordered_map<Key, std::optional<std::string>, KeyHash>;
 
   template <class Msg>
   Result<std::optional<Msg>> GetRecord(const std::string& key) const;
