@@ -55,9 +55,8 @@ grpc::Status NotFound(std::string what) {
   return grpc::Status(grpc::StatusCode::NOT_FOUND, std::move(what));
 }
 
-// WatchCommits: txs per stream message (a block of more is sent in parts), and how long one
-// wait for the next commit lasts before the stream checks whether its client is still there.
-constexpr size_t kMaxWatchTxsPerMessage = 1000;
+// WatchCommits: how long one wait for the next commit lasts before the stream checks whether
+// its client is still there.
 constexpr auto kWatchPoll = std::chrono::milliseconds(250);
 
 int64_t WallClockMs() {
@@ -66,65 +65,25 @@ int64_t WallClockMs() {
       .count();
 }
 
-// Sends committed block `height` (read back from the ledger with its receipts) as one or more
-// summaries. A non-OK status ends the stream.
-grpc::Status WriteCommittedBlock(const ledger::Ledger& ledger, uint64_t height,
-                                 int64_t committed_at_ms,
+// Sends committed block `height` as its summary parts: from the node's recent summaries when
+// it has them (built once at commit for every stream), else read back from the ledger (a
+// replay, or a stream that lags more than CommitSummaryRing::kCapacity blocks). A non-OK
+// status ends the stream.
+grpc::Status WriteCommittedBlock(const Node& node, uint64_t height, int64_t committed_at_ms,
                                  grpc::ServerWriter<v1::CommittedBlockSummary>* writer) {
-  MT_ASSERT(height >= 1);
-  auto info = ledger.GetLedgerInfo(height);
-  if (!info) return ToGrpcStatus(info.error());
-  auto parent = ledger.GetLedgerInfo(height - 1);
-  if (!parent) return ToGrpcStatus(parent.error());
-  auto block = ledger.GetBlock(height);
-  if (!block) return ToGrpcStatus(block.error());
-  if (!info->has_value() || !parent->has_value() || !block->has_value()) {
-    return grpc::Status(grpc::StatusCode::DATA_LOSS,
-                        "block " + std::to_string(height) + " is committed but not stored");
+  std::shared_ptr<const CommitSummary> recent = node.RecentCommitSummary(height);
+  if (recent == nullptr) {
+    auto read = ReadCommitSummary(node.ledger(), height);
+    if (!read) return ToGrpcStatus(read.error());
+    recent = std::make_shared<const CommitSummary>(std::move(*read));
   }
-  // The block's executed txs are the leaves it added; any other tx of the block was skipped.
-  std::map<std::string, v1::Receipt> receipts;
-  for (uint64_t leaf = (*parent)->leaf_count(); leaf < (*info)->leaf_count(); ++leaf) {
-    auto rec = ledger.GetTxAtLeaf(leaf);
-    if (!rec) return ToGrpcStatus(rec.error());
-    receipts.emplace(std::string(rec->tx_id.begin(), rec->tx_id.end()), std::move(rec->receipt));
-  }
-  v1::CommittedBlockSummary summary;
-  auto start_message = [&] {
-    summary.Clear();
-    summary.set_height(height);
-    summary.set_accumulator_root((*info)->accumulator_root());
-    summary.set_leaf_count((*info)->leaf_count());
-    summary.set_block_time_ms((*info)->block_time_ms());
-    summary.set_committed_at_ms(committed_at_ms);
-  };
-  start_message();
-  for (const auto& tx : (*block)->txs()) {
-    if (static_cast<size_t>(summary.txs_size()) == kMaxWatchTxsPerMessage) {
-      summary.set_continued(true);
-      if (!writer->Write(summary)) {
-        return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
-      }
-      start_message();
+  v1::CommittedBlockSummary message;
+  for (const v1::CommittedBlockSummary& part : *recent) {
+    message = part;  // a copy: other streams share the part, and their commit time differs
+    message.set_committed_at_ms(committed_at_ms);
+    if (!writer->Write(message)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
     }
-    Hash32 id = ledger::proof::TxId(tx);
-    auto* out = summary.add_txs();
-    out->set_tx_id(std::string(id.begin(), id.end()));
-    // Erased once reported: a tx ordered twice in one block is executed once, skipped after.
-    auto it = receipts.find(out->tx_id());
-    if (it == receipts.end()) {
-      out->set_skipped(true);
-      out->set_reason("not executed: ordered again after it was committed, or its envelope "
-                      "or signature is bad");
-      continue;
-    }
-    out->set_status(it->second.status());
-    out->set_reason(it->second.reason());
-    out->set_error_code(it->second.error_code());
-    receipts.erase(it);
-  }
-  if (!writer->Write(summary)) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
   }
   return grpc::Status::OK;
 }
@@ -199,7 +158,7 @@ class TxServiceImpl final : public v1::TxService::Service {
       const int64_t seen_ms = WallClockMs();
       for (; next <= *reached; ++next) {
         if (ctx->IsCancelled()) break;
-        auto sent = WriteCommittedBlock(ledger, next, next <= replay_until ? 0 : seen_ms, writer);
+        auto sent = WriteCommittedBlock(node_, next, next <= replay_until ? 0 : seen_ms, writer);
         if (!sent.ok()) return sent;
       }
     }

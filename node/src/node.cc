@@ -77,6 +77,7 @@ Node::Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger
       self_(self),
       mempool_(config_.mempool_max_txs, config_.mempool_max_bytes) {
   pending_state_ = ledger_->NewPendingState();
+  announced_height_ = ledger_->head().height();
 }
 
 Node::~Node() {
@@ -520,6 +521,7 @@ void Node::OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes) {
 }
 
 void Node::OnCommitted(const ledger::CommittedBlock& committed) {
+  AnnounceCommit(committed);
   // The admission layer (pending_state_) holds the effects of every tx admitted here, over
   // the committed state. A tx of the block that was pending here and applied in the layer
   // changed the committed state by effects the layer already holds. One that succeeded but
@@ -851,12 +853,96 @@ Result<ledger::TxRecord> Node::WaitTx(const Hash32& tx_id,
 
 Result<uint64_t> Node::WaitForHeight(uint64_t height,
                                      std::chrono::steady_clock::time_point deadline) {
-  // The ledger publishes its head before OnCommitted notifies: a wake-up always sees it.
+  // The announced height, not the ledger's head (published a little earlier): a stream that
+  // sees a height always finds its summary in the ring.
   std::unique_lock lock(commit_mu_);
   commit_cv_.wait_until(lock, deadline,
-                        [&] { return stopping_ || ledger_->head().height() > height; });
+                        [&] { return stopping_ || announced_height_ > height; });
   if (stopping_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
-  return ledger_->head().height();
+  return announced_height_;
+}
+
+void Node::AnnounceCommit(const ledger::CommittedBlock& committed) {
+  // Built once here for every stream, from what the ledger just executed; before this, each
+  // stream read the block back (block, txs, receipts) and rehashed every tx id.
+  // The block holds the executed txs only (the skipped ones are not stored).
+  MT_ASSERT(static_cast<size_t>(committed.block.txs_size()) == committed.txs.size());
+  auto summary = std::make_shared<const CommitSummary>(
+      SummarizeCommit(committed.ledger_info, committed.txs));
+  std::lock_guard lock(commit_mu_);
+  // Heights commit one by one: the ring never has a gap below the announced height.
+  MT_ASSERT(committed.ledger_info.height() == announced_height_ + 1);
+  recent_summaries_.Put(committed.ledger_info.height(), std::move(summary));
+  announced_height_ = committed.ledger_info.height();
+  // Waiters wake at OnCommitted's notify, after the admission work.
+}
+
+std::shared_ptr<const CommitSummary> Node::RecentCommitSummary(uint64_t height) const {
+  std::lock_guard lock(commit_mu_);
+  return recent_summaries_.Get(height);
+}
+
+CommitSummary SummarizeCommit(const v1::LedgerInfo& info,
+                              std::span<const ledger::TxRecord> txs) {
+  CommitSummary parts;
+  parts.reserve(txs.size() / kMaxCommitSummaryTxs + 1);
+  size_t next = 0;
+  do {  // an empty block is one part without txs
+    v1::CommittedBlockSummary& part = parts.emplace_back();
+    part.set_height(info.height());
+    part.set_accumulator_root(info.accumulator_root());
+    part.set_leaf_count(info.leaf_count());
+    part.set_block_time_ms(info.block_time_ms());
+    const size_t end = std::min(txs.size(), next + kMaxCommitSummaryTxs);
+    part.mutable_txs()->Reserve(static_cast<int>(end - next));
+    for (; next < end; ++next) {
+      const ledger::TxRecord& rec = txs[next];
+      v1::CommittedTx* out = part.add_txs();
+      out->set_tx_id(std::string(rec.tx_id.begin(), rec.tx_id.end()));
+      out->set_status(rec.receipt.status());
+      out->set_reason(rec.receipt.reason());
+      out->set_error_code(rec.receipt.error_code());
+    }
+    part.set_continued(next < txs.size());
+  } while (next < txs.size());
+  return parts;
+}
+
+Result<CommitSummary> ReadCommitSummary(const ledger::Ledger& ledger, uint64_t height) {
+  MT_ASSERT(height >= 1);
+  auto info = ledger.GetLedgerInfo(height);
+  if (!info) return tl::unexpected(info.error());
+  auto parent = ledger.GetLedgerInfo(height - 1);
+  if (!parent) return tl::unexpected(parent.error());
+  if (!info->has_value() || !parent->has_value()) {
+    return MakeError(ErrorCode::kDataLoss,
+                     "block " + std::to_string(height) + " is committed but not stored");
+  }
+  // The block's executed txs are the leaves it added, in block order.
+  const uint64_t first_leaf = (*parent)->leaf_count();
+  const uint64_t end_leaf = (*info)->leaf_count();
+  MT_ASSERT(first_leaf <= end_leaf);
+  std::vector<ledger::TxRecord> txs;
+  txs.reserve(end_leaf - first_leaf);
+  for (uint64_t leaf = first_leaf; leaf < end_leaf; ++leaf) {
+    auto rec = ledger.GetTxAtLeaf(leaf);
+    if (!rec) return tl::unexpected(rec.error());
+    txs.push_back(std::move(*rec));
+  }
+  return SummarizeCommit(**info, txs);
+}
+
+void CommitSummaryRing::Put(uint64_t height, std::shared_ptr<const CommitSummary> summary) {
+  MT_ASSERT(summary != nullptr);
+  Slot& slot = slots_[height % kCapacity];
+  slot.height = height;
+  slot.summary = std::move(summary);
+}
+
+std::shared_ptr<const CommitSummary> CommitSummaryRing::Get(uint64_t height) const {
+  const Slot& slot = slots_[height % kCapacity];
+  if (slot.summary == nullptr || slot.height != height) return nullptr;
+  return slot.summary;
 }
 
 }  // namespace minetrace::node

@@ -10,12 +10,15 @@
 // io_context; one gossip thread does the same for txs from peers. Queries read the Ledger directly (it is safe for concurrent readers).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -43,6 +46,40 @@ namespace minetrace::node {
 class ConsensusDriver;
 class PeerTransport;
 
+// WatchCommits (node.proto) sends a committed block as one or more CommittedBlockSummary
+// parts: each carries the header fields, at most kMaxCommitSummaryTxs txs in block order, and
+// all but the last have `continued` set. A summary is built once and shared by every stream,
+// so committed_at_ms is left 0 here: each stream sets its own.
+using CommitSummary = std::vector<v1::CommittedBlockSummary>;
+inline constexpr size_t kMaxCommitSummaryTxs = 1000;
+
+// The summary of the block after which the ledger is at `info`, from the block's executed txs
+// in block order (their ids and receipts as recorded: nothing is read or hashed). A tx the
+// ledger skipped is not in it: the ledger stores executed txs only, so a replay of the block
+// could not report it, and a live stream says the same as a replay.
+CommitSummary SummarizeCommit(const v1::LedgerInfo& info, std::span<const ledger::TxRecord> txs);
+// Reads committed block `height` (>= 1) back from the ledger and summarizes it: for a block
+// no longer among the recent ones. kDataLoss if the ledger has the height but not its records.
+Result<CommitSummary> ReadCommitSummary(const ledger::Ledger& ledger, uint64_t height);
+
+// The summaries of the last kCapacity heights put, each shared read-only by the streams that
+// send it. Not thread-safe: Node guards it with commit_mu_.
+class CommitSummaryRing {
+ public:
+  static constexpr size_t kCapacity = 64;
+  // `height` replaces the one kCapacity below it.
+  void Put(uint64_t height, std::shared_ptr<const CommitSummary> summary);
+  // nullptr unless `height` is one of the last kCapacity put.
+  std::shared_ptr<const CommitSummary> Get(uint64_t height) const;
+
+ private:
+  struct Slot {
+    uint64_t height = 0;
+    std::shared_ptr<const CommitSummary> summary;  // nullptr: empty slot
+  };
+  std::array<Slot, kCapacity> slots_{};  // height h lives in slot h % kCapacity
+};
+
 class Node {
  public:
   // Loads genesis and key, opens the ledger. `clock` must outlive the node.
@@ -67,8 +104,13 @@ class Node {
                                   std::chrono::steady_clock::time_point deadline);
 
   // Waits until the committed height exceeds `height`, the deadline passes or the node stops;
-  // returns the committed height then (kUnavailable once the node is stopping).
+  // returns the committed height then (kUnavailable once the node is stopping). The height is
+  // the one OnCommitted announced, after it stored the block's summary: a block seen here is
+  // in RecentCommitSummary until kCapacity more blocks commit.
   Result<uint64_t> WaitForHeight(uint64_t height, std::chrono::steady_clock::time_point deadline);
+  // The WatchCommits summary of block `height` if it is one of the last
+  // CommitSummaryRing::kCapacity committed since the node started; nullptr otherwise.
+  std::shared_ptr<const CommitSummary> RecentCommitSummary(uint64_t height) const;
 
   // Role, round and peers, read on the io thread (kUnavailable if it does not answer).
   Result<v1::StatusResponse> NetworkStatus();
@@ -96,6 +138,8 @@ class Node {
   void OnTxGossip(const v1::TxGossip& gossip);
   void Forward(const std::vector<v1::SignedTx>& txs);
   void OnCommitted(const ledger::CommittedBlock& block);
+  // Stores the block's WatchCommits summary and announces its height (OnCommitted, first).
+  void AnnounceCommit(const ledger::CommittedBlock& block);
   void SendToValidator(consensus::ValidatorIndex to, const v1::PeerMessage& message);
   void BroadcastToValidators(const v1::PeerMessage& message);
   // Block sync: asks a validator for committed blocks after the head, and serves such asks.
@@ -150,11 +194,16 @@ class Node {
   // Pending txs that failed their replay at the last rebuild: their effects are not in it.
   std::set<Hash32> pending_unapplied_;
 
-  // Commit notification for WaitTx; pending_ids_ mirrors the mempool's ids for other threads.
-  std::mutex commit_mu_;
+  // Commit notification for WaitTx and WatchCommits; pending_ids_ mirrors the mempool's ids
+  // for other threads.
+  mutable std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::set<Hash32> pending_ids_;  // guarded by commit_mu_
   uint64_t commits_ = 0;          // guarded by commit_mu_; blocks committed since start
+  // Guarded by commit_mu_; the ledger head at start, then the height of the last block
+  // whose summary is in recent_summaries_ (never decreases).
+  uint64_t announced_height_ = 0;
+  CommitSummaryRing recent_summaries_;  // guarded by commit_mu_
 
   // Checks the signatures of txs from peers (OnTxGossip) off the io thread. Declared last:
   // its thread uses the members above and is joined (StopGossipChecker) before they go.
