@@ -102,10 +102,21 @@ void CommittedStateCache::Apply(std::vector<StoreWrite>&& writes) {
 }
 
 Result<std::optional<std::string>> StateView::Get(Column column, const std::string& key) const {
-  Key k{column, key};
-  auto it = writes_.find(k);
-  if (it != writes_.end()) return it->second;
-  if (parent_ != nullptr) return parent_->Get(column, key);
+  // The key is built once for the whole walk down the layers (a tx's, its block's or the
+  // admission layer, ...).
+  const Key k{column, key};
+  const StateView* view = this;
+  for (; view->parent_ != nullptr; view = view->parent_) {
+    auto it = view->writes_.find(k);
+    if (it != view->writes_.end()) return it->second;
+  }
+  auto it = view->writes_.find(k);
+  if (it != view->writes_.end()) return it->second;
+  return view->ReadCommitted(column, key);
+}
+
+Result<std::optional<std::string>> StateView::ReadCommitted(Column column,
+                                                            const std::string& key) const {
   const bool cached = committed_ != nullptr && column == Column::kState;
   if (cached) {
     if (const auto* value = committed_->Find(key)) return *value;

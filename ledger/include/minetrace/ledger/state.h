@@ -168,6 +168,8 @@ class StateView {
 
   template <class Msg>
   Result<std::optional<Msg>> GetRecord(const std::string& key) const;
+  // Below the bottom layer: the cache of committed state, then the store.
+  Result<std::optional<std::string>> ReadCommitted(Column column, const std::string& key) const;
 
   const Store& store_;
   StateView* parent_ = nullptr;
