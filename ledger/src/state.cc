@@ -95,9 +95,11 @@ void CommittedStateCache::Remember(std::string key, std::optional<std::string> v
 void CommittedStateCache::Apply(std::vector<StoreWrite>&& writes) {
   for (auto& w : writes) {
     if (w.column != Column::kState) continue;
-    // An older copy must not come back when the newer generation turns.
-    older_.erase(w.key);
-    Put(std::move(w.key), std::move(w.value));
+    if (auto it = newer_.find(w.key); it != newer_.end()) {
+      it->second = std::move(w.value);
+    } else if (auto old = older_.find(w.key); old != older_.end()) {
+      old->second = std::move(w.value);
+    }
   }
 }
 

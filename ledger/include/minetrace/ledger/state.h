@@ -86,8 +86,9 @@ class CommittedStateCache {
   const std::optional<std::string>* Find(const std::string& key);
   // What a store read of a state key returned.
   void Remember(std::string key, std::optional<std::string> value);
-  // A committed block's writes (taken: they are done with): every state record written is
-  // remembered, the next step of a lot's custody chain reads the lot just written.
+  // A committed block's writes (taken: they are done with): cached keys take their new
+  // values. New keys are not added: a block that allocates 10,000 tags would otherwise turn
+  // the cache over for records that may never be read.
   void Apply(std::vector<StoreWrite>&& writes);
   size_t size() const { return newer_.size() + older_.size(); }
 
