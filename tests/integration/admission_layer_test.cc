@@ -286,14 +286,17 @@ TEST_F(AdmissionLayer, ObserverLayerFollowsCommitsOfItsOwnTxsAndOfTxsItNeverHad)
   ASSERT_TRUE(Submit(net_.node(2), receive).ok());
   ASSERT_NO_FATAL_FAILURE(ExpectCommittedOk(2, receive));
   ASSERT_NO_FATAL_FAILURE(ExpectCommittedOk(kObserver, receive));
-  // On the observer the lot is now held by trader 1, who may dispatch it; a second receipt
-  // of it is refused.
+  // On the observer the lot is now held by trader 1: a second receipt of it is refused (a
+  // layer that missed the receipt would admit it, and it would never commit), and trader 1
+  // may dispatch it on.
   const grpc::Status again = Submit(net_.node(kObserver), ReceiveTx(trader1_, lot));
-  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << again.error_message();
+  ASSERT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "the observer admitted a second receipt of lot " << lot
+      << ": its layer missed the receipt committed through validator 2 (" << again.error_message()
+      << ")";
   const v1::SignedTx onward = DispatchTx(trader1_, lot, trader2_);
   const grpc::Status s = Submit(net_.node(kObserver), onward);
-  ASSERT_TRUE(s.ok()) << "the observer's layer missed the receipt committed through validator "
-                         "2: "
+  ASSERT_TRUE(s.ok()) << "the observer's layer missed the receipt committed through validator 2: "
                       << s.error_message();
   ASSERT_NO_FATAL_FAILURE(ExpectCommittedOk(kObserver, onward));
 }

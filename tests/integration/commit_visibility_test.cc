@@ -10,6 +10,7 @@
 // delays the commit takes, even on a loaded 2-core machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <sstream>
@@ -63,14 +64,17 @@ TEST(CommitVisibility, EveryValidatorSeesATxCommittedWithinHalfABlockInterval) {
       views << " validator " << v << ": "
             << (seen_ms[v] ? std::to_string(*seen_ms[v]) + " ms" : std::string("not committed"));
     }
+    RecordProperty("trial_" + std::to_string(trial), views.str());
+    int64_t slowest_ms = 0;
     for (size_t v = 0; v < 4; ++v) {
       ASSERT_TRUE(seen_ms[v].has_value()) << "trial " << trial << ":" << views.str();
       EXPECT_EQ(receipts[v]->receipt().status(), v1::TX_STATUS_OK)
           << receipts[v]->receipt().reason();
-      EXPECT_LE(*seen_ms[v], kBlockIntervalMs / 2)
-          << "trial " << trial << ", tx submitted to validator " << target << ", block_interval "
-          << kBlockIntervalMs << " ms; seen committed at:" << views.str();
+      slowest_ms = std::max(slowest_ms, *seen_ms[v]);
     }
+    EXPECT_LE(slowest_ms, int64_t{kBlockIntervalMs} / 2)
+        << "trial " << trial << ", tx submitted to validator " << target << ", block_interval "
+        << kBlockIntervalMs << " ms; seen committed at:" << views.str();
   }
 }
 
