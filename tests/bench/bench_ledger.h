@@ -59,20 +59,34 @@ inline std::string TagId(const std::string& prefix, uint64_t n) {
 }
 inline double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// The keys of the genesis: fixed, so that a node can be given the genesis of a ledger a
+// benchmark filled (growth_bench --write-genesis) long after the filling run.
+inline std::vector<crypto::PrivateKey> ValidatorKeys() {
+  return {KeyFromSeed(1), KeyFromSeed(101), KeyFromSeed(102), KeyFromSeed(103)};
+}
+inline crypto::PrivateKey AdminKey() { return KeyFromSeed(2); }
+
+// 4 validators and one administrator; no addresses (the benchmarks run no network).
+inline v1::Genesis BenchGenesis(const std::string& chain_id) {
+  v1::Genesis genesis;
+  genesis.set_chain_id(chain_id);
+  genesis.set_genesis_time_ms(kGenesisMs);
+  const auto validators = ValidatorKeys();
+  for (size_t i = 0; i < validators.size(); ++i) {
+    auto* v = genesis.add_validators();
+    v->set_key(KeyStr(validators[i]));
+    v->set_name("validator-" + std::to_string(i));
+  }
+  auto* a = genesis.add_administrators();
+  a->set_key(KeyStr(AdminKey()));
+  a->set_name("secretariat");
+  return genesis;
+}
+
 class BenchLedger {
  public:
   BenchLedger(const std::filesystem::path& dir, const std::string& chain_id)
-      : chain_id_(chain_id) {
-    genesis_.set_chain_id(chain_id);
-    genesis_.set_genesis_time_ms(kGenesisMs);
-    for (size_t i = 0; i < validators_.size(); ++i) {
-      auto* v = genesis_.add_validators();
-      v->set_key(KeyStr(validators_[i]));
-      v->set_name("validator-" + std::to_string(i));
-    }
-    auto* a = genesis_.add_administrators();
-    a->set_key(KeyStr(admin_));
-    a->set_name("secretariat");
+      : chain_id_(chain_id), genesis_(BenchGenesis(chain_id)) {
     auto l = ledger::Ledger::Open(dir, genesis_);
     if (!l) Die(l.error().ToString());
     ledger_ = std::move(*l);
@@ -161,9 +175,8 @@ class BenchLedger {
   std::string chain_id_;
   v1::Genesis genesis_;
   std::unique_ptr<ledger::Ledger> ledger_;
-  std::vector<crypto::PrivateKey> validators_ = {KeyFromSeed(1), KeyFromSeed(101),
-                                                 KeyFromSeed(102), KeyFromSeed(103)};
-  crypto::PrivateKey admin_ = KeyFromSeed(2);
+  std::vector<crypto::PrivateKey> validators_ = ValidatorKeys();
+  crypto::PrivateKey admin_ = AdminKey();
   int64_t now_ms_ = kGenesisMs + kBlockIntervalMs;
   uint64_t nonce_ = 0;
   lp::ConsensusHeader header_;

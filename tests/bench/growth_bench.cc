@@ -14,6 +14,10 @@
 // --samples random existing lots (fixed seed), builds and verifies provenance bundles of a
 // lone mine lot (1 tx) and of a merged lot (about 100 txs), and reads the data directory's
 // size and the process's RSS.
+// With --rpc=HOST:PORT the same queries (same seed and head: the same lots, filters and
+// cursors) go over gRPC to a node serving a copy of a filled directory (growth_rpc.sh starts
+// one), and their wall time is the client's view. --write-genesis gives such a node its
+// genesis; --write-sample writes the queries' arguments, one line each, for any other client.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -27,10 +31,17 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
 #include "bench_ledger.h"
+#include "minetrace/ledger/proof/genesis.h"
+#include "minetrace/v1/node.grpc.pb.h"
 
 namespace minetrace {
 namespace {
@@ -457,29 +468,178 @@ uint64_t DirBytes(const std::filesystem::path& dir) {
   return total;
 }
 
+// Where the queries go: the Ledger in this process, or a node's QueryService over gRPC. Each
+// call dies on an error (a benchmark's queries all name existing lots and valid cursors).
+class QueryTarget {
+ public:
+  virtual ~QueryTarget() = default;
+  virtual bool LotExists(const std::string& id) = 0;
+  virtual size_t HistoryEvents(const std::string& id) = 0;
+  virtual size_t ProvenanceLots(const std::string& id) = 0;
+  virtual size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) = 0;
+};
+
+class LedgerTarget final : public QueryTarget {
+ public:
+  explicit LedgerTarget(const ledger::Ledger& ledger) : ledger_(ledger) {}
+  bool LotExists(const std::string& id) override {
+    auto lot = ledger_.GetLot(id);
+    if (!lot) Die("lot " + id + ": " + lot.error().ToString());
+    return lot->has_value();
+  }
+  size_t HistoryEvents(const std::string& id) override {
+    auto h = ledger_.GetLotHistory(id, kHistoryLimit);
+    if (!h) Die("history of " + id + ": " + h.error().ToString());
+    return h->size();
+  }
+  size_t ProvenanceLots(const std::string& id) override {
+    auto p = ledger_.GetProvenance(id, "");
+    if (!p) Die("provenance of " + id + ": " + p.error().ToString());
+    return static_cast<size_t>(p->lots_size());
+  }
+  size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) override {
+    auto page = ledger_.ListLots(filter, token, kPageSize);
+    if (!page) Die("ListLots: " + page.error().ToString());
+    return page->items.size();
+  }
+
+ private:
+  const ledger::Ledger& ledger_;
+};
+
+// One channel, sequential unary calls, each with a 60 s deadline; a client as the CLI is.
+class RpcTarget final : public QueryTarget {
+ public:
+  explicit RpcTarget(const std::string& address) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    query_ = v1::QueryService::NewStub(channel_);
+  }
+
+  // The node's head; UNAVAILABLE (not yet serving) is retried for up to `wait_s` seconds.
+  v1::LedgerInfo Head(double wait_s) {
+    const auto start = Clock::now();
+    for (;;) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      v1::SignedLedgerInfo signed_info;
+      const grpc::Status st = query_->GetLedgerInfo(&ctx, v1::GetLedgerInfoRequest(), &signed_info);
+      if (st.ok()) {
+        v1::LedgerInfo info;
+        if (!info.ParseFromString(signed_info.ledger_info())) Die("GetLedgerInfo: bad ledger_info");
+        return info;
+      }
+      if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        Die("GetLedgerInfo: " + st.error_message());
+      }
+      if (Seconds(Clock::now() - start) > wait_s) {
+        Die("no node serving after " + std::to_string(static_cast<int>(wait_s)) + " s: " +
+            st.error_message());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  bool LotExists(const std::string& id) override {
+    v1::GetLotRequest req;
+    req.set_lot_id(id);
+    v1::Lot lot;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    const grpc::Status st = query_->GetLot(&ctx, req, &lot);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) return false;
+    Check(st, "GetLot " + id);
+    return true;
+  }
+  size_t HistoryEvents(const std::string& id) override {
+    v1::GetLotHistoryRequest req;
+    req.set_lot_id(id);
+    v1::LotHistory h;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    Check(query_->GetLotHistory(&ctx, req, &h), "GetLotHistory " + id);
+    return static_cast<size_t>(h.events_size());
+  }
+  size_t ProvenanceLots(const std::string& id) override {
+    v1::GetProvenanceRequest req;
+    req.set_lot_id(id);
+    v1::Provenance p;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    Check(query_->GetProvenance(&ctx, req, &p), "GetProvenance " + id);
+    return static_cast<size_t>(p.lots_size());
+  }
+  size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) override {
+    v1::ListLotsRequest req;
+    req.set_holder_key(filter.holder_key);
+    req.set_site_id(filter.site_id);
+    req.set_status(filter.status);
+    req.set_page_size(static_cast<uint32_t>(kPageSize));
+    req.set_page_token(token);
+    v1::ListLotsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    Check(query_->ListLots(&ctx, req, &resp), "ListLots");
+    return static_cast<size_t>(resp.lots_size());
+  }
+
+ private:
+  static void SetDeadline(grpc::ClientContext& ctx) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  }
+  static void Check(const grpc::Status& st, const std::string& what) {
+    if (!st.ok()) Die(what + ": " + st.error_message());
+  }
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::QueryService::Stub> query_;
+};
+
+// The filter of a ListLots line in a sample file: none, holder=<hex>, site=<id>, status=<n>.
+std::string FilterText(const ledger::LotFilter& f) {
+  if (!f.holder_key.empty()) return "holder=" + ToHex(AsBytes(f.holder_key));
+  if (!f.site_id.empty()) return "site=" + f.site_id;
+  if (f.status != v1::LOT_STATUS_UNSPECIFIED) return "status=" + std::to_string(f.status);
+  return "none";
+}
+
 class Checkpoint {
  public:
-  Checkpoint(bench::BenchLedger& bench, const Workload& work, size_t samples, uint64_t seed)
-      : bench_(bench), work_(work), samples_(samples), rng_(seed ^ bench.leaves()) {}
+  // `leaves` is the ledger's leaf count: with the seed it fixes the sample, so that the same
+  // head gives the same queries in process and over gRPC. `sample` (may be null) receives one
+  // line per query: its name, then its tab-separated arguments.
+  Checkpoint(QueryTarget& target, const Workload& work, size_t samples, uint64_t seed,
+             uint64_t leaves, bool rpc, std::FILE* sample)
+      : target_(target),
+        work_(work),
+        samples_(samples),
+        rng_(seed ^ leaves),
+        leaves_(leaves),
+        rpc_(rpc),
+        sample_(sample) {}
 
   void Run() {
-    const uint64_t txs = bench_.leaves();
+    const uint64_t txs = leaves_;
+    // Over gRPC the CPU columns are the client thread's (stub, channel, parsing the reply).
     std::printf("%10s  %-32s %10s %10s %10s %10s %10s  %s\n", "txs", "query", "median_us",
-                "p99_us", "max_us", "cpu_med_us", "cpu_p99_us", "note");
+                "p99_us", "max_us", rpc_ ? "ccpu_med" : "cpu_med_us",
+                rpc_ ? "ccpu_p99" : "cpu_p99_us", "note");
     Query(txs, "GetLot", [&](std::string& note) {
       (void)note;
       const std::string id = RandomLot();
-      return TimeUs([&] { Lot(id); });
+      Note("GetLot", id);
+      bool exists = false;
+      const double us = TimeUs([&] { exists = target_.LotExists(id); });
+      if (!exists) Die("lot " + id + " is not on the ledger");
+      return us;
     });
     std::vector<double> events;
     Query(txs, "GetLotHistory", [&](std::string& note) {
       const std::string id = RandomLot();
+      Note("GetLotHistory", id);
       size_t n = 0;
-      const double us = TimeUs([&] {
-        auto h = bench_.ledger().GetLotHistory(id, kHistoryLimit);
-        if (!h) Die("history of " + id + ": " + h.error().ToString());
-        n = h->size();
-      });
+      const double us = TimeUs([&] { n = target_.HistoryEvents(id); });
       if (n == 0) Die("lot " + id + " has no history");
       events.push_back(static_cast<double>(n));
       note = "events median " + Fmt(Summarize(events).median) + ", max " + Fmt(Summarize(events).max);
@@ -490,12 +650,9 @@ class Checkpoint {
       const auto& processed = work_.processed();
       if (processed.empty()) Die("no processed lot yet");
       const std::string& id = processed[Below(processed.size())];
+      Note("GetProvenance(processed)", id);
       size_t n = 0;
-      const double us = TimeUs([&] {
-        auto p = bench_.ledger().GetProvenance(id, "");
-        if (!p) Die("provenance of " + id + ": " + p.error().ToString());
-        n = static_cast<size_t>(p->lots_size());
-      });
+      const double us = TimeUs([&] { n = target_.ProvenanceLots(id); });
       lots.push_back(static_cast<double>(n));
       note = "lots median " + Fmt(Summarize(lots).median) + ", max " + Fmt(Summarize(lots).max) +
              " (of " + std::to_string(processed.size()) + " processed lots)";
@@ -553,11 +710,8 @@ class Checkpoint {
   }
   uint64_t Below(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
   std::string RandomLot() { return work_.LotId(Below(work_.lot_count())); }
-  v1::Lot Lot(const std::string& id) const {
-    auto lot = bench_.ledger().GetLot(id);
-    if (!lot) Die("lot " + id + ": " + lot.error().ToString());
-    if (!lot->has_value()) Die("lot " + id + " is not on the ledger");
-    return std::move(**lot);
+  void Note(const std::string& query, const std::string& args) {
+    if (sample_ != nullptr) std::fprintf(sample_, "%s\t%s\n", query.c_str(), args.c_str());
   }
 
   // Times `samples_` runs of `one` (which returns its own time in us and may set a note).
@@ -587,12 +741,9 @@ class Checkpoint {
         const ledger::LotFilter filter = pick();
         const std::string token =
             !deep ? std::string() : ToHex(AsBytes(cursor ? cursor(filter) : RandomLot()));
+        Note(name + (deep ? " deep" : " first"), FilterText(filter) + "\t" + (token.empty() ? "-" : token));
         size_t n = 0;
-        const double us = TimeUs([&] {
-          auto page = bench_.ledger().ListLots(filter, token, kPageSize);
-          if (!page) Die(name + ": " + page.error().ToString());
-          n = page->items.size();
-        });
+        const double us = TimeUs([&] { n = target_.ListLotsItems(filter, token); });
         items.push_back(static_cast<double>(n));
         note = "items median " + Fmt(Summarize(items).median) + ", min " +
                Fmt(Summarize(items).min);
@@ -601,10 +752,13 @@ class Checkpoint {
     }
   }
 
-  bench::BenchLedger& bench_;
+  QueryTarget& target_;
   const Workload& work_;
   size_t samples_;
   std::mt19937_64 rng_;
+  uint64_t leaves_;
+  bool rpc_;
+  std::FILE* sample_;
 };
 
 // Builds and verifies the bundles of `runs` random lots of `pool`.
@@ -639,7 +793,35 @@ struct Options {
   std::filesystem::path dir;  // empty: a temporary directory, removed at the end
   bool reopen = false;        // measure `dir`, filled by an earlier run
   int passes = 1;             // times the queries are measured at each checkpoint
+  std::string rpc;            // HOST:PORT: the queries go to this node over gRPC
+  double rpc_wait_s = 600;    // how long to wait for that node to serve
+  std::FILE* sample = nullptr;  // --write-sample: the queries' arguments
 };
+
+constexpr const char* kChainId = "growth-chain";
+
+// The genesis file a node needs to serve a directory this program filled (the format
+// `minetrace testnet` writes). Refuses to overwrite a file that says otherwise.
+void WriteGenesis(const std::filesystem::path& file) {
+  const std::string toml = ledger::proof::GenesisToToml(bench::BenchGenesis(kChainId));
+  if (std::filesystem::exists(file)) {
+    std::ifstream in(file);
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (old == toml) return;
+    Die(file.string() + " exists and is not this program's genesis");
+  }
+  std::ofstream out(file);
+  out << toml;
+  out.close();
+  if (!out) Die("cannot write " + file.string());
+}
+
+// Beside a data directory PATH: PATH.genesis.toml.
+std::filesystem::path GenesisBeside(std::filesystem::path dir) {
+  while (!dir.empty() && !dir.has_filename()) dir = dir.parent_path();  // a trailing slash
+  dir += ".genesis.toml";
+  return dir;
+}
 
 std::vector<uint64_t> Checkpoints(uint64_t max_txs) {
   std::vector<uint64_t> checkpoints;
@@ -669,7 +851,8 @@ void Measure(const Options& opt, bench::BenchLedger& bench, const Workload& work
   // Later passes draw the same lots: they show the queries on warm caches.
   for (int pass = 1; pass <= opt.passes; ++pass) {
     if (opt.passes > 1) std::printf("pass %d of %d\n", pass, opt.passes);
-    Checkpoint(bench, work, opt.samples, opt.seed).Run();
+    LedgerTarget target(bench.ledger());
+    Checkpoint(target, work, opt.samples, opt.seed, bench.leaves(), false, opt.sample).Run();
   }
 
   bench.CertifyHead();
@@ -700,16 +883,18 @@ void Measure(const Options& opt, bench::BenchLedger& bench, const Workload& work
 }
 
 void PrintCommand(const Options& opt) {
-  std::printf("# growth_bench --max-txs=%llu --samples=%zu --bundle-runs=%d --seed=%llu%s%s; "
+  std::printf("# growth_bench --max-txs=%llu --samples=%zu --bundle-runs=%d --seed=%llu%s%s%s%s; "
               "page size %zu; times in microseconds unless named\n",
               static_cast<unsigned long long>(opt.max_txs), opt.samples, opt.bundle_runs,
               static_cast<unsigned long long>(opt.seed), opt.reopen ? " --reopen=" : "",
-              opt.reopen ? opt.dir.c_str() : "", kPageSize);
+              opt.reopen ? opt.dir.c_str() : "", opt.rpc.empty() ? "" : " --rpc=",
+              opt.rpc.c_str(), kPageSize);
 }
 
 int Fill(const Options& opt, const std::filesystem::path& dir) {
-  bench::BenchLedger bench(dir, "growth-chain");
-  Workload work("growth-chain");
+  bench::BenchLedger bench(dir, kChainId);
+  if (!opt.dir.empty()) WriteGenesis(GenesisBeside(opt.dir));
+  Workload work(kChainId);
   const auto run_start = Clock::now();
   for (auto& block : work.SetUpBlocks(bench.admin(), bench.now_ms())) bench.Commit(std::move(block));
   PrintCommand(opt);
@@ -757,41 +942,85 @@ int Fill(const Options& opt, const std::filesystem::path& dir) {
 // Measures a data directory an earlier run filled (and perhaps was stopped in): the workload
 // is replayed, unsigned and not executed, block by block as that run made them (the same
 // --max-txs gives the same block sizes) up to the ledger's head, and checked against it.
-int Reopen(const Options& opt, const std::filesystem::path& dir) {
-  bench::BenchLedger bench(dir, "growth-chain");
-  bench.ResumeAfterHead();
-  const uint64_t head = bench.leaves();
-  Workload work("growth-chain");
+// Replays the workload (unsigned, not executed) up to a ledger of `head` txs that a run with
+// `max_txs` filled, and checks it against the ledger's lots through `target`.
+void Replay(Workload& work, uint64_t head, uint64_t max_txs, QueryTarget& target,
+            const std::string& where) {
   work.set_replaying(true);
-  const auto start = Clock::now();
   uint64_t replayed = 0;
-  for (const auto& block : work.SetUpBlocks(bench.admin(), 0)) replayed += block.size();
-  for (uint64_t target : Checkpoints(opt.max_txs)) {
-    while (replayed < target && replayed < head) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockTxs, target - replayed));
-      work.NextBlock(n, 0, bench.admin());
+  const crypto::PrivateKey admin = bench::AdminKey();
+  for (const auto& block : work.SetUpBlocks(admin, 0)) replayed += block.size();
+  for (uint64_t checkpoint : Checkpoints(max_txs)) {
+    while (replayed < checkpoint && replayed < head) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockTxs, checkpoint - replayed));
+      work.NextBlock(n, 0, admin);
       replayed += n;
     }
   }
   if (replayed != head) {
     Die("the ledger holds " + std::to_string(head) + " txs, not a whole number of the blocks " +
-        "a run with --max-txs=" + std::to_string(opt.max_txs) + " makes");
+        "a run with --max-txs=" + std::to_string(max_txs) + " makes");
   }
-  auto exists = [&](const std::string& id) {
-    auto lot = bench.ledger().GetLot(id);
-    if (!lot) Die(lot.error().ToString());
-    return lot->has_value();
-  };
+  auto exists = [&](const std::string& id) { return target.LotExists(id); };
   if (work.mine_lots() == 0 || !exists(work.MineLotId(work.mine_lots() - 1)) ||
       exists(work.MineLotId(work.mine_lots())) ||
       (!work.processed().empty() && !exists(work.processed().back()))) {
-    Die("the replayed workload does not match the ledger in " + dir.string());
+    Die("the replayed workload does not match the ledger " + where);
   }
+}
+
+int Reopen(const Options& opt, const std::filesystem::path& dir) {
+  bench::BenchLedger bench(dir, kChainId);
+  WriteGenesis(GenesisBeside(dir));
+  bench.ResumeAfterHead();
+  const uint64_t head = bench.leaves();
+  Workload work(kChainId);
+  const auto start = Clock::now();
+  LedgerTarget target(bench.ledger());
+  Replay(work, head, opt.max_txs, target, "in " + dir.string());
   PrintCommand(opt);
   std::printf("\n## %llu committed txs (reopened; workload replayed in %.1f s)\n",
               static_cast<unsigned long long>(head), Seconds(Clock::now() - start));
   PrintState(bench, work, dir, "reopened: recovery flushed the WAL into tables");
   Measure(opt, bench, work);
+  return 0;
+}
+
+// The queries of a checkpoint over gRPC, against a node serving a directory this program
+// filled (and nothing else: its head must not move while they run). No bundles: building one
+// needs the node's stored certificates, which a copy of a benchmark's directory lacks.
+int Remote(const Options& opt) {
+  RpcTarget target(opt.rpc);
+  const auto wait_start = Clock::now();
+  const v1::LedgerInfo head = target.Head(opt.rpc_wait_s);
+  const double waited_s = Seconds(Clock::now() - wait_start);
+  if (head.chain_id() != kChainId) {
+    Die("the node at " + opt.rpc + " serves chain '" + head.chain_id() + "', not " + kChainId);
+  }
+  Workload work(kChainId);
+  const auto start = Clock::now();
+  Replay(work, head.leaf_count(), opt.max_txs, target, "the node at " + opt.rpc + " serves");
+  PrintCommand(opt);
+  std::printf("\n## %llu committed txs (over gRPC at %s, height %llu; serving after %.1f s; "
+              "workload replayed in %.1f s)\n",
+              static_cast<unsigned long long>(head.leaf_count()), opt.rpc.c_str(),
+              static_cast<unsigned long long>(head.height()), waited_s,
+              Seconds(Clock::now() - start));
+  std::printf("ledger: %llu lots (%llu mine, %zu processed)\n",
+              static_cast<unsigned long long>(work.lot_count()),
+              static_cast<unsigned long long>(work.mine_lots()), work.processed().size());
+  std::fflush(stdout);
+  for (int pass = 1; pass <= opt.passes; ++pass) {
+    if (opt.passes > 1) std::printf("pass %d of %d\n", pass, opt.passes);
+    Checkpoint(target, work, opt.samples, opt.seed, head.leaf_count(), true, opt.sample).Run();
+  }
+  const v1::LedgerInfo after = target.Head(0);
+  if (after.leaf_count() != head.leaf_count()) {
+    Die("the node's head moved during the queries (" + std::to_string(head.leaf_count()) +
+        " -> " + std::to_string(after.leaf_count()) + " txs): not a fixed ledger");
+  }
+  std::printf("head unchanged after the queries: %llu txs\n",
+              static_cast<unsigned long long>(after.leaf_count()));
   return 0;
 }
 
@@ -813,6 +1042,7 @@ int main(int argc, char** argv) {
   using minetrace::Options;
   minetrace::bench::ProgramName() = "growth_bench";
   Options opt;
+  std::string genesis_file, sample_file;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     uint64_t v = 0;
@@ -831,6 +1061,14 @@ int main(int argc, char** argv) {
     } else if (arg.rfind("--reopen=", 0) == 0 && arg.size() > 9) {
       opt.dir = arg.substr(9);
       opt.reopen = true;
+    } else if (arg.rfind("--rpc=", 0) == 0 && arg.size() > 6) {
+      opt.rpc = arg.substr(6);
+    } else if (minetrace::ParseUint(arg, "--rpc-wait-s=", v)) {
+      opt.rpc_wait_s = static_cast<double>(v);
+    } else if (arg.rfind("--write-genesis=", 0) == 0 && arg.size() > 16) {
+      genesis_file = arg.substr(16);
+    } else if (arg.rfind("--write-sample=", 0) == 0 && arg.size() > 15) {
+      sample_file = arg.substr(15);
     } else {
       std::fprintf(stderr,
                    "usage: growth_bench [--max-txs=N (10000..10000000, default 1000000)]\n"
@@ -842,9 +1080,28 @@ int main(int argc, char** argv) {
                    "default 1)]\n"
                    "   or: growth_bench --reopen=PATH [--max-txs=N as when PATH was filled] "
                    "[--samples=N] [--bundle-runs=N] [--seed=N] [--passes=N]\n"
-                   "       (measures PATH again, filled by an earlier run, perhaps stopped)\n");
+                   "       (measures PATH again, filled by an earlier run, perhaps stopped)\n"
+                   "   or: growth_bench --rpc=HOST:PORT [--max-txs=N as when the node's data "
+                   "was filled] [--samples=N] [--seed=N] [--passes=N]\n"
+                   "                    [--rpc-wait-s=N (wait for the node to serve, default "
+                   "600)]\n"
+                   "       (the same queries over gRPC to a node serving a copy of such data; "
+                   "tests/bench/growth_rpc.sh starts one)\n"
+                   "   or: growth_bench --write-genesis=FILE (the genesis of every ledger it "
+                   "fills, as a node reads it; a fill with --dir=PATH and --reopen=PATH also\n"
+                   "       write it to PATH.genesis.toml)\n"
+                   "   --write-sample=FILE with any measuring run: one line per query sent, its "
+                   "name and tab-separated arguments (lot id; ListLots: filter, page token)\n");
       return 2;
     }
+  }
+  if (!genesis_file.empty()) {
+    minetrace::WriteGenesis(genesis_file);
+    return 0;
+  }
+  if (!sample_file.empty()) {
+    opt.sample = std::fopen(sample_file.c_str(), "w");
+    if (opt.sample == nullptr) minetrace::Die("cannot write " + sample_file);
   }
   if (opt.max_txs < minetrace::kFirstCheckpoint || opt.max_txs > 10'000'000) {
     minetrace::Die("--max-txs is 10000 to 10000000");
@@ -852,11 +1109,19 @@ int main(int argc, char** argv) {
   if (opt.samples == 0 || opt.bundle_runs == 0 || opt.passes == 0) {
     minetrace::Die("--samples, --bundle-runs and --passes are at least 1");
   }
+  if (!opt.rpc.empty()) {
+    if (opt.reopen || !opt.dir.empty()) minetrace::Die("--rpc takes no --dir or --reopen");
+    const int rc = minetrace::Remote(opt);
+    if (opt.sample != nullptr) std::fclose(opt.sample);
+    return rc;
+  }
   if (opt.reopen) {
     if (!std::filesystem::is_directory(opt.dir)) {
       minetrace::Die("--reopen " + opt.dir.string() + " is not a directory");
     }
-    return minetrace::Reopen(opt, opt.dir);
+    const int rc = minetrace::Reopen(opt, opt.dir);
+    if (opt.sample != nullptr) std::fclose(opt.sample);
+    return rc;
   }
   std::filesystem::path dir = opt.dir;
   const bool temporary = dir.empty();
@@ -868,6 +1133,7 @@ int main(int argc, char** argv) {
     minetrace::Die("--dir " + dir.string() + " exists; give a new path");
   }
   const int rc = minetrace::Fill(opt, dir);
+  if (opt.sample != nullptr) std::fclose(opt.sample);
   if (temporary) std::filesystem::remove_all(dir);
   return rc;
 }
