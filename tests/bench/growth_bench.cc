@@ -513,6 +513,11 @@ class RpcTarget final : public QueryTarget {
   explicit RpcTarget(const std::string& address) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(64 << 20);
+    // While the node starts, retry its port every 100..500 ms rather than after gRPC's
+    // growing backoff: "serving after" then says when the node began to serve.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
     channel_ = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
     query_ = v1::QueryService::NewStub(channel_);
   }
