@@ -1006,7 +1006,7 @@ int Remote(const Options& opt) {
   const auto start = Clock::now();
   Replay(work, head.leaf_count(), opt.max_txs, target, "the node at " + opt.rpc + " serves");
   PrintCommand(opt);
-  std::printf("\n## %llu committed txs (over gRPC at %s, height %llu; serving after %.1f s; "
+  std::printf("\n## %llu committed txs (over gRPC at %s, height %llu; first answer after %.1f s; "
               "workload replayed in %.1f s)\n",
               static_cast<unsigned long long>(head.leaf_count()), opt.rpc.c_str(),
               static_cast<unsigned long long>(head.height()), waited_s,

@@ -15,7 +15,7 @@
 #      new`) and a config.toml: data_dir the copy, gRPC and peer listeners on free ports of
 #      127.0.0.1, no peers -- an observer with no peers takes no part in consensus and syncs
 #      from no one: it writes no block;
-#   4. starts `minetrace-node` on it (nice -n 10) and runs `growth_bench --rpc=127.0.0.1:PORT
+#   4. starts `minetrace-node` on it (nice -n 10), waits until its log says it serves, and runs `growth_bench --rpc=127.0.0.1:PORT
 #      --max-txs=MAX_TXS` (nice -n 10), which waits until the node serves, replays the workload
 #      to the node's head, times the queries in-process growth_bench times (same seed, same
 #      head: the same lots, filters and cursors) one at a time, and checks that the head did
@@ -137,6 +137,15 @@ echo "load before: $(uptime)"
 nice -n 10 "$NODE" --config "$WORK/config.toml" </dev/null >>"$WORK/node.stderr" 2>&1 &
 NODE_PID=$!
 echo "node: pid $NODE_PID, gRPC 127.0.0.1:$GRPC_PORT ($(git -C "$ROOT" rev-parse --short HEAD))"
+# Its log says when it serves (opening a large directory takes a while); growth_bench's first
+# call then finds the port open, without the gRPC channel's reconnect delays.
+start=$(date +%s)
+until grep -q "serving gRPC on" "$WORK/node.log" 2>/dev/null; do
+  kill -0 "$NODE_PID" 2>/dev/null || { echo "growth_rpc: the node exited:" >&2; tail -n 20 "$WORK/node.log" "$WORK/node.stderr" >&2 2>/dev/null; exit 1; }
+  [ $(($(date +%s) - start)) -lt 1800 ] || { echo "growth_rpc: the node did not serve within 30 min" >&2; exit 1; }
+  sleep 0.1
+done
+echo "node serving after $(($(date +%s) - start)) s (whole seconds): $(grep -m1 "serving gRPC on" "$WORK/node.log" | cut -c1-160)"
 if ! nice -n 10 "$GB" --rpc="127.0.0.1:$GRPC_PORT" --max-txs="$MAX_TXS" "$@"; then
   echo "growth_rpc: growth_bench --rpc failed; the node's log:" >&2
   tail -n 20 "$WORK/node.log" "$WORK/node.stderr" >&2 2>/dev/null || true
