@@ -813,6 +813,22 @@ void Node::RebuildPendingState() {
     }
     ++pending_state_txs_;
   });
+  // An observer never proposes: a tx of its own that no longer passes commits only if a
+  // validator admitted it before the conflicting one, and no validator will admit it now.
+  // Kept, it would stay pending here for ever; dropped, its waiters learn at once that it is
+  // not pending (WaitTx: NOT_FOUND), and submitting it again says why it is refused.
+  if (!self_ && !pending_unapplied_.empty()) {
+    {
+      std::lock_guard lock(commit_mu_);
+      for (const auto& id : pending_unapplied_) pending_ids_.erase(id);
+    }
+    for (const auto& id : pending_unapplied_) mempool_.Remove(id);
+    log_->info("dropped {} pending txs that no longer pass against the committed state",
+               pending_unapplied_.size());
+    pending_unapplied_.clear();
+    commit_cv_.notify_all();
+    UpdateMempoolGauges();
+  }
 }
 
 void Node::UpdateMempoolGauges() {

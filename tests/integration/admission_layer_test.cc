@@ -302,4 +302,40 @@ TEST_F(AdmissionLayer, ObserverLayerFollowsCommitsOfItsOwnTxsAndOfTxsItNeverHad)
 }
 
 }  // namespace
+TEST_F(AdmissionLayer, ObserverDropsItsTxThatAConflictingCommitOutdated) {
+  // The observer admits a dispatch that conflicts with one just sent to a validator (it
+  // receives no tx gossip). Once the validator's dispatch commits, the observer's tx can
+  // commit only if a validator had admitted it first; otherwise nothing would ever remove it
+  // from the observer's pool and its waiters would wait for ever. Either way the observer's
+  // WaitTx must end well within the wait: committed, or NOT_FOUND (dropped).
+  const std::string lot = Tag(30);
+  const v1::SignedTx record = RecordTx(lot);
+  ASSERT_TRUE(Submit(net_.node(0), record).ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectCommittedOk(kObserver, record));
+  const v1::SignedTx to1 = DispatchTx(coop_, lot, trader1_);
+  const v1::SignedTx to2 = DispatchTx(coop_, lot, trader2_);
+  ASSERT_TRUE(Submit(net_.node(0), to1).ok());
+  const grpc::Status admitted = Submit(net_.node(kObserver), to2);
+  ASSERT_TRUE(admitted.ok() ||
+              admitted.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
+      << admitted.error_message();
+  if (!admitted.ok()) GTEST_SKIP() << "to1 committed before to2 reached the observer";
+  v1::WaitTxRequest w;
+  w.set_tx_id(TxIdBytes(to2));
+  w.set_timeout_ms(kCommitWaitMs);
+  v1::TxWithReceipt rec;
+  auto ctx = Ctx(kCommitWaitMs + 5000);
+  const grpc::Status waited = net_.node(kObserver).TxStub()->WaitTx(ctx.get(), w, &rec);
+  if (waited.ok()) {
+    SUCCEED() << "a validator had admitted the observer's dispatch: it committed "
+              << v1::TxStatus_Name(rec.receipt().status());
+  } else {
+    EXPECT_EQ(waited.error_code(), grpc::StatusCode::NOT_FOUND) << waited.error_message();
+    // Submitted again, it is refused with the reason.
+    const grpc::Status again = Submit(net_.node(kObserver), to2);
+    EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << again.error_message();
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectCommittedOk(kObserver, to1));
+}
+
 }  // namespace minetrace::testing
