@@ -1,9 +1,12 @@
 #include "minetrace/ledger/store.h"
 
+#include <cstring>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
@@ -24,6 +27,30 @@ Error FromRocks(const rocksdb::Status& s, const std::string& what) {
 }
 
 constexpr size_t kBlockCacheBytes = 256ull << 20;
+
+// The prefix of a key up to and including its first '\0' (keys without one have none): the
+// variable-length component that ends with '\0' -- a lot's history "lr/<lot>\0", a site's
+// lots "ls/<site>\0", ... -- so that a scan of one such prefix skips every table whose
+// prefix Bloom filter says it holds none of it.
+class UpToFirstZero final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "minetrace.UpToFirstZero"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    // RocksDB may ask for keys outside the domain too: their prefix is the whole key.
+    const void* zero = std::memchr(key.data(), '\0', key.size());
+    if (zero == nullptr) return key;
+    return rocksdb::Slice(key.data(), static_cast<const char*>(zero) - key.data() + 1);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return std::memchr(key.data(), '\0', key.size()) != nullptr;
+  }
+};
+
+// A scan of `prefix` may use the prefix filters only when the prefix is exactly one
+// extractor prefix.
+bool IsExtractorPrefix(std::string_view prefix) {
+  return !prefix.empty() && prefix.find('\0') == prefix.size() - 1;
+}
 
 }  // namespace
 
@@ -61,7 +88,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   column_options.memtable_whole_key_filtering = true;
   column_options.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> columns;
-  for (const char* name : kColumnNames) columns.emplace_back(name, column_options);
+  for (const char* name : kColumnNames) {
+    rocksdb::ColumnFamilyOptions o = column_options;
+    if (std::string_view(name) == "index" || std::string_view(name) == "state") {
+      o.prefix_extractor = std::make_shared<UpToFirstZero>();
+    }
+    columns.emplace_back(name, o);
+  }
   std::unique_ptr<Store> store(new Store());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), columns, &store->handles_, &raw);
@@ -102,7 +135,13 @@ Result<std::optional<std::string>> Store::Get(Column column, std::string_view ke
 Result<void> Store::Scan(
     Column column, std::string_view prefix, std::string_view start_after, size_t limit,
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Handle(column)));
+  rocksdb::ReadOptions read;
+  if (IsExtractorPrefix(prefix)) {
+    read.prefix_same_as_start = true;
+  } else {
+    read.total_order_seek = true;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, Handle(column)));
   if (start_after.empty() || start_after < prefix) {
     it->Seek(prefix);
   } else {
