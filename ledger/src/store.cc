@@ -28,10 +28,11 @@ Error FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 constexpr size_t kBlockCacheBytes = 256ull << 20;
 
-// The prefix of a key up to and including its first '\0' (keys without one have none): the
-// variable-length component that ends with '\0' -- a lot's history "lr/<lot>\0", a site's
-// lots "ls/<site>\0", ... -- so that a scan of one such prefix skips every table whose
-// prefix Bloom filter says it holds none of it.
+// The prefix of a key up to and including its first '\0' (keys without one are outside the
+// domain): the variable-length component that ends with '\0' -- a lot's history
+// "lr/<lot>\0", a site's lots "ls/<site>\0", ... -- so that a scan of one such prefix skips
+// every table whose prefix Bloom filter says it holds none of it. At 10^6 txs a lot's
+// history cost half the CPU with it (docs/PERFORMANCE.md, "Store options").
 class UpToFirstZero final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "minetrace.UpToFirstZero"; }
@@ -77,7 +78,8 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   // tag, lot or index entry): without filters each such read searches the whole memtable
   // skiplist and the index of every table file that could hold the key. A whole-key Bloom
   // filter on the memtable and on each table file answers most of them without a search
-  // (docs/PERFORMANCE.md, "Store options"). Scans are not affected.
+  // (docs/PERFORMANCE.md, "Store options"). The state and index columns also filter by
+  // prefix, for scans (UpToFirstZero).
   // One block cache for all columns (RocksDB's default is 8 MB per table factory): the
   // blocks queries read again -- recent lots, their history, index pages -- stay in memory.
   rocksdb::BlockBasedTableOptions table;
