@@ -107,14 +107,11 @@ Result<std::optional<std::string>> StateView::Get(Column column, const std::stri
   // The key is built once for the whole walk down the layers (a tx's, its block's or the
   // admission layer, ...).
   const Key k{column, key};
-  const StateView* view = this;
-  for (; view->parent_ != nullptr; view = view->parent_) {
+  for (const StateView* view = this;; view = view->parent_) {
     auto it = view->writes_.find(k);
     if (it != view->writes_.end()) return it->second;
+    if (view->parent_ == nullptr) return view->ReadCommitted(column, key);
   }
-  auto it = view->writes_.find(k);
-  if (it != view->writes_.end()) return it->second;
-  return view->ReadCommitted(column, key);
 }
 
 Result<std::optional<std::string>> StateView::ReadCommitted(Column column,
