@@ -67,6 +67,8 @@ constexpr uint64_t kSplitOneIn = 5;
 constexpr uint64_t kShortReceiptOneIn = 200;
 constexpr size_t kBlockTxs = 1000;
 constexpr size_t kPageSize = 100;          // the node's default page size
+constexpr size_t kSitePageSize = 50;       // a site's list holds about 66 lots at 10^4
+constexpr uint32_t kCoopsWithThreeSites = kSites - 2 * kCoops;  // cooperative c: c, c+40, c+80
 constexpr size_t kHistoryLimit = 10'000;   // the node's GetLotHistory limit
 constexpr uint64_t kFirstCheckpoint = 10'000;
 
@@ -470,14 +472,45 @@ uint64_t DirBytes(const std::filesystem::path& dir) {
 
 // Where the queries go: the Ledger in this process, or a node's QueryService over gRPC. Each
 // call dies on an error (a benchmark's queries all name existing lots and valid cursors).
+// The size of an answer, so that a reader can see what work a line compares.
+struct GraphSize {
+  size_t lots = 0;
+  size_t events = 0;   // custody events (txs) over all its lots
+  size_t members = 0;
+  size_t sites = 0;
+};
+struct PageSize {
+  size_t items = 0;
+  size_t processed = 0;  // of them processed lots (larger records: 20 parents, ~20 sites)
+};
 class QueryTarget {
  public:
   virtual ~QueryTarget() = default;
   virtual bool LotExists(const std::string& id) = 0;
   virtual size_t HistoryEvents(const std::string& id) = 0;
-  virtual size_t ProvenanceLots(const std::string& id) = 0;
-  virtual size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) = 0;
+  virtual GraphSize Provenance(const std::string& id) = 0;
+  virtual PageSize ListLotsPage(const ledger::LotFilter& filter, const std::string& token,
+                                size_t page_size) = 0;
 };
+
+template <class P>
+GraphSize SizeOf(const P& p) {
+  GraphSize g;
+  g.lots = static_cast<size_t>(p.lots_size());
+  for (const auto& l : p.lots()) g.events += static_cast<size_t>(l.events_size());
+  g.members = static_cast<size_t>(p.members_size());
+  g.sites = static_cast<size_t>(p.sites_size());
+  return g;
+}
+template <class Lots>
+PageSize SizeOfPage(const Lots& lots) {
+  PageSize s;
+  for (const auto& l : lots) {
+    ++s.items;
+    if (l.parent_lot_ids_size() > 0) ++s.processed;
+  }
+  return s;
+}
 
 class LedgerTarget final : public QueryTarget {
  public:
@@ -492,15 +525,16 @@ class LedgerTarget final : public QueryTarget {
     if (!h) Die("history of " + id + ": " + h.error().ToString());
     return h->size();
   }
-  size_t ProvenanceLots(const std::string& id) override {
+  GraphSize Provenance(const std::string& id) override {
     auto p = ledger_.GetProvenance(id, "");
     if (!p) Die("provenance of " + id + ": " + p.error().ToString());
-    return static_cast<size_t>(p->lots_size());
+    return SizeOf(*p);
   }
-  size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) override {
-    auto page = ledger_.ListLots(filter, token, kPageSize);
+  PageSize ListLotsPage(const ledger::LotFilter& filter, const std::string& token,
+                        size_t page_size) override {
+    auto page = ledger_.ListLots(filter, token, page_size);
     if (!page) Die("ListLots: " + page.error().ToString());
-    return page->items.size();
+    return SizeOfPage(page->items);
   }
 
  private:
@@ -567,27 +601,28 @@ class RpcTarget final : public QueryTarget {
     Check(query_->GetLotHistory(&ctx, req, &h), "GetLotHistory " + id);
     return static_cast<size_t>(h.events_size());
   }
-  size_t ProvenanceLots(const std::string& id) override {
+  GraphSize Provenance(const std::string& id) override {
     v1::GetProvenanceRequest req;
     req.set_lot_id(id);
     v1::Provenance p;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     Check(query_->GetProvenance(&ctx, req, &p), "GetProvenance " + id);
-    return static_cast<size_t>(p.lots_size());
+    return SizeOf(p);
   }
-  size_t ListLotsItems(const ledger::LotFilter& filter, const std::string& token) override {
+  PageSize ListLotsPage(const ledger::LotFilter& filter, const std::string& token,
+                        size_t page_size) override {
     v1::ListLotsRequest req;
     req.set_holder_key(filter.holder_key);
     req.set_site_id(filter.site_id);
     req.set_status(filter.status);
-    req.set_page_size(static_cast<uint32_t>(kPageSize));
+    req.set_page_size(static_cast<uint32_t>(page_size));
     req.set_page_token(token);
     v1::ListLotsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     Check(query_->ListLots(&ctx, req, &resp), "ListLots");
-    return static_cast<size_t>(resp.lots_size());
+    return SizeOfPage(resp.lots());
   }
 
  private:
@@ -615,14 +650,15 @@ class Checkpoint {
   // head gives the same queries in process and over gRPC. `sample` (may be null) receives one
   // line per query: its name, then its tab-separated arguments.
   Checkpoint(QueryTarget& target, const Workload& work, size_t samples, uint64_t seed,
-             uint64_t leaves, bool rpc, std::FILE* sample)
+             uint64_t leaves, bool rpc, std::FILE* sample, std::string only = "")
       : target_(target),
         work_(work),
         samples_(samples),
         rng_(seed ^ leaves),
         leaves_(leaves),
         rpc_(rpc),
-        sample_(sample) {}
+        sample_(sample),
+        only_(std::move(only)) {}
 
   void Run() {
     const uint64_t txs = leaves_;
@@ -650,60 +686,94 @@ class Checkpoint {
       note = "events median " + Fmt(Summarize(events).median) + ", max " + Fmt(Summarize(events).max);
       return us;
     });
-    std::vector<double> lots;
+    // A processed lot's upstream graph has the same shape at every size (a merge of
+    // kMergeInputs mine lots, perhaps split after): the note gives its size, so that a reader
+    // sees that both sizes compare the same work.
+    std::vector<double> lots, graph_events, members, sites;
     Query(txs, "GetProvenance(processed)", [&](std::string& note) {
       const auto& processed = work_.processed();
       if (processed.empty()) Die("no processed lot yet");
       const std::string& id = processed[Below(processed.size())];
       Note("GetProvenance(processed)", id);
-      size_t n = 0;
-      const double us = TimeUs([&] { n = target_.ProvenanceLots(id); });
-      lots.push_back(static_cast<double>(n));
-      note = "lots median " + Fmt(Summarize(lots).median) + ", max " + Fmt(Summarize(lots).max) +
-             " (of " + std::to_string(processed.size()) + " processed lots)";
+      GraphSize g;
+      const double us = TimeUs([&] { g = target_.Provenance(id); });
+      lots.push_back(static_cast<double>(g.lots));
+      graph_events.push_back(static_cast<double>(g.events));
+      members.push_back(static_cast<double>(g.members));
+      sites.push_back(static_cast<double>(g.sites));
+      note = "lots " + MedRange(lots) + ", events " + MedRange(graph_events) + ", members " +
+             MedRange(members) + ", sites " + MedRange(sites) + " (of " +
+             std::to_string(processed.size()) + " processed lots)";
       return us;
     });
-    // Each filter with a value drawn uniformly (a holder among all cooperatives, traders and
-    // processors, a site, a status): its first page, and a deep page after a random lot id
-    // (the cursor of a client that read the list up to there: the page token is its hex).
+    // ListLots. Each line compares pages of the same number of lots at every size: the medians
+    // are over the FULL pages only (a page of fewer lots reads less), and the values and
+    // cursors are drawn where the lists fill a page at 10^4 already (the note says how many of
+    // the samples gave a full page and what they held):
+    // - unfiltered, by status and in transit: the page size of the node (100); a deep page
+    //   starts after a random mine lot of any site but the last two (lists are in lot id
+    //   order: a site's mine lots, then the next site's), so that more than a page follows;
+    // - by holder: a cooperative of the first 20 (three sites each: about 140 lots held at
+    //   10^4; the others hold about 90, a processor about 20), the deep page after a lot of its
+    //   first site. A trader's stock (about 10 lots at every size: lots pass through it) has
+    //   its own line; its pages are never full, and the times are over all of them;
+    // - by site: pages of 50 (a site has about 66 lots at 10^4: 58 mine lots and the processed
+    //   lots made from them, which come first in id order), the deep page after one of its
+    //   mine lots with 50 more after it.
     // Lists whose entries come and go (lots in transit, a trader's stock) keep deleted index
     // entries until compaction: they have lines of their own.
-    ListQuery(txs, "ListLots(all)", [&] { return ledger::LotFilter{}; });
-    ListQuery(txs, "ListLots(holder)", [&] {
-      ledger::LotFilter f;
-      f.holder_key = work_.HolderKey(static_cast<uint32_t>(Below(work_.holder_count())));
-      return f;
-    });
-    ListQuery(txs, "ListLots(holder=trader)", [&] {
-      ledger::LotFilter f;
-      f.holder_key = work_.TraderKey(static_cast<uint32_t>(Below(kTraders)));
-      return f;
-    });
+    ListQuery(txs, "ListLots(all)", kPageSize, [&] { return ledger::LotFilter{}; },
+              [&](const ledger::LotFilter&) { return DeepMineCursor(); });
     ListQuery(
-        txs, "ListLots(site)",
+        txs, "ListLots(holder=coop)", kPageSize,
+        [&] {
+          ledger::LotFilter f;
+          f.holder_key = work_.HolderKey(static_cast<uint32_t>(Below(kCoopsWithThreeSites)));
+          return f;
+        },
+        [&](const ledger::LotFilter& f) {
+          for (uint32_t c = 0; c < kCoopsWithThreeSites; ++c) {
+            if (work_.HolderKey(c) == f.holder_key) return SiteMineLot(c, 0);
+          }
+          Die("not a sampled cooperative");
+        });
+    ListQuery(
+        txs, "ListLots(holder=trader)", kPageSize,
+        [&] {
+          ledger::LotFilter f;
+          f.holder_key = work_.TraderKey(static_cast<uint32_t>(Below(kTraders)));
+          return f;
+        },
+        [&](const ledger::LotFilter&) { return RandomLot(); });
+    ListQuery(
+        txs, "ListLots(site)", kSitePageSize,
         [&] {
           ledger::LotFilter f;
           f.site_id = Workload::SiteId(static_cast<uint32_t>(Below(kSites)));
           return f;
         },
-        // A site's list holds only its own lots: the cursor is one of them.
         [&](const ledger::LotFilter& f) {
-          const uint64_t s = std::stoull(f.site_id.substr(3));
-          const uint64_t per_site = (work_.mine_lots() - s + kSites - 1) / kSites;
-          return work_.MineLotId(s + kSites * Below(per_site));
+          return SiteMineLot(static_cast<uint32_t>(std::stoul(f.site_id.substr(3))),
+                             kSitePageSize);
         });
-    ListQuery(txs, "ListLots(status)", [&] {
-      static constexpr v1::LotStatus kStatuses[] = {
-          v1::LOT_STATUS_HELD, v1::LOT_STATUS_IN_TRANSIT, v1::LOT_STATUS_CONSUMED};
-      ledger::LotFilter f;
-      f.status = kStatuses[Below(3)];
-      return f;
-    });
-    ListQuery(txs, "ListLots(status=transit)", [&] {
-      ledger::LotFilter f;
-      f.status = v1::LOT_STATUS_IN_TRANSIT;
-      return f;
-    });
+    ListQuery(
+        txs, "ListLots(status)", kPageSize,
+        [&] {
+          static constexpr v1::LotStatus kStatuses[] = {
+              v1::LOT_STATUS_HELD, v1::LOT_STATUS_IN_TRANSIT, v1::LOT_STATUS_CONSUMED};
+          ledger::LotFilter f;
+          f.status = kStatuses[Below(3)];
+          return f;
+        },
+        [&](const ledger::LotFilter&) { return DeepMineCursor(); });
+    ListQuery(
+        txs, "ListLots(status=transit)", kPageSize,
+        [&] {
+          ledger::LotFilter f;
+          f.status = v1::LOT_STATUS_IN_TRANSIT;
+          return f;
+        },
+        [&](const ledger::LotFilter&) { return DeepMineCursor(); });
     std::fflush(stdout);
   }
 
@@ -722,6 +792,7 @@ class Checkpoint {
   // Times `samples_` runs of `one` (which returns its own time in us and may set a note).
   template <class F>
   void Query(uint64_t txs, const char* name, F&& one) {
+    if (Skip(name)) return;
     std::vector<double> us, cpu_us;
     std::string note;
     for (size_t i = 0; i < samples_; ++i) {
@@ -735,25 +806,66 @@ class Checkpoint {
     std::fflush(stdout);
   }
 
-  // The first page and a deep page of the filter `pick()` returns; the deep page starts after
-  // the lot `cursor(filter)` names (default: any lot, as lists other than a site's mix all).
+  bool Skip(const std::string& name) const {
+    return !only_.empty() && name.find(only_) == std::string::npos;
+  }
+  static std::string MedRange(const std::vector<double>& v) {
+    const Summary s = Summarize(v);
+    return s.min == s.max ? Fmt(s.median)
+                          : Fmt(s.median) + " (" + Fmt(s.min) + ".." + Fmt(s.max) + ")";
+  }
+
+  // A random mine lot of site s among those with at least `after` more of the site's mine
+  // lots after it (any of them if the site has fewer).
+  std::string SiteMineLot(uint32_t s, uint64_t after) {
+    const uint64_t per_site = (work_.mine_lots() - s + kSites - 1) / kSites;
+    const uint64_t choices = per_site > after ? per_site - after : per_site;
+    return work_.MineLotId(s + kSites * Below(choices));
+  }
+  // A random mine lot of any site but the last two: at least two sites' lots follow it.
+  std::string DeepMineCursor() {
+    return SiteMineLot(static_cast<uint32_t>(Below(kSites - 2)), 0);
+  }
+
+  // The first page and a deep page (after the lot `cursor(filter)` names) of the filter
+  // `pick()` returns, `page_size` lots a page. The times are summarized over the full pages
+  // (over all pages when none was full).
   template <class F>
-  void ListQuery(uint64_t txs, const std::string& name, F&& pick,
-                 std::function<std::string(const ledger::LotFilter&)> cursor = nullptr) {
+  void ListQuery(uint64_t txs, const std::string& name, size_t page_size, F&& pick,
+                 const std::function<std::string(const ledger::LotFilter&)>& cursor) {
     for (bool deep : {false, true}) {
-      std::vector<double> items;
-      Query(txs, (name + (deep ? " deep" : " first")).c_str(), [&](std::string& note) {
+      const std::string line = name + (deep ? " deep" : " first");
+      if (Skip(line)) continue;
+      std::vector<double> us, cpu_us, full_us, full_cpu_us, items, processed;
+      for (size_t i = 0; i < samples_; ++i) {
         const ledger::LotFilter filter = pick();
-        const std::string token =
-            !deep ? std::string() : ToHex(AsBytes(cursor ? cursor(filter) : RandomLot()));
-        Note(name + (deep ? " deep" : " first"), FilterText(filter) + "\t" + (token.empty() ? "-" : token));
-        size_t n = 0;
-        const double us = TimeUs([&] { n = target_.ListLotsItems(filter, token); });
-        items.push_back(static_cast<double>(n));
-        note = "items median " + Fmt(Summarize(items).median) + ", min " +
-               Fmt(Summarize(items).min);
-        return us;
-      });
+        const std::string token = !deep ? std::string() : ToHex(AsBytes(cursor(filter)));
+        Note(line, FilterText(filter) + "\t" + (token.empty() ? "-" : token) + "\t" +
+                       std::to_string(page_size));
+        PageSize got;
+        const double t = TimeUs([&] { got = target_.ListLotsPage(filter, token, page_size); });
+        us.push_back(t);
+        cpu_us.push_back(LastCpuUs());
+        items.push_back(static_cast<double>(got.items));
+        if (got.items == page_size) {
+          full_us.push_back(t);
+          full_cpu_us.push_back(LastCpuUs());
+          processed.push_back(static_cast<double>(got.processed));
+        }
+      }
+      const bool full = !full_us.empty();
+      const Summary s = Summarize(full ? full_us : us), c = Summarize(full ? full_cpu_us : cpu_us);
+      std::string note = "page " + std::to_string(page_size) + ": ";
+      if (full) {
+        note += std::to_string(full_us.size()) + " of " + std::to_string(samples_) +
+                " full (times over those), processed lots in them " + MedRange(processed);
+      } else {
+        note += "none full (times over all), items " + MedRange(items);
+      }
+      std::printf("%10llu  %-32s %10.1f %10.1f %10.1f %10.1f %10.1f  %s\n",
+                  static_cast<unsigned long long>(txs), line.c_str(), s.median, s.p99, s.max,
+                  c.median, c.p99, note.c_str());
+      std::fflush(stdout);
     }
   }
 
@@ -764,6 +876,7 @@ class Checkpoint {
   uint64_t leaves_;
   bool rpc_;
   std::FILE* sample_;
+  std::string only_;  // --only: the lines whose name holds it (the others draw no samples)
 };
 
 // Builds and verifies the bundles of `runs` random lots of `pool`.
@@ -801,6 +914,7 @@ struct Options {
   std::string rpc;            // HOST:PORT: the queries go to this node over gRPC
   double rpc_wait_s = 600;    // how long to wait for that node to serve
   std::FILE* sample = nullptr;  // --write-sample: the queries' arguments
+  std::string only;             // --only: the query lines whose name holds this text
 };
 
 constexpr const char* kChainId = "growth-chain";
@@ -857,8 +971,10 @@ void Measure(const Options& opt, bench::BenchLedger& bench, const Workload& work
   for (int pass = 1; pass <= opt.passes; ++pass) {
     if (opt.passes > 1) std::printf("pass %d of %d\n", pass, opt.passes);
     LedgerTarget target(bench.ledger());
-    Checkpoint(target, work, opt.samples, opt.seed, bench.leaves(), false, opt.sample).Run();
+    Checkpoint(target, work, opt.samples, opt.seed, bench.leaves(), false, opt.sample, opt.only)
+        .Run();
   }
+  if (!opt.only.empty()) return;  // the chosen queries only: no bundles
 
   bench.CertifyHead();
   std::mt19937_64 rng(opt.seed ^ bench.leaves() ^ 0xb0b);
@@ -1017,7 +1133,8 @@ int Remote(const Options& opt) {
   std::fflush(stdout);
   for (int pass = 1; pass <= opt.passes; ++pass) {
     if (opt.passes > 1) std::printf("pass %d of %d\n", pass, opt.passes);
-    Checkpoint(target, work, opt.samples, opt.seed, head.leaf_count(), true, opt.sample).Run();
+    Checkpoint(target, work, opt.samples, opt.seed, head.leaf_count(), true, opt.sample, opt.only)
+        .Run();
   }
   const v1::LedgerInfo after = target.Head(0);
   if (after.leaf_count() != head.leaf_count()) {
@@ -1072,6 +1189,8 @@ int main(int argc, char** argv) {
       opt.rpc_wait_s = static_cast<double>(v);
     } else if (arg.rfind("--write-genesis=", 0) == 0 && arg.size() > 16) {
       genesis_file = arg.substr(16);
+    } else if (arg.rfind("--only=", 0) == 0 && arg.size() > 7) {
+      opt.only = arg.substr(7);
     } else if (arg.rfind("--write-sample=", 0) == 0 && arg.size() > 15) {
       sample_file = arg.substr(15);
     } else {
@@ -1096,7 +1215,11 @@ int main(int argc, char** argv) {
                    "fills, as a node reads it; a fill with --dir=PATH and --reopen=PATH also\n"
                    "       write it to PATH.genesis.toml)\n"
                    "   --write-sample=FILE with any measuring run: one line per query sent, its "
-                   "name and tab-separated arguments (lot id; ListLots: filter, page token)\n");
+                   "name and tab-separated arguments (lot id; ListLots: filter, page token, page size)\n"
+                   "   --only=TEXT with any measuring run: only the query lines whose name holds "
+                   "TEXT, no bundles\n"
+                   "       (for a profile; the other lines draw no samples, so the sample "
+                   "differs from a whole run's)\n");
       return 2;
     }
   }
