@@ -45,6 +45,15 @@ std::vector<v1::SignedTx> Mempool::Select(
   return out;
 }
 
+std::vector<v1::SignedTx> Mempool::OldestAdmittedBefore(uint64_t mark, size_t max_txs) const {
+  std::vector<v1::SignedTx> out;
+  for (auto it = queue_.begin(); it != queue_.end() && it->first < mark && out.size() < max_txs;
+       ++it) {
+    out.push_back(it->second.second);
+  }
+  return out;
+}
+
 void Mempool::Remove(const Hash32& tx_id) {
   auto it = by_id_.find(tx_id);
   if (it == by_id_.end()) return;

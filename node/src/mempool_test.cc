@@ -43,6 +43,20 @@ TEST(Mempool, SignatureCheckedOnlyForTheSameBytes) {
   EXPECT_FALSE(pool.SignatureChecked(Id(2), tx));
 }
 
+TEST(Mempool, OldestAdmittedBeforeAMarkAreThoseStillPendingFromBeforeIt) {
+  Mempool pool(10, 1 << 20);
+  ASSERT_TRUE(pool.Add(Id(1), Tx(1)));
+  ASSERT_TRUE(pool.Add(Id(2), Tx(2)));
+  const uint64_t mark = pool.admissions();
+  ASSERT_TRUE(pool.Add(Id(3), Tx(3)));
+  pool.Remove(Id(1));
+  auto before = pool.OldestAdmittedBefore(mark, 10);
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].body().size(), 2u);  // tx 2: tx 1 left, tx 3 came after the mark
+  EXPECT_EQ(pool.OldestAdmittedBefore(pool.admissions(), 1).size(), 1u);
+  EXPECT_EQ(pool.OldestAdmittedBefore(pool.admissions(), 10).size(), 2u);
+}
+
 TEST(Mempool, RefusesWhenFullByCountOrBytes) {
   Mempool by_count(2, 1 << 20);
   ASSERT_TRUE(by_count.Add(Id(1), Tx(1)));

@@ -34,6 +34,10 @@ constexpr uint64_t kSyncMaxBytes = 12ull << 20;
 constexpr size_t kPendingStateSlackTxs = 20000;
 // Gossip batches (up to 1000 txs each) waiting for their signature checks.
 constexpr size_t kMaxGossipBatchesQueued = 64;
+// As many txs as one gossip message may carry.
+constexpr int kMaxGossipTxs = 1000;
+// How often an observer sends its clients' still-pending txs to the validators again.
+constexpr std::chrono::milliseconds kReforwardInterval{2000};
 
 }  // namespace
 
@@ -221,6 +225,7 @@ Result<void> Node::StartNetwork() {
     }
   }
   ScheduleSync();
+  if (!driver_) ScheduleReforward();
   return {};
 }
 
@@ -282,6 +287,7 @@ void Node::StartShutdownThread() {
       signals_.cancel();
       backup_signal_.cancel();
       sync_timer_.cancel();
+      reforward_timer_.cancel();
       if (driver_) driver_->Stop();
       if (transport_) transport_->Stop();
       work_.reset();
@@ -306,6 +312,16 @@ Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx) {
   if (*committed) {
     return MakeError(ErrorCode::kAlreadyExists,
                      "tx " + ToHex(id) + " is already committed; a tx id is accepted once");
+  }
+  // Before its signature check: an observer sends its pending txs again until they commit.
+  bool pending;
+  {
+    std::lock_guard lock(commit_mu_);
+    pending = pending_ids_.contains(id);
+  }
+  if (pending) {
+    return MakeError(ErrorCode::kAlreadyExists,
+                     "tx " + ToHex(id) + " is already pending; it will commit once");
   }
   return std::make_pair(id, std::move(*body));
 }
@@ -439,9 +455,27 @@ void Node::Forward(const std::vector<v1::SignedTx>& txs) {
   BroadcastToValidators(m);
 }
 
+// An observer never proposes: a tx of its clients commits only once a validator has it. A
+// forward lost on the way (no validator connected yet, a link that dropped with the frame
+// queued) would leave the tx pending here for ever, so what is still pending a tick later is
+// sent again; validators drop what they already have before checking its signature.
+void Node::ScheduleReforward() {
+  reforward_timer_.expires_after(kReforwardInterval);
+  reforward_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    auto txs = mempool_.OldestAdmittedBefore(reforward_mark_, kMaxGossipTxs);
+    reforward_mark_ = mempool_.admissions();
+    if (!txs.empty()) {
+      log_->debug("forwarding again {} txs pending for over {} ms", txs.size(),
+                  kReforwardInterval.count());
+      Forward(txs);
+    }
+    ScheduleReforward();
+  });
+}
+
 void Node::OnTxGossip(const v1::TxGossip& gossip) {
   // As many as one SubmitTxs may carry: a node forwards each client batch as it came.
-  constexpr int kMaxGossipTxs = 1000;
   if (gossip.txs_size() > kMaxGossipTxs) {
     log_->debug("dropped a gossip message of {} txs (at most {})", gossip.txs_size(),
                 kMaxGossipTxs);

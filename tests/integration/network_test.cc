@@ -93,6 +93,33 @@ TEST(Network, TxsSubmittedToEveryNodeCommitOnceAndAllNodesAgree) {
   }
 }
 
+TEST(Network, ObserverTxSubmittedWhileNoValidatorRunsCommitsOnceTheValidatorsAreBack) {
+  // The observer admits the tx but has no validator to forward it to; it never proposes, so
+  // the tx commits only if the observer sends it again once the validators are back.
+  Network net;
+  net.StartAll();
+  const size_t observer = 4;
+  for (size_t v = 0; v < 4; ++v) ASSERT_EQ(net.node(v).Stop(), 0);
+  const v1::SignedTx tx = net.RegisterMemberTx(1);
+  v1::SubmitTxRequest req;
+  *req.mutable_tx() = tx;
+  v1::SubmitTxResponse resp;
+  auto ctx = Ctx(5000);
+  const grpc::Status s = net.node(observer).TxStub()->SubmitTx(ctx.get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  for (size_t v = 0; v < 4; ++v) net.node(v).Start();
+  v1::WaitTxRequest w;
+  w.set_tx_id(resp.tx_id());
+  w.set_timeout_ms(30000);
+  v1::TxWithReceipt rec;
+  auto wctx = Ctx(32000);
+  const grpc::Status waited = net.node(observer).TxStub()->WaitTx(wctx.get(), w, &rec);
+  ASSERT_TRUE(waited.ok()) << "the observer's tx never reached a validator: "
+                           << waited.error_message();
+  EXPECT_EQ(rec.receipt().status(), v1::TX_STATUS_OK) << rec.receipt().reason();
+  ASSERT_TRUE(net.WaitForAgreement(1, 20000));
+}
+
 TEST(Network, ValidatorKilledUnderLoadCatchesUpAndNothingCommittedIsLost) {
   Network net(NetworkOptions{.observers = 0});
   net.StartAll();

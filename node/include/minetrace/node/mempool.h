@@ -41,6 +41,11 @@ class Mempool {
     for (const auto& [seq, entry] : queue_) visit(entry.first, entry.second);
   }
 
+  // Admissions so far: a mark for OldestAdmittedBefore.
+  uint64_t admissions() const { return next_seq_; }
+  // Up to `max_txs` pending txs admitted before `mark` (an earlier admissions()), oldest first.
+  std::vector<v1::SignedTx> OldestAdmittedBefore(uint64_t mark, size_t max_txs) const;
+
   size_t size() const { return queue_.size(); }
   uint64_t bytes() const { return bytes_; }
 

@@ -137,6 +137,8 @@ class Node {
   void OnPeerMessage(const crypto::PublicKey& from, std::string&& bytes);
   void OnTxGossip(const v1::TxGossip& gossip);
   void Forward(const std::vector<v1::SignedTx>& txs);
+  // Observers: sends the validators again the txs still pending since the last tick.
+  void ScheduleReforward();
   void OnCommitted(const ledger::CommittedBlock& block);
   // Stores the block's WatchCommits summary and announces its height (OnCommitted, first).
   void AnnounceCommit(const ledger::CommittedBlock& block);
@@ -168,6 +170,8 @@ class Node {
   // Keeps io_ running until gRPC has drained: handlers in flight may still post admissions.
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   boost::asio::steady_timer sync_timer_{io_};
+  boost::asio::steady_timer reforward_timer_{io_};  // observers only
+  uint64_t reforward_mark_ = 0;  // io thread only: mempool admissions at the last tick
   consensus::ValidatorSet validators_;
   std::optional<consensus::ValidatorIndex> self_;  // set for a validator
   std::unique_ptr<PeerTransport> transport_;      // io thread only
