@@ -374,27 +374,56 @@ Result<bool> Ledger::HasTx(const Hash32& tx_id) const {
   return v->has_value();
 }
 
-Result<TxRecord> Ledger::GetTxAtLeaf(uint64_t leaf) const {
-  auto tx_bytes = store_->Get(Column::kTxs, keys::Be64(leaf));
-  if (!tx_bytes) return tl::unexpected(tx_bytes.error());
-  auto receipt_bytes = store_->Get(Column::kReceipts, keys::Be64(leaf));
-  if (!receipt_bytes) return tl::unexpected(receipt_bytes.error());
-  if (!tx_bytes->has_value() || !receipt_bytes->has_value()) {
+namespace {
+
+// The record of the tx at `leaf` from its stored tx and receipt bytes.
+Result<TxRecord> TxRecordOf(uint64_t leaf, std::optional<std::string>& tx_bytes,
+                            std::optional<std::string>& receipt_bytes) {
+  if (!tx_bytes.has_value() || !receipt_bytes.has_value()) {
     return MakeError(ErrorCode::kNotFound, "no transaction at leaf " + std::to_string(leaf));
   }
   TxRecord rec;
-  auto tx = ParseStored<v1::SignedTx>(**tx_bytes, "transaction");
+  auto tx = ParseStored<v1::SignedTx>(*tx_bytes, "transaction");
   if (!tx) return tl::unexpected(tx.error());
-  auto receipt = ParseStored<v1::Receipt>(**receipt_bytes, "receipt");
+  auto receipt = ParseStored<v1::Receipt>(*receipt_bytes, "receipt");
   if (!receipt) return tl::unexpected(receipt.error());
   rec.tx = std::move(*tx);
   rec.receipt = std::move(*receipt);
   auto id = Hash32FromBytes(AsBytes(rec.receipt.tx_id()));
   if (!id) return MakeError(ErrorCode::kDataLoss, "stored receipt has no valid tx id");
   rec.tx_id = *id;
-  rec.receipt_bytes = std::move(**receipt_bytes);
+  rec.receipt_bytes = std::move(*receipt_bytes);
   rec.receipt_hash = proof::ReceiptHash(AsBytes(rec.receipt_bytes));
   return rec;
+}
+
+}  // namespace
+
+Result<TxRecord> Ledger::GetTxAtLeaf(uint64_t leaf) const {
+  auto tx_bytes = store_->Get(Column::kTxs, keys::Be64(leaf));
+  if (!tx_bytes) return tl::unexpected(tx_bytes.error());
+  auto receipt_bytes = store_->Get(Column::kReceipts, keys::Be64(leaf));
+  if (!receipt_bytes) return tl::unexpected(receipt_bytes.error());
+  return TxRecordOf(leaf, *tx_bytes, *receipt_bytes);
+}
+
+Result<std::vector<TxRecord>> Ledger::GetTxsAtLeaves(const std::vector<uint64_t>& leaves) const {
+  // Big-endian keys sort as the leaves: ascending leaves give sorted keys.
+  std::vector<std::string> keys;
+  keys.reserve(leaves.size());
+  for (uint64_t leaf : leaves) keys.push_back(keys::Be64(leaf));
+  auto txs = store_->MultiGet(Column::kTxs, keys);
+  if (!txs) return tl::unexpected(txs.error());
+  auto receipts = store_->MultiGet(Column::kReceipts, keys);
+  if (!receipts) return tl::unexpected(receipts.error());
+  std::vector<TxRecord> out;
+  out.reserve(leaves.size());
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    auto rec = TxRecordOf(leaves[i], (*txs)[i], (*receipts)[i]);
+    if (!rec) return tl::unexpected(rec.error());
+    out.push_back(std::move(*rec));
+  }
+  return out;
 }
 
 Result<std::optional<TxRecord>> Ledger::GetTx(const Hash32& tx_id) const {
@@ -410,20 +439,24 @@ Result<std::optional<v1::Lot>> Ledger::GetLot(std::string_view lot_id) const {
   return StateView(*store_).GetLot(lot_id);
 }
 
-Result<std::vector<TxRecord>> Ledger::GetLotHistory(std::string_view lot_id, size_t limit) const {
+Result<std::vector<uint64_t>> Ledger::LotHistoryLeaves(std::string_view lot_id, size_t limit,
+                                                       Store::Iterators* reuse) const {
   std::vector<uint64_t> leaves;
   std::string prefix = keys::LotHistoryPrefix(lot_id);
-  MT_TRY(store_->Scan(Column::kIndex, prefix, "", limit, [&](std::string_view k, std::string_view) {
-    leaves.push_back(ReadBigEndian64(k.substr(prefix.size())));
-    return true;
-  }));
-  std::vector<TxRecord> out;
-  for (uint64_t leaf : leaves) {
-    auto rec = GetTxAtLeaf(leaf);
-    if (!rec) return tl::unexpected(rec.error());
-    out.push_back(std::move(*rec));
-  }
-  return out;
+  MT_TRY(store_->Scan(
+      Column::kIndex, prefix, "", limit,
+      [&](std::string_view k, std::string_view) {
+        leaves.push_back(ReadBigEndian64(k.substr(prefix.size())));
+        return true;
+      },
+      reuse));
+  return leaves;
+}
+
+Result<std::vector<TxRecord>> Ledger::GetLotHistory(std::string_view lot_id, size_t limit) const {
+  auto leaves = LotHistoryLeaves(lot_id, limit, nullptr);
+  if (!leaves) return tl::unexpected(leaves.error());
+  return GetTxsAtLeaves(*leaves);
 }
 
 Result<Page<std::string>> Ledger::ScanIdPage(Column column, const std::string& prefix,

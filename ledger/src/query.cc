@@ -10,6 +10,7 @@
 
 #include "minetrace/base/assert.h"
 #include "minetrace/ledger/ledger.h"
+#include "minetrace/ledger/rules.h"
 #include "minetrace/ledger/proof/custody_event.h"
 
 namespace minetrace::ledger {
@@ -36,6 +37,29 @@ class OrderedSet {
   std::set<std::string> seen_;
   std::vector<std::string> order_;
 };
+
+// The state records of `ids` (keyed by `key_of`), in that order, nullopt where absent, read
+// in one batch (Store::MultiGet): cheaper than a point read each, the more so the more table
+// files a read has to consult.
+template <class Msg>
+Result<std::vector<std::optional<Msg>>> ReadRecords(const Store& store,
+                                                    const std::vector<std::string>& ids,
+                                                    std::string (*key_of)(std::string_view)) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back(key_of(id));
+  auto raw = store.MultiGet(Column::kState, keys);
+  if (!raw) return tl::unexpected(raw.error());
+  std::vector<std::optional<Msg>> out(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!(*raw)[i].has_value()) continue;
+    out[i].emplace();
+    if (!out[i]->ParseFromString(*(*raw)[i])) {
+      return MakeError(ErrorCode::kDataLoss, "stored record under a corrupt key: cannot parse");
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -177,18 +201,62 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   for (const auto& id : start) enqueue(id);
   OrderedSet sites;
   size_t events_listed = 0;
+  // About 160 short scans (a history, flags and incidents per lot, site and member) share one
+  // iterator per column and kind of prefix.
+  Store::Iterators scans;
+  // First the graph: each lot and the leaves of its history. The lots are read a generation
+  // at a time (all lots queued so far, in queue order) in one batch: a merge's inputs are
+  // read together.
+  std::vector<std::vector<uint64_t>> lot_leaves;
   while (!queue.empty()) {
-    std::string id = std::move(queue.front());
-    queue.pop_front();
-    auto lot = state.GetLot(id);
-    if (!lot) return tl::unexpected(lot.error());
-    if (!lot->has_value()) {
-      if (id == lot_id) return MakeError(ErrorCode::kNotFound, "no lot '" + id + "'");
-      // A shipment or a processed lot names only lots the ledger made.
-      return MakeError(ErrorCode::kDataLoss, "lot '" + id + "' is named upstream but not stored");
+    std::vector<std::string> generation(std::make_move_iterator(queue.begin()),
+                                        std::make_move_iterator(queue.end()));
+    queue.clear();
+    auto lots = ReadRecords<v1::Lot>(*store_, generation, keys::Lot);
+    if (!lots) return tl::unexpected(lots.error());
+    for (size_t g = 0; g < generation.size(); ++g) {
+      const std::string& id = generation[g];
+      auto& lot = (*lots)[g];
+      if (!lot.has_value()) {
+        if (id == lot_id) return MakeError(ErrorCode::kNotFound, "no lot '" + id + "'");
+        // A shipment or a processed lot names only lots the ledger made.
+        return MakeError(ErrorCode::kDataLoss,
+                         "lot '" + id + "' is named upstream but not stored");
+      }
+      for (const auto& parent : lot->parent_lot_ids()) enqueue(parent);
+      // One more than may be listed, to tell a cut history from a whole one.
+      const size_t allowed = std::min(kMaxEventsPerLot, kMaxProvenanceEvents - events_listed);
+      auto leaves = LotHistoryLeaves(id, allowed + 1, &scans);
+      if (!leaves) return tl::unexpected(leaves.error());
+      if (leaves->size() > allowed) {
+        out.set_truncated(true);
+        leaves->resize(allowed);
+      }
+      events_listed += leaves->size();
+      lot_leaves.push_back(std::move(*leaves));
+      *out.add_lots()->mutable_lot() = std::move(*lot);
     }
-    v1::ProvenanceLot* entry = out.add_lots();
-    const v1::Lot& l = **lot;
+  }
+  // Then every tx of the graph, each once (a merge is the last event of each of its inputs and
+  // the first of its output; a dispatch or receipt of several lots is in each of their
+  // histories), in leaf order and in one batch: the txs of one block share data blocks.
+  std::vector<uint64_t> all_leaves;
+  for (const auto& leaves : lot_leaves) all_leaves.insert(all_leaves.end(), leaves.begin(), leaves.end());
+  std::sort(all_leaves.begin(), all_leaves.end());
+  all_leaves.erase(std::unique(all_leaves.begin(), all_leaves.end()), all_leaves.end());
+  auto records = GetTxsAtLeaves(all_leaves);
+  if (!records) return tl::unexpected(records.error());
+  std::vector<v1::TxBody> bodies(records->size());
+  for (size_t i = 0; i < records->size(); ++i) {
+    if (!bodies[i].ParseFromString((*records)[i].tx.body())) {
+      return MakeError(ErrorCode::kDataLoss, "stored tx at leaf " + std::to_string(all_leaves[i]) +
+                                                 " has a body that does not parse");
+    }
+  }
+  // The events, and the members and sites in the order the lots and their events name them.
+  for (size_t n = 0; n < lot_leaves.size(); ++n) {
+    v1::ProvenanceLot* entry = out.mutable_lots(static_cast<int>(n));
+    const v1::Lot& l = entry->lot();
     members.Add(l.recorded_by());
     members.Add(l.producer_key());
     members.Add(l.holder_key());
@@ -197,40 +265,30 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     members.Add(l.dispatched_to());
     sites.Add(l.site_id());
     for (const auto& s : l.mine_site_ids()) sites.Add(s);
-    for (const auto& parent : l.parent_lot_ids()) enqueue(parent);
-    // One more than may be listed, to tell a cut history from a whole one.
-    const size_t allowed = std::min(kMaxEventsPerLot, kMaxProvenanceEvents - events_listed);
-    auto history = GetLotHistory(id, allowed + 1);
-    if (!history) return tl::unexpected(history.error());
-    if (history->size() > allowed) {
-      out.set_truncated(true);
-      history->resize(allowed);
-    }
-    events_listed += history->size();
-    for (const auto& rec : *history) {
-      v1::TxBody body;
-      if (!body.ParseFromString(rec.tx.body())) {
-        return MakeError(ErrorCode::kDataLoss, "stored tx at leaf " +
-                                                   std::to_string(rec.receipt.leaf_index()) +
-                                                   " has a body that does not parse");
-      }
+    for (uint64_t leaf : lot_leaves[n]) {
+      const size_t i = static_cast<size_t>(
+          std::lower_bound(all_leaves.begin(), all_leaves.end(), leaf) - all_leaves.begin());
+      const TxRecord& rec = (*records)[i];
       v1::CustodyEvent* e = entry->add_events();
-      *e = proof::CustodyEventOf(body, rec.tx.signer(), rec.receipt, rec.receipt_hash, id);
+      *e = proof::CustodyEventOf(bodies[i], rec.tx.signer(), rec.receipt, rec.receipt_hash,
+                                 l.lot_id());
       members.Add(e->actor());
       members.Add(e->counterparty());
     }
-    *entry->mutable_lot() = std::move(**lot);
   }
 
-  for (const auto& site_id : sites.items()) {
-    auto site = GetMineSite(site_id);
-    if (!site) return tl::unexpected(site.error());
-    if (site->has_value()) *out.add_sites() = std::move(**site);
+  auto site_records = ReadRecords<v1::MineSite>(*store_, sites.items(), keys::Site);
+  if (!site_records) return tl::unexpected(site_records.error());
+  const int64_t now_ms = head().block_time_ms();
+  for (auto& site : *site_records) {
+    if (!site.has_value()) continue;
+    site->set_status(EffectiveSiteStatus(*site, now_ms));  // as GetMineSite
+    *out.add_sites() = std::move(*site);
   }
-  for (const auto& key : members.items()) {
-    auto m = state.GetMember(key);
-    if (!m) return tl::unexpected(m.error());
-    if (m->has_value()) *out.add_members() = std::move(**m);
+  auto member_records = ReadRecords<v1::Member>(*store_, members.items(), keys::Member);
+  if (!member_records) return tl::unexpected(member_records.error());
+  for (auto& m : *member_records) {
+    if (m.has_value()) *out.add_members() = std::move(*m);
   }
 
   // Flags and incidents, each once and in id order.
@@ -238,11 +296,13 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   auto collect_flags = [&](const std::string& prefix,
                            const std::function<bool(const v1::Flag&)>& keep) -> Result<void> {
     std::vector<std::string> ids;
-    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
-                        [&](std::string_view k, std::string_view) {
-                          ids.emplace_back(k.substr(prefix.size()));
-                          return true;
-                        }));
+    MT_TRY(store_->Scan(
+        Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
+        [&](std::string_view k, std::string_view) {
+          ids.emplace_back(k.substr(prefix.size()));
+          return true;
+        },
+        &scans));
     if (ids.size() > kMaxRecordsPerSubject) {
       out.set_records_truncated(true);
       ids.resize(kMaxRecordsPerSubject);
@@ -262,11 +322,13 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     if (subject.empty()) return {};
     std::string prefix = keys::IncidentsBySubjectPrefix(kind, subject);
     std::vector<std::string> ids;
-    MT_TRY(store_->Scan(Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
-                        [&](std::string_view k, std::string_view) {
-                          ids.emplace_back(k.substr(prefix.size()));
-                          return true;
-                        }));
+    MT_TRY(store_->Scan(
+        Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
+        [&](std::string_view k, std::string_view) {
+          ids.emplace_back(k.substr(prefix.size()));
+          return true;
+        },
+        &scans));
     if (ids.size() > kMaxRecordsPerSubject) {
       out.set_records_truncated(true);
       ids.resize(kMaxRecordsPerSubject);

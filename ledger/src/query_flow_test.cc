@@ -5,6 +5,7 @@
 #include <set>
 
 #include "minetrace/ledger/ledger.h"
+#include "minetrace/ledger/proof/custody_event.h"
 #include "minetrace/ledger/rules.h"
 #include "test_fixture.h"
 
@@ -210,6 +211,27 @@ TEST_F(QueryFlowTest, ProvenanceOfAShipmentWalksBackToTheMineLots) {
   std::vector<std::string> incidents;
   for (const auto& i : p->incidents()) incidents.push_back(i.incident_id());
   EXPECT_EQ(incidents, (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003"}));
+
+  // Each lot's events are its history, tx by tx, though the query reads each tx once (the
+  // merge is in the histories of the output and of both inputs) and in batches.
+  for (const auto& entry : p->lots()) {
+    auto history = ledger_->GetLotHistory(entry.lot().lot_id(), 100);
+    ASSERT_TRUE(history) << history.error().ToString();
+    ASSERT_EQ(entry.events_size(), static_cast<int>(history->size()));
+    for (size_t i = 0; i < history->size(); ++i) {
+      const TxRecord& rec = (*history)[i];
+      auto one = ledger_->GetTxAtLeaf(rec.receipt.leaf_index());  // a point read each
+      ASSERT_TRUE(one) << one.error().ToString();
+      EXPECT_EQ(one->receipt_bytes, rec.receipt_bytes);
+      EXPECT_EQ(one->tx.SerializeAsString(), rec.tx.SerializeAsString());
+      v1::TxBody body;
+      ASSERT_TRUE(body.ParseFromString(rec.tx.body()));
+      const v1::CustodyEvent expected = proof::CustodyEventOf(
+          body, rec.tx.signer(), rec.receipt, rec.receipt_hash, entry.lot().lot_id());
+      EXPECT_EQ(entry.events(static_cast<int>(i)).SerializeAsString(),
+                expected.SerializeAsString());
+    }
+  }
 
   // Upstream only: a mine lot's provenance is itself; the processed lot's reaches its inputs.
   auto mine = ledger_->GetProvenance("T0000001", "");

@@ -1,5 +1,6 @@
 #include "minetrace/ledger/store.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <rocksdb/cache.h>
@@ -134,16 +135,51 @@ Result<std::optional<std::string>> Store::Get(Column column, std::string_view ke
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::optional<std::string>>> Store::MultiGet(
+    Column column, const std::vector<std::string>& keys) const {
+  if (keys.empty()) return std::vector<std::optional<std::string>>();
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  const bool sorted = std::is_sorted(keys.begin(), keys.end());
+  db_->MultiGet(rocksdb::ReadOptions(), Handle(column), keys.size(), slices.data(), values.data(),
+                statuses.data(), sorted);
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) return tl::unexpected(FromRocks(statuses[i], "read failed"));
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+Store::Iterators::Iterators() = default;
+Store::Iterators::~Iterators() = default;
+
 Result<void> Store::Scan(
     Column column, std::string_view prefix, std::string_view start_after, size_t limit,
-    const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  rocksdb::ReadOptions read;
-  if (IsExtractorPrefix(prefix)) {
-    read.prefix_same_as_start = true;
+    const std::function<bool(std::string_view, std::string_view)>& visit,
+    Iterators* reuse) const {
+  const bool by_prefix = IsExtractorPrefix(prefix);
+  auto make = [&] {
+    rocksdb::ReadOptions read;
+    if (by_prefix) {
+      read.prefix_same_as_start = true;
+    } else {
+      read.total_order_seek = true;
+    }
+    return std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(read, Handle(column)));
+  };
+  std::unique_ptr<rocksdb::Iterator> own;
+  rocksdb::Iterator* it = nullptr;
+  if (reuse != nullptr) {
+    auto& kept = reuse->iterators_[static_cast<size_t>(column)][by_prefix ? 0 : 1];
+    if (!kept) kept = make();
+    it = kept.get();
   } else {
-    read.total_order_seek = true;
+    own = make();
+    it = own.get();
   }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, Handle(column)));
   if (start_after.empty() || start_after < prefix) {
     it->Seek(prefix);
   } else {

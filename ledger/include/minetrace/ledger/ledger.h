@@ -238,6 +238,13 @@ class Ledger {
  private:
   Ledger(std::unique_ptr<Store> store, v1::Genesis genesis);
   Result<void> InitOrCheckGenesis();
+  // The txs at `leaves` (each must exist, else kNotFound), read in two batches (txs and
+  // receipts); ascending leaves read fastest.
+  Result<std::vector<TxRecord>> GetTxsAtLeaves(const std::vector<uint64_t>& leaves) const;
+  // The leaves of a lot's history, oldest first, at most `limit`; scans with `reuse` (may be
+  // null).
+  Result<std::vector<uint64_t>> LotHistoryLeaves(std::string_view lot_id, size_t limit,
+                                                 Store::Iterators* reuse) const;
   // Ids under `prefix` in key order, one page after `page_token`.
   Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
                                        std::string_view page_token, size_t page_size) const;

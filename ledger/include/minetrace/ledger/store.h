@@ -18,6 +18,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Iterator;
 }  // namespace rocksdb
 
 namespace minetrace::ledger {
@@ -47,19 +48,48 @@ struct StoreWrite {
 
 class Store {
  public:
+  // The iterators of one query's many scans, kept for reuse (Scan's `reuse`). A query that
+  // scans many short prefixes -- provenance: a history, the flags and the incidents of each
+  // upstream lot, site and member, about 160 scans -- creates each iterator once instead of
+  // once per scan; creating one costs more the more table files and levels the column has.
+  // Each iterator reads the database as it was when the first scan that needed it ran (a
+  // consistent view of that column for the rest of the query). One thread; destroy it before
+  // the Store.
+  class Iterators {
+   public:
+    Iterators();
+    ~Iterators();
+    Iterators(const Iterators&) = delete;
+    Iterators& operator=(const Iterators&) = delete;
+
+   private:
+    friend class Store;
+    // Per column: [0] scans of exactly one extractor prefix (prefix_same_as_start), [1] the
+    // others (total_order_seek).
+    std::unique_ptr<rocksdb::Iterator> iterators_[static_cast<size_t>(Column::kCount)][2];
+  };
+
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   Result<std::optional<std::string>> Get(Column column, std::string_view key) const;
+  // The values of `keys` (in that order; nullopt where absent), read as one batch: RocksDB
+  // looks each table file up once for all the keys it may hold and reads each data block
+  // once, however many of the keys it holds. `keys` sorted ascending (bytewise) read fastest.
+  Result<std::vector<std::optional<std::string>>> MultiGet(
+      Column column, const std::vector<std::string>& keys) const;
 
   // Visits keys starting with `prefix`, in key order, beginning strictly after `start_after`
-  // when it is non-empty. The visitor returns false to stop. At most `limit` entries.
+  // when it is non-empty. The visitor returns false to stop. At most `limit` entries. With
+  // `reuse`, the scan uses (and leaves there) the iterator `reuse` holds for its column and
+  // kind of prefix, created on first use.
   Result<void> Scan(Column column, std::string_view prefix, std::string_view start_after,
                     size_t limit,
                     const std::function<bool(std::string_view key, std::string_view value)>&
-                        visit) const;
+                        visit,
+                    Iterators* reuse = nullptr) const;
 
   // Applies all writes atomically, synced to disk before returning.
   Result<void> Commit(const std::vector<StoreWrite>& writes);
