@@ -15,6 +15,9 @@
 # `micro_bench --benchmark_filter=BM_Bip340Verify` and prints ONE table: each run's committed
 # tx/s and commit latency, and its fraction of the ceiling C / (n x t_verify) for its n;
 # "uncommitted" counts the txs still not seen committed when the bench's drain (30 s) ended.
+# For the saturation runs it also gives the validators' CPU time (from /proc/PID/stat) per
+# committed tx per validator, and how busy the whole machine was (/proc/stat: not idle, not
+# waiting for I/O), both over the measured window.
 #
 # Settings (environment):
 #   BUILD_DIR=build-release  built by deploy/localnet.sh (Release); micro_bench is built there too
@@ -127,16 +130,58 @@ down() {
     >>"$OUT_DIR/$1.localnet.log" 2>&1 || die "localnet $1 did not stop cleanly"
 }
 
-# bench NET RUN ARGS...: one `minetrace bench` run; JSON in $OUT_DIR/RUN.json.
+# bench NET RUN ARGS...: one `minetrace bench` run; JSON in $OUT_DIR/RUN.json, and in
+# $OUT_DIR/RUN.cpu what the validators and the machine spent over its measured window.
 bench() {
-  local net="$1" run="$2"
+  local net="$1" run="$2" bench_pid
   shift 2
   echo "==> $run: minetrace bench --net $TMP/$net --workload $WORKLOAD $*" >&2
   "$MT" bench --net "$TMP/$net" --workload "$WORKLOAD" --keys "$KEYS" --warmup "$WARMUP_S" \
     --duration "$DURATION_S" --json "$OUT_DIR/$run.json" "$@" \
-    >"$OUT_DIR/$run.txt" 2>"$OUT_DIR/$run.log" ||
-    { tail -n 5 "$OUT_DIR/$run.log" >&2; die "run $run failed"; }
+    >"$OUT_DIR/$run.txt" 2>"$OUT_DIR/$run.log" &
+  bench_pid=$!
+  cpu_window "$net" "$OUT_DIR/$run.log" "$bench_pid" >"$OUT_DIR/$run.cpu"
+  wait "$bench_pid" || { tail -n 5 "$OUT_DIR/$run.log" >&2; die "run $run failed"; }
   tail -n 1 "$OUT_DIR/$run.log" >&2
+}
+
+# CPU ticks of the validators of localnet NET (node0, node1, ...; not observers, not the load
+# generator).
+validator_ticks() {
+  local t=0 p f
+  for p in $(pgrep -f "minetrace-node --config $TMP/$1/node"); do
+    read -r -a f <"/proc/$p/stat" 2>/dev/null || continue
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+
+# cpu_window NET LOG PID: while bench PID runs, waits for its measured window (in LOG, from
+# the first progress line after the warmup ones to the first "(draining)" line) and
+# prints "validator_ticks busy_ticks all_ticks clock_ticks_per_s" over it (busy: the whole
+# machine's CPU time not idle and not waiting for I/O, from /proc/stat); empty if the run
+# ended first.
+cpu_window() {
+  local net="$1" log="$2" pid="$3" v0="" s0 v1 s1
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ -z "$v0" ] && grep -q '^bench [0-9]* s:' "$log" 2>/dev/null; then
+      v0="$(validator_ticks "$net")"
+      s0="$(head -n 1 /proc/stat)"
+    elif [ -n "$v0" ] && grep -q '^bench [0-9]* s (draining)' "$log" 2>/dev/null; then
+      v1="$(validator_ticks "$net")"
+      s1="$(head -n 1 /proc/stat)"
+      python3 - "$v0" "$v1" "$s0" "$s1" "$(getconf CLK_TCK)" <<'PY'
+import sys
+v0, v1, s0, s1, hz = sys.argv[1:]
+a = [int(x) for x in s0.split()[1:9]]
+b = [int(x) for x in s1.split()[1:9]]
+d = [y - x for x, y in zip(a, b)]  # user nice system idle iowait irq softirq steal
+print(int(v1) - int(v0), sum(d) - d[3] - d[4], sum(d), hz)
+PY
+      return 0
+    fi
+    sleep 0.2
+  done
 }
 
 status_field() {  # status_field ADDRESS FIELD (height | leaf_count) from `minetrace status --json`
@@ -239,20 +284,30 @@ print(f"commit {commit}, {when}, {cores} cores ({os.uname().machine}), "
 print(f"workload {workload}, {duration} s measured after {warmup} s warmup, {keys} keys; "
       f"load average before {load_before}, after {load_after}")
 print()
+def cpu(run, n, committed):
+    """CPU per committed tx per validator (us) and the machine's busy share, over the window."""
+    try:
+        v, busy, total, hz = (int(x) for x in open(os.path.join(out, run + ".cpu")).read().split())
+    except (OSError, ValueError):
+        return "", ""
+    if not committed or not total:
+        return "", ""
+    return f"{v / hz / committed / n * 1e6:,.0f}", f"{100 * busy / total:.0f}"
 print("| network | load | committed tx/s | of ceiling | p50 ms | p90 ms | p99 ms | max ms "
-      "| sent | rejected | FAILED | uncommitted |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+      "| sent | rejected | FAILED | uncommitted | CPU us per tx per validator | machine busy % |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for name, n, run, load in rows:
     j = json.load(open(os.path.join(out, run + ".json")))
     l = j["latencyMs"]
     frac = j["committedTxPerS"] / ceiling(n)
     if j["ranOutOfTxs"]:
         load += " (ran out of pre-signed txs)"
+    per_tx, busy = cpu(run, n, j["committedInWindow"]) if "saturation" in run else ("", "")
     print(f"| {name} | {load} | {j['committedTxPerS']:,.1f} | {frac:.4f} | {l['p50']:.1f} | "
           f"{l['p90']:.1f} | {l['p99']:.1f} | {l['max']:.1f} | {j['sent']} | {j['rejected']} | "
-          f"{j['committedFailed']} | {j['uncommitted']} |")
-print(f"| ceiling C/(n x t_verify), n=1 | | {ceiling(1):,.0f} | 1 | | | | | | | | |")
-print(f"| ceiling C/(n x t_verify), n=4 | | {ceiling(4):,.0f} | 1 | | | | | | | | |")
+          f"{j['committedFailed']} | {j['uncommitted']} | {per_tx} | {busy} |")
+print(f"| ceiling C/(n x t_verify), n=1 | | {ceiling(1):,.0f} | 1 | | | | | | | | | | |")
+print(f"| ceiling C/(n x t_verify), n=4 | | {ceiling(4):,.0f} | 1 | | | | | | | | | | |")
 if catchup_s:
     s = float(catchup_s)
     print()
