@@ -15,7 +15,8 @@
 #      new`) and a config.toml: data_dir the copy, gRPC and peer listeners on free ports of
 #      127.0.0.1, no peers -- an observer with no peers takes no part in consensus and syncs
 #      from no one: it writes no block;
-#   4. starts `minetrace-node` on it (nice -n 10), waits until its log says it serves, and runs `growth_bench --rpc=127.0.0.1:PORT
+#   4. starts `minetrace-node` on it (nice -n 10), waits until its log says it serves and it
+#      has been idle for 2 s (no compaction of the tables its start wrote), and runs `growth_bench --rpc=127.0.0.1:PORT
 #      --max-txs=MAX_TXS` (nice -n 10), which waits until the node serves, replays the workload
 #      to the node's head, times the queries in-process growth_bench times (same seed, same
 #      head: the same lots, filters and cursors) one at a time, and checks that the head did
@@ -146,6 +147,24 @@ until grep -q "serving gRPC on" "$WORK/node.log" 2>/dev/null; do
   sleep 0.1
 done
 echo "node serving after $(($(date +%s) - start)) s (whole seconds): $(grep -m1 "serving gRPC on" "$WORK/node.log" | cut -c1-160)"
+# Opening a copy replays its write-ahead log into new level-0 tables, and RocksDB then compacts
+# them in the node's background threads: at 10^7 txs 16 s of CPU on the index column, which
+# would share this machine's two cores with the queries (a node that has been running for a
+# while has no such work). The queries start once the node has been idle (under 5 % of a
+# core) for 2 s in a row.
+node_cpu_ticks() { awk '{print $14 + $15}' "/proc/$NODE_PID/stat"; }
+hz=$(getconf CLK_TCK)
+start=$(date +%s)
+idle=0
+prev=$(node_cpu_ticks)
+while [ "$idle" -lt 2 ]; do
+  sleep 1
+  now=$(node_cpu_ticks)
+  if [ $((now - prev)) -le $((hz / 20)) ]; then idle=$((idle + 1)); else idle=0; fi
+  prev=$now
+  [ $(($(date +%s) - start)) -lt 1800 ] || { echo "growth_rpc: the node was not idle within 30 min" >&2; exit 1; }
+done
+echo "node idle after $(($(date +%s) - start)) s more (its CPU time so far: $((now / hz)) s)"
 if ! nice -n 10 "$GB" --rpc="127.0.0.1:$GRPC_PORT" --max-txs="$MAX_TXS" "$@"; then
   echo "growth_rpc: growth_bench --rpc failed; the node's log:" >&2
   tail -n 20 "$WORK/node.log" "$WORK/node.stderr" >&2 2>/dev/null || true
