@@ -292,9 +292,8 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   }
 
   // Flags and incidents, each once and in id order.
-  std::map<std::string, v1::Flag> flags;
-  auto collect_flags = [&](const std::string& prefix,
-                           const std::function<bool(const v1::Flag&)>& keep) -> Result<void> {
+  // The ids an index prefix lists, at most kMaxRecordsPerSubject (beyond: records_truncated).
+  auto ids_under = [&](const std::string& prefix) -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
     MT_TRY(store_->Scan(
         Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
@@ -307,7 +306,14 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
       out.set_records_truncated(true);
       ids.resize(kMaxRecordsPerSubject);
     }
-    for (const auto& fid : ids) {
+    return ids;
+  };
+  std::map<std::string, v1::Flag> flags;
+  auto collect_flags = [&](const std::string& prefix,
+                           const std::function<bool(const v1::Flag&)>& keep) -> Result<void> {
+    auto ids = ids_under(prefix);
+    if (!ids) return tl::unexpected(ids.error());
+    for (const auto& fid : *ids) {
       if (flags.count(fid) > 0) continue;
       auto f = state.GetFlag(fid);
       if (!f) return tl::unexpected(f.error());
@@ -320,20 +326,9 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   auto collect_incidents = [&](v1::IncidentSubjectKind kind,
                                const std::string& subject) -> Result<void> {
     if (subject.empty()) return {};
-    std::string prefix = keys::IncidentsBySubjectPrefix(kind, subject);
-    std::vector<std::string> ids;
-    MT_TRY(store_->Scan(
-        Column::kIndex, prefix, "", kMaxRecordsPerSubject + 1,
-        [&](std::string_view k, std::string_view) {
-          ids.emplace_back(k.substr(prefix.size()));
-          return true;
-        },
-        &scans));
-    if (ids.size() > kMaxRecordsPerSubject) {
-      out.set_records_truncated(true);
-      ids.resize(kMaxRecordsPerSubject);
-    }
-    for (const auto& iid : ids) {
+    auto ids = ids_under(keys::IncidentsBySubjectPrefix(kind, subject));
+    if (!ids) return tl::unexpected(ids.error());
+    for (const auto& iid : *ids) {
       if (incidents.count(iid) > 0) continue;
       auto i = state.GetIncident(iid);
       if (!i) return tl::unexpected(i.error());
