@@ -39,6 +39,16 @@ constexpr int kMaxGossipTxs = 1000;
 // How often an observer sends its clients' still-pending txs to the validators again.
 constexpr std::chrono::milliseconds kReforwardInterval{2000};
 
+tl::unexpected<Error> AlreadyCommitted(const Hash32& tx_id) {
+  return MakeError(ErrorCode::kAlreadyExists,
+                   "tx " + ToHex(tx_id) + " is already committed; a tx id is accepted once");
+}
+
+tl::unexpected<Error> AlreadyPending(const Hash32& tx_id) {
+  return MakeError(ErrorCode::kAlreadyExists,
+                   "tx " + ToHex(tx_id) + " is already pending; it will commit once");
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::Create(const NodeConfig& config, const Clock& clock,
@@ -310,8 +320,7 @@ Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx) {
   auto committed = ledger_->HasTx(id);
   if (!committed) return tl::unexpected(committed.error());
   if (*committed) {
-    return MakeError(ErrorCode::kAlreadyExists,
-                     "tx " + ToHex(id) + " is already committed; a tx id is accepted once");
+    return AlreadyCommitted(id);
   }
   // Before its signature check: an observer sends its pending txs again until they commit.
   bool pending;
@@ -320,8 +329,7 @@ Result<std::pair<Hash32, v1::TxBody>> Node::Precheck(const v1::SignedTx& tx) {
     pending = pending_ids_.contains(id);
   }
   if (pending) {
-    return MakeError(ErrorCode::kAlreadyExists,
-                     "tx " + ToHex(id) + " is already pending; it will commit once");
+    return AlreadyPending(id);
   }
   return std::make_pair(id, std::move(*body));
 }
@@ -411,14 +419,12 @@ std::vector<Result<Hash32>> Node::SubmitMany(const std::vector<v1::SignedTx>& tx
 Result<void> Node::Admit(const Hash32& tx_id, const v1::TxBody& body, const v1::SignedTx& tx) {
   if (stopping_ || fatal_) return MakeError(ErrorCode::kUnavailable, "node is shutting down");
   if (mempool_.Contains(tx_id)) {
-    return MakeError(ErrorCode::kAlreadyExists,
-                     "tx " + ToHex(tx_id) + " is already pending; it will commit once");
+    return AlreadyPending(tx_id);
   }
   auto committed = ledger_->HasTx(tx_id);
   if (!committed) return tl::unexpected(committed.error());
   if (*committed) {
-    return MakeError(ErrorCode::kAlreadyExists,
-                     "tx " + ToHex(tx_id) + " is already committed; a tx id is accepted once");
+    return AlreadyCommitted(tx_id);
   }
   // Fail fast on a full pool before touching the admission state.
   if (mempool_.size() >= config_.mempool_max_txs ||
