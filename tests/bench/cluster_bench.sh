@@ -24,6 +24,11 @@
 #   WORKLOAD=mixed  DURATION_S=20  WARMUP_S=3  IN_FLIGHT=3000  KEYS=60  LIGHT_RATE=10
 #   PRESIGN=200000  txs signed before each saturation run (a run that sends them all says so)
 #   OUT_DIR=<temp>/out  the JSON summaries and progress logs of every run
+#   PERF_NODE=1  also record a CPU profile of validator 0 during the 4-validator saturation
+#     run: `perf record -F 997 --call-graph dwarf` for 4 s from the start of the measured
+#     window, into OUT_DIR/v4-saturation.perf.data (needs `perf`, Debian package linux-perf,
+#     which deploy/install-deps.sh does not install; read it with `perf report -i FILE`).
+#     perf takes CPU too: that run's figures are lower than an unprofiled run's.
 # --quick: DURATION_S=3 WARMUP_S=1 IN_FLIGHT=500 KEYS=9 PRESIGN=20000 (a smoke run; its
 # figures mean little).
 # --keep:  keep the temporary folder (networks, logs) instead of deleting it.
@@ -167,6 +172,11 @@ cpu_window() {
     if [ -z "$v0" ] && grep -q '^bench [0-9]* s:' "$log" 2>/dev/null; then
       v0="$(validator_ticks "$net")"
       s0="$(head -n 1 /proc/stat)"
+      if [ "${PERF_NODE:-0}" = 1 ] && [ "$log" = "$OUT_DIR/v4-saturation.log" ]; then
+        perf record -F 997 --call-graph dwarf,16384 -o "$OUT_DIR/v4-saturation.perf.data" \
+          -p "$(pgrep -f "minetrace-node --config $TMP/$net/node0/" | head -n 1)" -- sleep 4 \
+          >"$OUT_DIR/v4-saturation.perf.log" 2>&1 &
+      fi
     elif [ -n "$v0" ] && grep -q '^bench [0-9]* s (draining)' "$log" 2>/dev/null; then
       v1="$(validator_ticks "$net")"
       s1="$(head -n 1 /proc/stat)"
