@@ -38,6 +38,8 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <rocksdb/perf_context.h>
+#include <rocksdb/perf_level.h>
 
 #include "bench_ledger.h"
 #include "minetrace/ledger/proof/genesis.h"
@@ -438,13 +440,22 @@ double& LastCpuUs() {
   static double cpu_us = 0;
   return cpu_us;
 }
+// The table blocks `f` read from files (not found in the block cache), in process: what
+// grows with the ledger once it outgrows the cache. RocksDB counts them per thread; over gRPC
+// the reads are the node's and this stays 0.
+double& LastBlockReads() {
+  static double reads = 0;
+  return reads;
+}
 template <class F>
 double TimeUs(F&& f) {
+  rocksdb::get_perf_context()->Reset();
   const double cpu_start = ThreadCpuUs();
   const auto start = Clock::now();
   f();
   const double wall = 1e6 * Seconds(Clock::now() - start);
   LastCpuUs() = ThreadCpuUs() - cpu_start;
+  LastBlockReads() = static_cast<double>(rocksdb::get_perf_context()->block_read_count);
   return wall;
 }
 
@@ -663,9 +674,10 @@ class Checkpoint {
   void Run() {
     const uint64_t txs = leaves_;
     // Over gRPC the CPU columns are the client thread's (stub, channel, parsing the reply).
-    std::printf("%10s  %-32s %10s %10s %10s %10s %10s  %s\n", "txs", "query", "median_us",
+    // blk_med: the median number of table blocks a query read from files (in process only).
+    std::printf("%10s  %-32s %10s %10s %10s %10s %10s %8s  %s\n", "txs", "query", "median_us",
                 "p99_us", "max_us", rpc_ ? "ccpu_med" : "cpu_med_us",
-                rpc_ ? "ccpu_p99" : "cpu_p99_us", "note");
+                rpc_ ? "ccpu_p99" : "cpu_p99_us", "blk_med", "note");
     Query(txs, "GetLot", [&](std::string& note) {
       (void)note;
       const std::string id = RandomLot();
@@ -793,19 +805,23 @@ class Checkpoint {
   template <class F>
   void Query(uint64_t txs, const char* name, F&& one) {
     if (Skip(name)) return;
-    std::vector<double> us, cpu_us;
+    std::vector<double> us, cpu_us, blocks;
     std::string note;
     for (size_t i = 0; i < samples_; ++i) {
       us.push_back(one(note));
       cpu_us.push_back(LastCpuUs());
+      blocks.push_back(LastBlockReads());
     }
     const Summary s = Summarize(us), c = Summarize(cpu_us);
-    std::printf("%10llu  %-32s %10.1f %10.1f %10.1f %10.1f %10.1f  %s\n",
+    std::printf("%10llu  %-32s %10.1f %10.1f %10.1f %10.1f %10.1f %8s  %s\n",
                 static_cast<unsigned long long>(txs), name, s.median, s.p99, s.max, c.median,
-                c.p99, note.c_str());
+                c.p99, BlocksText(blocks).c_str(), note.c_str());
     std::fflush(stdout);
   }
 
+  std::string BlocksText(const std::vector<double>& blocks) const {
+    return rpc_ ? "-" : Fmt(Summarize(blocks).median);
+  }
   bool Skip(const std::string& name) const {
     return !only_.empty() && name.find(only_) == std::string::npos;
   }
@@ -836,7 +852,7 @@ class Checkpoint {
     for (bool deep : {false, true}) {
       const std::string line = name + (deep ? " deep" : " first");
       if (Skip(line)) continue;
-      std::vector<double> us, cpu_us, full_us, full_cpu_us, items, processed;
+      std::vector<double> us, cpu_us, full_us, full_cpu_us, blocks, full_blocks, items, processed;
       for (size_t i = 0; i < samples_; ++i) {
         const ledger::LotFilter filter = pick();
         const std::string token = !deep ? std::string() : ToHex(AsBytes(cursor(filter)));
@@ -846,10 +862,12 @@ class Checkpoint {
         const double t = TimeUs([&] { got = target_.ListLotsPage(filter, token, page_size); });
         us.push_back(t);
         cpu_us.push_back(LastCpuUs());
+        blocks.push_back(LastBlockReads());
         items.push_back(static_cast<double>(got.items));
         if (got.items == page_size) {
           full_us.push_back(t);
           full_cpu_us.push_back(LastCpuUs());
+          full_blocks.push_back(LastBlockReads());
           processed.push_back(static_cast<double>(got.processed));
         }
       }
@@ -862,9 +880,10 @@ class Checkpoint {
       } else {
         note += "none full (times over all), items " + MedRange(items);
       }
-      std::printf("%10llu  %-32s %10.1f %10.1f %10.1f %10.1f %10.1f  %s\n",
+      std::printf("%10llu  %-32s %10.1f %10.1f %10.1f %10.1f %10.1f %8s  %s\n",
                   static_cast<unsigned long long>(txs), line.c_str(), s.median, s.p99, s.max,
-                  c.median, c.p99, note.c_str());
+                  c.median, c.p99, BlocksText(full ? full_blocks : blocks).c_str(),
+                  note.c_str());
       std::fflush(stdout);
     }
   }
@@ -1161,6 +1180,7 @@ bool ParseUint(const std::string& arg, const char* flag, uint64_t& out) {
 }  // namespace minetrace
 
 int main(int argc, char** argv) {
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);  // LastBlockReads
   using minetrace::Options;
   minetrace::bench::ProgramName() = "growth_bench";
   Options opt;
