@@ -284,16 +284,18 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
         MT_ASSERT(lot->has_value());
         v1::Lot updated = **lot;
         updated.set_last_receipt_hash(HashStr(receipt_hash));
+        updated.add_history_leaves(leaf);
         tx_state.PutLot(**lot, updated);
-        tx_state.Put(Column::kIndex, keys::LotHistory(link.lot_id(), leaf), "");
       }
       tx_state.MergeIntoParent();
     }
     // Flags go to the block's layer, never the tx's: a refused tx's flags must stay.
     MT_TRY(RecordFlags(block_state, receipt));
-    writes.push_back({Column::kTxs, keys::Be64(leaf), tx.SerializeAsString()});
+    v1::StoredTx committed;
+    *committed.mutable_signed_tx() = tx.SerializeAsString();
+    *committed.mutable_receipt() = receipt_bytes;
+    writes.push_back({Column::kTxs, keys::Be64(leaf), committed.SerializeAsString()});
     writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
-    writes.push_back({Column::kReceipts, keys::Be64(leaf), receipt_bytes});
     receipt_leaves.push_back(receipt_hash);
     out.txs.push_back(
         TxRecord{tx, id, std::move(receipt_bytes), std::move(receipt), receipt_hash});
@@ -377,22 +379,23 @@ Result<bool> Ledger::HasTx(const Hash32& tx_id) const {
 namespace {
 
 // The record of the tx at `leaf` from its stored tx and receipt bytes.
-Result<TxRecord> TxRecordOf(uint64_t leaf, std::optional<std::string>& tx_bytes,
-                            std::optional<std::string>& receipt_bytes) {
-  if (!tx_bytes.has_value() || !receipt_bytes.has_value()) {
+Result<TxRecord> TxRecordOf(uint64_t leaf, const std::optional<std::string>& stored) {
+  if (!stored.has_value()) {
     return MakeError(ErrorCode::kNotFound, "no transaction at leaf " + std::to_string(leaf));
   }
+  auto committed = ParseStored<v1::StoredTx>(*stored, "stored transaction");
+  if (!committed) return tl::unexpected(committed.error());
   TxRecord rec;
-  auto tx = ParseStored<v1::SignedTx>(*tx_bytes, "transaction");
+  auto tx = ParseStored<v1::SignedTx>(committed->signed_tx(), "transaction");
   if (!tx) return tl::unexpected(tx.error());
-  auto receipt = ParseStored<v1::Receipt>(*receipt_bytes, "receipt");
+  auto receipt = ParseStored<v1::Receipt>(committed->receipt(), "receipt");
   if (!receipt) return tl::unexpected(receipt.error());
   rec.tx = std::move(*tx);
   rec.receipt = std::move(*receipt);
   auto id = Hash32FromBytes(AsBytes(rec.receipt.tx_id()));
   if (!id) return MakeError(ErrorCode::kDataLoss, "stored receipt has no valid tx id");
   rec.tx_id = *id;
-  rec.receipt_bytes = std::move(*receipt_bytes);
+  rec.receipt_bytes = std::move(*committed->mutable_receipt());
   rec.receipt_hash = proof::ReceiptHash(AsBytes(rec.receipt_bytes));
   return rec;
 }
@@ -400,11 +403,9 @@ Result<TxRecord> TxRecordOf(uint64_t leaf, std::optional<std::string>& tx_bytes,
 }  // namespace
 
 Result<TxRecord> Ledger::GetTxAtLeaf(uint64_t leaf) const {
-  auto tx_bytes = store_->Get(Column::kTxs, keys::Be64(leaf));
-  if (!tx_bytes) return tl::unexpected(tx_bytes.error());
-  auto receipt_bytes = store_->Get(Column::kReceipts, keys::Be64(leaf));
-  if (!receipt_bytes) return tl::unexpected(receipt_bytes.error());
-  return TxRecordOf(leaf, *tx_bytes, *receipt_bytes);
+  auto stored = store_->Get(Column::kTxs, keys::Be64(leaf));
+  if (!stored) return tl::unexpected(stored.error());
+  return TxRecordOf(leaf, *stored);
 }
 
 Result<std::vector<TxRecord>> Ledger::GetTxsAtLeaves(const std::vector<uint64_t>& leaves) const {
@@ -412,14 +413,12 @@ Result<std::vector<TxRecord>> Ledger::GetTxsAtLeaves(const std::vector<uint64_t>
   std::vector<std::string> keys;
   keys.reserve(leaves.size());
   for (uint64_t leaf : leaves) keys.push_back(keys::Be64(leaf));
-  auto txs = store_->MultiGet(Column::kTxs, keys);
-  if (!txs) return tl::unexpected(txs.error());
-  auto receipts = store_->MultiGet(Column::kReceipts, keys);
-  if (!receipts) return tl::unexpected(receipts.error());
+  auto stored = store_->MultiGet(Column::kTxs, keys);
+  if (!stored) return tl::unexpected(stored.error());
   std::vector<TxRecord> out;
   out.reserve(leaves.size());
   for (size_t i = 0; i < leaves.size(); ++i) {
-    auto rec = TxRecordOf(leaves[i], (*txs)[i], (*receipts)[i]);
+    auto rec = TxRecordOf(leaves[i], (*stored)[i]);
     if (!rec) return tl::unexpected(rec.error());
     out.push_back(std::move(*rec));
   }
@@ -439,24 +438,10 @@ Result<std::optional<v1::Lot>> Ledger::GetLot(std::string_view lot_id) const {
   return StateView(*store_).GetLot(lot_id);
 }
 
-Result<std::vector<uint64_t>> Ledger::LotHistoryLeaves(std::string_view lot_id, size_t limit,
-                                                       Store::Iterators* reuse) const {
-  std::vector<uint64_t> leaves;
-  std::string prefix = keys::LotHistoryPrefix(lot_id);
-  MT_TRY(store_->Scan(
-      Column::kIndex, prefix, "", limit,
-      [&](std::string_view k, std::string_view) {
-        leaves.push_back(ReadBigEndian64(k.substr(prefix.size())));
-        return true;
-      },
-      reuse));
-  return leaves;
-}
-
-Result<std::vector<TxRecord>> Ledger::GetLotHistory(std::string_view lot_id, size_t limit) const {
-  auto leaves = LotHistoryLeaves(lot_id, limit, nullptr);
-  if (!leaves) return tl::unexpected(leaves.error());
-  return GetTxsAtLeaves(*leaves);
+Result<std::vector<TxRecord>> Ledger::GetLotHistory(const v1::Lot& lot, size_t limit) const {
+  const auto& all = lot.history_leaves();
+  return GetTxsAtLeaves(std::vector<uint64_t>(
+      all.begin(), all.begin() + static_cast<int>(std::min<size_t>(limit, all.size()))));
 }
 
 Result<Page<std::string>> Ledger::ScanIdPage(Column column, const std::string& prefix,

@@ -201,12 +201,12 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   for (const auto& id : start) enqueue(id);
   OrderedSet sites;
   size_t events_listed = 0;
-  // About 160 short scans (a history, flags and incidents per lot, site and member) share one
-  // iterator per column and kind of prefix.
+  // About 140 short scans (flags and incidents per lot, site and member) share one iterator
+  // per column and kind of prefix.
   Store::Iterators scans;
-  // First the graph: each lot and the leaves of its history. The lots are read a generation
-  // at a time (all lots queued so far, in queue order) in one batch: a merge's inputs are
-  // read together.
+  // First the graph: each lot and the leaves of its history (in its record). The lots are
+  // read a generation at a time (all lots queued so far, in queue order) in one batch: a
+  // merge's inputs are read together.
   std::vector<std::vector<uint64_t>> lot_leaves;
   while (!queue.empty()) {
     std::vector<std::string> generation(std::make_move_iterator(queue.begin()),
@@ -224,16 +224,14 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
                          "lot '" + id + "' is named upstream but not stored");
       }
       for (const auto& parent : lot->parent_lot_ids()) enqueue(parent);
-      // One more than may be listed, to tell a cut history from a whole one.
       const size_t allowed = std::min(kMaxEventsPerLot, kMaxProvenanceEvents - events_listed);
-      auto leaves = LotHistoryLeaves(id, allowed + 1, &scans);
-      if (!leaves) return tl::unexpected(leaves.error());
-      if (leaves->size() > allowed) {
-        out.set_truncated(true);
-        leaves->resize(allowed);
-      }
-      events_listed += leaves->size();
-      lot_leaves.push_back(std::move(*leaves));
+      const auto& history = lot->history_leaves();
+      if (static_cast<size_t>(history.size()) > allowed) out.set_truncated(true);
+      std::vector<uint64_t> leaves(
+          history.begin(),
+          history.begin() + static_cast<int>(std::min<size_t>(allowed, history.size())));
+      events_listed += leaves.size();
+      lot_leaves.push_back(std::move(leaves));
       *out.add_lots()->mutable_lot() = std::move(*lot);
     }
   }

@@ -215,7 +215,7 @@ TEST_F(QueryFlowTest, ProvenanceOfAShipmentWalksBackToTheMineLots) {
   // Each lot's events are its history, tx by tx, though the query reads each tx once (the
   // merge is in the histories of the output and of both inputs) and in batches.
   for (const auto& entry : p->lots()) {
-    auto history = ledger_->GetLotHistory(entry.lot().lot_id(), 100);
+    auto history = ledger_->GetLotHistory(entry.lot(), 100);
     ASSERT_TRUE(history) << history.error().ToString();
     ASSERT_EQ(entry.events_size(), static_cast<int>(history->size()));
     for (size_t i = 0; i < history->size(); ++i) {

@@ -453,7 +453,9 @@ TEST_F(CustodyRules, ReceiptsLinkEachLotBackToItsPreviousEvent) {
   ExpectOk(RecordLot(agent_, "T0000001", "CD-1", 50000));
   ExpectOk(Dispatch(coop_, {"T0000001"}, trader_));
   ExpectOk(Receive(trader_, "T0000001", 50000));
-  auto history = ledger_->GetLotHistory("T0000001", 100);
+  auto lot = ledger_->GetLot("T0000001");
+  ASSERT_TRUE(lot && lot->has_value());
+  auto history = ledger_->GetLotHistory(**lot, 100);
   ASSERT_TRUE(history);
   ASSERT_EQ(history->size(), 3u);
   EXPECT_TRUE((*history)[0].receipt.lot_links(0).previous_receipt_hash().empty());
@@ -462,8 +464,15 @@ TEST_F(CustodyRules, ReceiptsLinkEachLotBackToItsPreviousEvent) {
     EXPECT_EQ(link.lot_id(), "T0000001");
     EXPECT_EQ(link.previous_receipt_hash(), proof::HashString((*history)[i - 1].receipt_hash));
   }
-  EXPECT_EQ((*ledger_->GetLot("T0000001"))->last_receipt_hash(),
-            proof::HashString(history->back().receipt_hash));
+  EXPECT_EQ((*lot)->last_receipt_hash(), proof::HashString(history->back().receipt_hash));
+  // Its record lists the same events, and a history can be cut short.
+  for (size_t i = 0; i < history->size(); ++i) {
+    EXPECT_EQ((*lot)->history_leaves(static_cast<int>(i)), (*history)[i].receipt.leaf_index());
+  }
+  auto first = ledger_->GetLotHistory(**lot, 2);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[1].receipt_bytes, (*history)[1].receipt_bytes);
 }
 
 TEST_F(CustodyRules, RefusedTxChangesNothing) {

@@ -28,10 +28,6 @@ std::string LotsByStatusPrefix(v1::LotStatus status) {
   return "lt/" + std::string(1, static_cast<char>(status));
 }
 std::string AllLotsPrefix() { return "l/"; }
-std::string LotHistoryPrefix(std::string_view lot) { return "lr/" + std::string(lot) + '\0'; }
-std::string LotHistory(std::string_view lot, uint64_t leaf) {
-  return LotHistoryPrefix(lot) + Be64(leaf);
-}
 std::string SitesByCountryPrefix(std::string_view c) { return "sc/" + std::string(c) + '\0'; }
 std::string AllSitesPrefix() { return "s/"; }
 std::string LotsInTransitToPrefix(std::string_view k) { return "lto/" + std::string(k); }

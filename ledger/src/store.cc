@@ -17,9 +17,11 @@
 namespace minetrace::ledger {
 namespace {
 
-constexpr const char* kColumnNames[] = {"default",  "blocks",   "block_ids", "txs",
-                                        "tx_index", "receipts", "state",     "index",
-                                        "accumulator", "consensus", "ledger_infos", "certificates"};
+constexpr const char* kColumnNames[] = {"default", "blocks", "block_ids", "txs", "tx_index",
+                                        "state", "index", "accumulator", "consensus",
+                                        "ledger_infos", "certificates"};
+// In the meta column (default): the store format the directory was written in (Store::kFormat).
+constexpr std::string_view kFormatKey = "store_format";
 static_assert(std::size(kColumnNames) == static_cast<size_t>(Column::kCount));
 
 Error FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -47,6 +49,15 @@ class UpToFirstZero final : public rocksdb::SliceTransform {
     return std::memchr(key.data(), '\0', key.size()) != nullptr;
   }
 };
+
+tl::unexpected<Error> FormatMismatch(const std::filesystem::path& dir, const std::string& found) {
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   "data directory " + dir.string() + " holds " + found +
+                       " and this minetrace reads store format " + std::string(Store::kFormat) +
+                       ": start the node on a new data directory, which syncs the ledger from "
+                       "its peers (docs/OPERATIONS.md, \"Store format\"), or run the release "
+                       "that wrote it");
+}
 
 // A scan of `prefix` may use the prefix filters only when the prefix is exactly one
 // extractor prefix.
@@ -98,6 +109,18 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
     }
     columns.emplace_back(name, o);
   }
+  // A directory of another format is refused before anything is created in it.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(options, dir.string(), &existing).ok()) {
+    std::vector<std::string> ours(std::begin(kColumnNames), std::end(kColumnNames));
+    std::sort(existing.begin(), existing.end());
+    std::sort(ours.begin(), ours.end());
+    if (existing != ours) {
+      std::string names;
+      for (const auto& n : existing) names += (names.empty() ? "" : ", ") + n;
+      return FormatMismatch(dir, "another store format (its columns: " + names + ")");
+    }
+  }
   std::unique_ptr<Store> store(new Store());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir.string(), columns, &store->handles_, &raw);
@@ -111,6 +134,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   }
   store->db_.reset(raw);
   MT_ASSERT(store->handles_.size() == static_cast<size_t>(Column::kCount));
+  auto format = store->Get(Column::kMeta, kFormatKey);
+  if (!format) return tl::unexpected(format.error());
+  if (format->has_value()) {
+    if (**format != Store::kFormat) return FormatMismatch(dir, "store format " + **format);
+  } else {
+    // A new directory gets the format; one with data but no format predates format 2.
+    bool empty = true;
+    MT_TRY(store->Scan(Column::kMeta, "", "", 1, [&](std::string_view, std::string_view) {
+      empty = false;
+      return false;
+    }));
+    if (!empty) return FormatMismatch(dir, "store format 1");
+    MT_TRY(store->Commit({{Column::kMeta, std::string(kFormatKey), std::string(Store::kFormat)}}));
+  }
   return store;
 }
 

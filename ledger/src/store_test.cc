@@ -1,11 +1,13 @@
 // Store's batched and reused reads: MultiGet and Scan with kept iterators answer as one Get or
-// one fresh Scan per key or prefix would.
+// one fresh Scan per key or prefix would. A directory of another store format is refused.
 #include "minetrace/ledger/store.h"
 
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <rocksdb/db.h>
 
 #include "test_fixture.h"
 
@@ -100,7 +102,7 @@ TEST_F(StoreTest, ScansWithKeptIteratorsAnswerAsFreshOnes) {
 TEST_F(StoreTest, MultiGetAnswersInTheOrderAsked) {
   Put(Column::kTxs, "k1", "one");
   Put(Column::kTxs, "k3", "three");
-  Put(Column::kReceipts, "k2", "other column");
+  Put(Column::kTxIndex, "k2", "other column");
   for (const std::vector<std::string>& keys :
        {std::vector<std::string>{"k1", "k2", "k3"}, std::vector<std::string>{"k3", "k1", "k2"},
         std::vector<std::string>{"k3", "k3"}, std::vector<std::string>{}}) {
@@ -118,6 +120,70 @@ TEST_F(StoreTest, MultiGetAnswersInTheOrderAsked) {
   EXPECT_EQ((*got)[0], std::optional<std::string>("three"));
   EXPECT_EQ((*got)[1], std::nullopt);
   EXPECT_EQ((*got)[2], std::optional<std::string>("one"));
+}
+
+// Reopening `dir_` fails with kFailedPrecondition and a message that names what it found and
+// what to do.
+void ExpectRefused(const std::filesystem::path& dir, const std::string& found) {
+  auto again = Store::Open(dir);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition);
+  const std::string& m = again.error().message;
+  EXPECT_NE(m.find(dir.string() + " holds " + found), std::string::npos) << m;
+  EXPECT_NE(m.find("reads store format " + std::string(Store::kFormat)), std::string::npos) << m;
+  EXPECT_NE(m.find("start the node on a new data directory"), std::string::npos) << m;
+}
+
+TEST_F(StoreTest, ADirectoryKeepsItsFormatAcrossReopens) {
+  Put(Column::kTxs, "k", "v");
+  store_.reset();
+  auto again = Store::Open(dir_);
+  ASSERT_TRUE(again) << again.error().ToString();
+  auto got = (*again)->Get(Column::kTxs, "k");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, std::optional<std::string>("v"));
+}
+
+TEST_F(StoreTest, ADirectoryOfAnotherFormatIsRefusedWithWhatToDo) {
+  Put(Column::kMeta, "store_format", "3");
+  store_.reset();
+  ExpectRefused(dir_, "store format 3");
+}
+
+TEST_F(StoreTest, ADirectoryWithDataButNoFormatPredatesFormat2) {
+  Put(Column::kMeta, "head", "x");
+  ASSERT_TRUE(store_->Commit({StoreWrite{Column::kMeta, "store_format", std::nullopt}}));
+  store_.reset();
+  ExpectRefused(dir_, "store format 1");
+}
+
+TEST(StoreFormat, ADirectoryWithFormat1ColumnsIsRefusedBeforeAnythingIsWrittenInIt) {
+  // Format 1 kept receipts in a column of their own.
+  const std::filesystem::path dir = FreshDir("store-format1");
+  std::vector<std::string> names = {"default", "blocks", "block_ids", "txs", "tx_index",
+                                    "receipts", "state", "index", "accumulator", "consensus",
+                                    "ledger_infos", "certificates"};
+  {
+    rocksdb::DBOptions options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> columns;
+    for (const auto& n : names) columns.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.string(), columns, &handles, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[5], "k", "receipt").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  ExpectRefused(dir, "another store format (its columns: accumulator, block_ids, blocks, "
+                     "certificates, consensus, default, index, ledger_infos, receipts, state, "
+                     "tx_index, txs)");
+  // Nothing was added: the old release can still open it.
+  std::vector<std::string> after;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.string(), &after).ok());
+  EXPECT_EQ(after.size(), names.size());
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -200,7 +200,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     auto lot = ledger_.GetLot(req->lot_id());
     if (!lot) return ToGrpcStatus(lot.error());
     if (!lot->has_value()) return NotFound("no lot '" + req->lot_id() + "'");
-    auto events = ledger_.GetLotHistory(req->lot_id(), kMaxHistoryEvents);
+    auto events = ledger_.GetLotHistory(**lot, kMaxHistoryEvents);
     if (!events) return ToGrpcStatus(events.error());
     *resp->mutable_lot() = std::move(**lot);
     for (const auto& e : *events) FillTx(e, resp->add_events());

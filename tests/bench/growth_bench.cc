@@ -532,7 +532,9 @@ class LedgerTarget final : public QueryTarget {
     return lot->has_value();
   }
   size_t HistoryEvents(const std::string& id) override {
-    auto h = ledger_.GetLotHistory(id, kHistoryLimit);
+    auto lot = ledger_.GetLot(id);
+    if (!lot || !lot->has_value()) Die("no lot " + id);
+    auto h = ledger_.GetLotHistory(**lot, kHistoryLimit);
     if (!h) Die("history of " + id + ": " + h.error().ToString());
     return h->size();
   }

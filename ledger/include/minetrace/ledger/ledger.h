@@ -170,7 +170,8 @@ class Ledger {
   Result<std::optional<TxRecord>> GetTx(const Hash32& tx_id) const;
   Result<TxRecord> GetTxAtLeaf(uint64_t leaf_index) const;
   Result<std::optional<v1::Lot>> GetLot(std::string_view lot_id) const;
-  Result<std::vector<TxRecord>> GetLotHistory(std::string_view lot_id, size_t limit) const;
+  // The first `limit` events of `lot` (a record GetLot returned), oldest first.
+  Result<std::vector<TxRecord>> GetLotHistory(const v1::Lot& lot, size_t limit) const;
   Result<Page<v1::Lot>> ListLots(const LotFilter& filter, std::string_view page_token,
                                  size_t page_size) const;
   // Sites with their effective status at the head's block time.
@@ -238,13 +239,9 @@ class Ledger {
  private:
   Ledger(std::unique_ptr<Store> store, v1::Genesis genesis);
   Result<void> InitOrCheckGenesis();
-  // The txs at `leaves` (each must exist, else kNotFound), read in two batches (txs and
-  // receipts); ascending leaves read fastest.
+  // The txs at `leaves` (each must exist, else kNotFound), read in one batch; ascending leaves
+  // read fastest.
   Result<std::vector<TxRecord>> GetTxsAtLeaves(const std::vector<uint64_t>& leaves) const;
-  // The leaves of a lot's history, oldest first, at most `limit`; scans with `reuse` (may be
-  // null).
-  Result<std::vector<uint64_t>> LotHistoryLeaves(std::string_view lot_id, size_t limit,
-                                                 Store::Iterators* reuse) const;
   // Ids under `prefix` in key order, one page after `page_token`.
   Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
                                        std::string_view page_token, size_t page_size) const;

@@ -32,8 +32,6 @@ std::string LotsByHolderPrefix(std::string_view holder_key);
 std::string LotsBySitePrefix(std::string_view site_id);
 std::string LotsByStatusPrefix(v1::LotStatus status);
 std::string AllLotsPrefix();
-std::string LotHistoryPrefix(std::string_view lot_id);
-std::string LotHistory(std::string_view lot_id, uint64_t leaf_index);
 std::string SitesByCountryPrefix(std::string_view country);
 std::string AllSitesPrefix();
 // Lots dispatched to a member and not yet received.

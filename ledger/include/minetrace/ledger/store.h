@@ -27,9 +27,8 @@ enum class Column : int {
   kMeta = 0,     // head ledger info, genesis hash, latest signed ledger info
   kBlocks,       // be64 height -> block header bytes
   kBlockIds,     // block id -> be64 height
-  kTxs,          // be64 leaf index -> SignedTx bytes
+  kTxs,          // be64 leaf index -> StoredTx (the SignedTx and its Receipt bytes)
   kTxIndex,      // tx id -> be64 leaf index
-  kReceipts,     // be64 leaf index -> Receipt bytes (hashed as stored)
   kState,        // typed key -> state record (protobuf)
   kIndex,        // secondary indexes: typed key -> empty
   kAccumulator,  // be32 level + be64 index -> 32-byte node hash
@@ -49,8 +48,8 @@ struct StoreWrite {
 class Store {
  public:
   // The iterators of one query's many scans, kept for reuse (Scan's `reuse`). A query that
-  // scans many short prefixes -- provenance: a history, the flags and the incidents of each
-  // upstream lot, site and member, about 160 scans -- creates each iterator once instead of
+  // scans many short prefixes -- provenance: the flags and the incidents of each upstream
+  // lot, site and member, about 140 scans -- creates each iterator once instead of
   // once per scan; creating one costs more the more table files and levels the column has.
   // Each iterator reads the database as it was when the first scan that needed it ran (a
   // consistent view of that column for the rest of the query). One thread; destroy it before
@@ -69,7 +68,11 @@ class Store {
     std::unique_ptr<rocksdb::Iterator> iterators_[static_cast<size_t>(Column::kCount)][2];
   };
 
+  // Opens (creating if needed) the database in `dir`. A directory written in another store
+  // format (kFormat: which columns there are and what they hold) is refused with
+  // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
+  static constexpr std::string_view kFormat = "2";  // 2: receipts beside their txs
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
