@@ -53,10 +53,9 @@ Result<std::vector<std::optional<Msg>>> ReadRecords(const Store& store,
   std::vector<std::optional<Msg>> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     if (!(*raw)[i].has_value()) continue;
-    out[i].emplace();
-    if (!out[i]->ParseFromString(*(*raw)[i])) {
-      return MakeError(ErrorCode::kDataLoss, "stored record under a corrupt key: cannot parse");
-    }
+    auto msg = ParseStateRecord<Msg>(*(*raw)[i]);
+    if (!msg) return tl::unexpected(msg.error());
+    out[i] = std::move(*msg);
   }
   return out;
 }

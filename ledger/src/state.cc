@@ -134,11 +134,9 @@ Result<std::optional<Msg>> StateView::GetRecord(const std::string& key) const {
   auto raw = Get(Column::kState, key);
   if (!raw) return tl::unexpected(raw.error());
   if (!raw->has_value()) return std::optional<Msg>();
-  Msg msg;
-  if (!msg.ParseFromString(**raw)) {
-    return MakeError(ErrorCode::kDataLoss, "stored record under a corrupt key: cannot parse");
-  }
-  return std::optional<Msg>(std::move(msg));
+  auto msg = ParseStateRecord<Msg>(**raw);
+  if (!msg) return tl::unexpected(msg.error());
+  return std::optional<Msg>(std::move(*msg));
 }
 
 Result<std::optional<v1::Member>> StateView::GetMember(std::string_view key) const {

@@ -99,6 +99,16 @@ class CommittedStateCache {
   Entries older_;
 };
 
+// A state record from its stored bytes; kDataLoss when they do not parse.
+template <class Msg>
+Result<Msg> ParseStateRecord(const std::string& bytes) {
+  Msg msg;
+  if (!msg.ParseFromString(bytes)) {
+    return MakeError(ErrorCode::kDataLoss, "stored record under a corrupt key: cannot parse");
+  }
+  return msg;
+}
+
 class StateView {
  public:
   // Reads fall through to `parent` when given, else to `committed` when given and then to
