@@ -56,7 +56,11 @@ struct FakeState {
   int lot_pages = 1;  // ListLots answers this many pages of two lots each
   std::vector<std::string> page_tokens_seen;
   // WatchCommits: ids in commit order; every Nth streamed tx is reported FAILED (0 = none).
+  // A stream starts after the commits the last Status call saw: the bench reads the height,
+  // then asks for the blocks after it, which a real node replays however late the stream
+  // opens (starting at the stream's own start lost the commits of txs sent before it).
   std::vector<std::string> commit_order;
+  size_t commits_at_status = 0;
   int watch_fail_every = 0;
   int watch_streams = 0;
 };
@@ -68,6 +72,7 @@ class FakeNodeService final : public v1::NodeService::Service {
                       v1::StatusResponse* response) override {
     std::lock_guard<std::mutex> lock(state_.mu);
     ++state_.status_calls;
+    state_.commits_at_status = state_.commit_order.size();
     response->set_chain_id("fake-chain");
     response->set_height(7);
     return grpc::Status::OK;
@@ -126,7 +131,7 @@ class FakeTxService final : public v1::TxService::Service {
     {
       std::lock_guard<std::mutex> lock(state_.mu);
       ++state_.watch_streams;
-      streamed = state_.commit_order.size();
+      streamed = state_.commits_at_status;
     }
     uint64_t height = 100;
     while (!ctx->IsCancelled()) {
