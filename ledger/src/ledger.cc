@@ -291,10 +291,10 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     }
     // Flags go to the block's layer, never the tx's: a refused tx's flags must stay.
     MT_TRY(RecordFlags(block_state, receipt));
-    v1::StoredTx committed;
-    *committed.mutable_signed_tx() = tx.SerializeAsString();
-    *committed.mutable_receipt() = receipt_bytes;
-    writes.push_back({Column::kTxs, keys::Be64(leaf), committed.SerializeAsString()});
+    v1::StoredTx stored;
+    *stored.mutable_signed_tx() = tx.SerializeAsString();
+    *stored.mutable_receipt() = receipt_bytes;
+    writes.push_back({Column::kTxs, keys::Be64(leaf), stored.SerializeAsString()});
     writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
     receipt_leaves.push_back(receipt_hash);
     out.txs.push_back(
@@ -378,24 +378,24 @@ Result<bool> Ledger::HasTx(const Hash32& tx_id) const {
 
 namespace {
 
-// The record of the tx at `leaf` from its stored tx and receipt bytes.
+// The record of the tx at `leaf` from its stored bytes (a StoredTx: the tx and its receipt).
 Result<TxRecord> TxRecordOf(uint64_t leaf, const std::optional<std::string>& stored) {
   if (!stored.has_value()) {
     return MakeError(ErrorCode::kNotFound, "no transaction at leaf " + std::to_string(leaf));
   }
-  auto committed = ParseStored<v1::StoredTx>(*stored, "stored transaction");
-  if (!committed) return tl::unexpected(committed.error());
+  auto both = ParseStored<v1::StoredTx>(*stored, "stored transaction");
+  if (!both) return tl::unexpected(both.error());
   TxRecord rec;
-  auto tx = ParseStored<v1::SignedTx>(committed->signed_tx(), "transaction");
+  auto tx = ParseStored<v1::SignedTx>(both->signed_tx(), "transaction");
   if (!tx) return tl::unexpected(tx.error());
-  auto receipt = ParseStored<v1::Receipt>(committed->receipt(), "receipt");
+  auto receipt = ParseStored<v1::Receipt>(both->receipt(), "receipt");
   if (!receipt) return tl::unexpected(receipt.error());
   rec.tx = std::move(*tx);
   rec.receipt = std::move(*receipt);
   auto id = Hash32FromBytes(AsBytes(rec.receipt.tx_id()));
   if (!id) return MakeError(ErrorCode::kDataLoss, "stored receipt has no valid tx id");
   rec.tx_id = *id;
-  rec.receipt_bytes = std::move(*committed->mutable_receipt());
+  rec.receipt_bytes = std::move(*both->mutable_receipt());
   rec.receipt_hash = proof::ReceiptHash(AsBytes(rec.receipt_bytes));
   return rec;
 }

@@ -32,10 +32,10 @@ Error FromRocks(const rocksdb::Status& s, const std::string& what) {
 constexpr size_t kBlockCacheBytes = 256ull << 20;
 
 // The prefix of a key up to and including its first '\0' (keys without one are outside the
-// domain): the variable-length component that ends with '\0' -- a lot's history
-// "lr/<lot>\0", a site's lots "ls/<site>\0", ... -- so that a scan of one such prefix skips
-// every table whose prefix Bloom filter says it holds none of it. At 10^6 txs a lot's
-// history cost half the CPU with it (docs/PERFORMANCE.md, "Store options").
+// domain): the variable-length component that ends with '\0' -- a site's lots "ls/<site>\0",
+// a lot's flags "fl/<lot>\0", ... -- so that a scan of one such prefix skips every table
+// whose prefix Bloom filter says it holds none of it. At 10^6 txs a lot's history (then an
+// index scan) cost half the CPU with it (docs/PERFORMANCE.md, "Store options").
 class UpToFirstZero final : public rocksdb::SliceTransform {
  public:
   const char* Name() const override { return "minetrace.UpToFirstZero"; }

@@ -54,7 +54,7 @@ std::string Z(std::string s) { return s + std::string(1, '\0'); }
 TEST_F(StoreTest, ScansWithKeptIteratorsAnswerAsFreshOnes) {
   // Extractor prefixes (up to the first NUL) and others, in the index and state columns.
   for (const char* lot : {"A", "B", "C"}) {
-    for (char leaf : {'1', '2', '3'}) Put(Column::kIndex, Z(std::string("lr/") + lot) + leaf, "");
+    for (char leaf : {'1', '2', '3'}) Put(Column::kIndex, Z(std::string("ls/") + lot) + leaf, "");
   }
   Put(Column::kIndex, "lh/key1-A", "");
   Put(Column::kIndex, "lh/key1-B", "");
@@ -68,13 +68,13 @@ TEST_F(StoreTest, ScansWithKeptIteratorsAnswerAsFreshOnes) {
     size_t limit;
   };
   const std::vector<ScanCase> cases = {
-      {Column::kIndex, Z("lr/B"), "", 100},
-      {Column::kIndex, Z("lr/A"), "", 100},
-      {Column::kIndex, Z("lr/Q"), "", 100},  // nothing under it
-      {Column::kIndex, Z("lr/C"), Z("lr/C") + "1", 100},
-      {Column::kIndex, Z("lr/A"), "", 2},
+      {Column::kIndex, Z("ls/B"), "", 100},
+      {Column::kIndex, Z("ls/A"), "", 100},
+      {Column::kIndex, Z("ls/Q"), "", 100},  // nothing under it
+      {Column::kIndex, Z("ls/C"), Z("ls/C") + "1", 100},
+      {Column::kIndex, Z("ls/A"), "", 2},
       {Column::kIndex, "lh/key1", "", 100},
-      {Column::kIndex, Z("lr/B"), "", 100},  // again, after scans of the other kind
+      {Column::kIndex, Z("ls/B"), "", 100},  // again, after scans of the other kind
       {Column::kIndex, "lh/key", "lh/key1-B", 100},
       {Column::kState, "l/", "", 100},
       {Column::kIndex, "lh/key2", "", 100},
@@ -84,19 +84,19 @@ TEST_F(StoreTest, ScansWithKeptIteratorsAnswerAsFreshOnes) {
     const auto fresh = Keys(c.column, c.prefix, c.after, c.limit, nullptr);
     EXPECT_EQ(Keys(c.column, c.prefix, c.after, c.limit, &kept), fresh) << c.prefix;
   }
-  EXPECT_EQ(Keys(Column::kIndex, Z("lr/B"), "", 100, &kept),
-            (std::vector<std::string>{Z("lr/B") + "1", Z("lr/B") + "2", Z("lr/B") + "3"}));
-  EXPECT_EQ(Keys(Column::kIndex, Z("lr/C"), Z("lr/C") + "1", 100, &kept),
-            (std::vector<std::string>{Z("lr/C") + "2", Z("lr/C") + "3"}));
+  EXPECT_EQ(Keys(Column::kIndex, Z("ls/B"), "", 100, &kept),
+            (std::vector<std::string>{Z("ls/B") + "1", Z("ls/B") + "2", Z("ls/B") + "3"}));
+  EXPECT_EQ(Keys(Column::kIndex, Z("ls/C"), Z("ls/C") + "1", 100, &kept),
+            (std::vector<std::string>{Z("ls/C") + "2", Z("ls/C") + "3"}));
   EXPECT_EQ(Keys(Column::kIndex, "lh/key", "lh/key1-B", 100, &kept),
             (std::vector<std::string>{"lh/key2-C"}));
 
   // A kept iterator reads the database as it was when it was made (one view per query); a new
   // set of iterators sees the later commit.
-  Put(Column::kIndex, Z("lr/A") + "4", "");
-  EXPECT_EQ(Keys(Column::kIndex, Z("lr/A"), "", 100, &kept).size(), 3u);
+  Put(Column::kIndex, Z("ls/A") + "4", "");
+  EXPECT_EQ(Keys(Column::kIndex, Z("ls/A"), "", 100, &kept).size(), 3u);
   Store::Iterators later;
-  EXPECT_EQ(Keys(Column::kIndex, Z("lr/A"), "", 100, &later).size(), 4u);
+  EXPECT_EQ(Keys(Column::kIndex, Z("ls/A"), "", 100, &later).size(), 4u);
 }
 
 TEST_F(StoreTest, MultiGetAnswersInTheOrderAsked) {

@@ -24,7 +24,7 @@ class Iterator;
 namespace minetrace::ledger {
 
 enum class Column : int {
-  kMeta = 0,     // head ledger info, genesis hash, latest signed ledger info
+  kMeta = 0,     // head ledger info, genesis hash, latest signed ledger info, store format
   kBlocks,       // be64 height -> block header bytes
   kBlockIds,     // block id -> be64 height
   kTxs,          // be64 leaf index -> StoredTx (the SignedTx and its Receipt bytes)
@@ -72,7 +72,8 @@ class Store {
   // format (kFormat: which columns there are and what they hold) is refused with
   // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
-  static constexpr std::string_view kFormat = "2";  // 2: receipts beside their txs
+  // 2: receipts beside their txs, a lot's history leaves in its record (1: columns of their own)
+  static constexpr std::string_view kFormat = "2";
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
