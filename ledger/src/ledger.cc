@@ -292,7 +292,7 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     // Flags go to the block's layer, never the tx's: a refused tx's flags must stay.
     MT_TRY(RecordFlags(block_state, receipt));
     v1::StoredTx stored;
-    *stored.mutable_signed_tx() = tx.SerializeAsString();
+    tx.SerializeToString(stored.mutable_signed_tx());
     *stored.mutable_receipt() = receipt_bytes;
     writes.push_back({Column::kTxs, keys::Be64(leaf), stored.SerializeAsString()});
     writes.push_back({Column::kTxIndex, HashStr(id), keys::Be64(leaf)});
@@ -438,10 +438,14 @@ Result<std::optional<v1::Lot>> Ledger::GetLot(std::string_view lot_id) const {
   return StateView(*store_).GetLot(lot_id);
 }
 
-Result<std::vector<TxRecord>> Ledger::GetLotHistory(const v1::Lot& lot, size_t limit) const {
+std::vector<uint64_t> Ledger::FirstHistoryLeaves(const v1::Lot& lot, size_t limit) {
   const auto& all = lot.history_leaves();
-  return GetTxsAtLeaves(std::vector<uint64_t>(
-      all.begin(), all.begin() + static_cast<int>(std::min<size_t>(limit, all.size()))));
+  return std::vector<uint64_t>(
+      all.begin(), all.begin() + static_cast<int>(std::min<size_t>(limit, all.size())));
+}
+
+Result<std::vector<TxRecord>> Ledger::GetLotHistory(const v1::Lot& lot, size_t limit) const {
+  return GetTxsAtLeaves(FirstHistoryLeaves(lot, limit));
 }
 
 Result<Page<std::string>> Ledger::ScanIdPage(Column column, const std::string& prefix,

@@ -224,11 +224,8 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
       }
       for (const auto& parent : lot->parent_lot_ids()) enqueue(parent);
       const size_t allowed = std::min(kMaxEventsPerLot, kMaxProvenanceEvents - events_listed);
-      const auto& history = lot->history_leaves();
-      if (static_cast<size_t>(history.size()) > allowed) out.set_truncated(true);
-      std::vector<uint64_t> leaves(
-          history.begin(),
-          history.begin() + static_cast<int>(std::min<size_t>(allowed, history.size())));
+      if (static_cast<size_t>(lot->history_leaves_size()) > allowed) out.set_truncated(true);
+      std::vector<uint64_t> leaves = FirstHistoryLeaves(*lot, allowed);
       events_listed += leaves.size();
       lot_leaves.push_back(std::move(leaves));
       *out.add_lots()->mutable_lot() = std::move(*lot);

@@ -242,6 +242,8 @@ class Ledger {
   // The txs at `leaves` (each must exist, else kNotFound), read in one batch; ascending leaves
   // read fastest.
   Result<std::vector<TxRecord>> GetTxsAtLeaves(const std::vector<uint64_t>& leaves) const;
+  // The leaves of `lot`'s first `limit` events, oldest first.
+  static std::vector<uint64_t> FirstHistoryLeaves(const v1::Lot& lot, size_t limit);
   // Ids under `prefix` in key order, one page after `page_token`.
   Result<Page<std::string>> ScanIdPage(Column column, const std::string& prefix,
                                        std::string_view page_token, size_t page_size) const;
