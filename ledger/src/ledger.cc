@@ -76,7 +76,7 @@ Result<void> RecordFlags(StateView& block_state, const v1::Receipt& receipt) {
     f.set_leaf_index(receipt.leaf_index());
     f.set_raised_at_ms(receipt.block_time_ms());
     f.set_tx_status(receipt.status());
-    block_state.PutFlag(f);
+    MT_TRY(block_state.PutFlag(std::nullopt, f));
   }
   return {};
 }

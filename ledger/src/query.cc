@@ -200,8 +200,8 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   for (const auto& id : start) enqueue(id);
   OrderedSet sites;
   size_t events_listed = 0;
-  // About 140 short scans (flags and incidents per lot, site and member) share one iterator
-  // per column and kind of prefix.
+  // The short scans of flags and incidents (a tag's, and those of a lot, site or member that
+  // counts some) share one iterator per column and kind of prefix.
   Store::Iterators scans;
   // First the graph: each lot and the leaves of its history (in its record). The lots are
   // read a generation at a time (all lots queued so far, in queue order) in one batch: a
@@ -285,7 +285,9 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     if (m.has_value()) *out.add_members() = std::move(*m);
   }
 
-  // Flags and incidents, each once and in id order.
+  // Flags and incidents, each once and in id order. A lot, site or member record counts the
+  // flags and incidents that name it: its index is read only when there are some, which
+  // spares most subjects a scan (each probes the filters of every table that could hold it).
   // The ids an index prefix lists, at most kMaxRecordsPerSubject (beyond: records_truncated).
   auto ids_under = [&](const std::string& prefix) -> Result<std::vector<std::string>> {
     std::vector<std::string> ids;
@@ -331,13 +333,18 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     return {};
   };
   for (const auto& entry : out.lots()) {
-    MT_TRY(collect_flags(keys::FlagsByLotPrefix(entry.lot().lot_id()), any));
-    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_LOT, entry.lot().lot_id()));
-    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_TAG, entry.lot().tag_id()));
+    const v1::Lot& lot = entry.lot();
+    if (lot.flag_count() > 0) MT_TRY(collect_flags(keys::FlagsByLotPrefix(lot.lot_id()), any));
+    if (lot.incident_count() > 0) {
+      MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_LOT, lot.lot_id()));
+    }
+    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_TAG, lot.tag_id()));
   }
-  for (const auto& site_id : sites.items()) {
-    MT_TRY(collect_flags(keys::FlagsBySitePrefix(site_id), any));
-    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_SITE, site_id));
+  for (const auto& site : out.sites()) {
+    if (site.flag_count() > 0) MT_TRY(collect_flags(keys::FlagsBySitePrefix(site.site_id()), any));
+    if (site.incident_count() > 0) {
+      MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_SITE, site.site_id()));
+    }
   }
   // Flags on the lots' tags: the misuse of a mine tag (tag_off_site, tag_off_agent) is filed
   // under the tag's own site, which is the site of the lot that tag later marks, so the site
@@ -356,8 +363,10 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
       if (!key.empty()) MT_TRY(collect_flags(keys::FlagsByMemberPrefix(key), of_shipment));
     }
   }
-  for (const auto& key : members.items()) {
-    MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_MEMBER, ToHex(AsBytes(key))));
+  for (const auto& m : out.members()) {
+    if (m.incident_count() > 0) {
+      MT_TRY(collect_incidents(v1::INCIDENT_SUBJECT_MEMBER, ToHex(AsBytes(m.key()))));
+    }
   }
   for (auto& [id, f] : flags) *out.add_flags() = std::move(f);
   for (auto& [id, i] : incidents) *out.add_incidents() = std::move(i);

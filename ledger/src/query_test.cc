@@ -187,6 +187,45 @@ TEST_F(QueryTest, ProvenanceOfAMineLotListsItsCustodyEvents) {
   EXPECT_EQ(p->incidents_size(), 0);
 }
 
+// A provenance reads a subject's flag or incident index only when its record counts some:
+// the counts must follow every new flag and incident, and an update must not count again.
+TEST_F(QueryTest, SubjectRecordsCountTheFlagsAndIncidentsNamingThem) {
+  SetUpFlow();
+  ExpectOk(RegisterMember(regulator_, "ministry", {v1::ROLE_REGULATOR}));
+  LotToTrader("T0000001", 50000, 40000);  // a receipt_weight_mismatch flag on the lot
+  ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_LOT, "T0000001", 3));
+  ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 2));
+  ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_SITE, "CD-1", 3));
+  ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_MEMBER, ToHex(AsBytes(KeyStr(trader_))),
+                          3));
+  ExpectOk(ReportIncident(coop_, v1::INCIDENT_SUBJECT_TAG, "T0000001", 3));  // not counted
+  ExpectOk(UpdateIncident(regulator_, "INC-0000002", v1::INCIDENT_STATUS_UNDER_MITIGATION));
+
+  auto lot = ledger_->GetLot("T0000001");
+  ASSERT_TRUE(lot && lot->has_value());
+  EXPECT_EQ((*lot)->flag_count(), 1u);
+  EXPECT_EQ((*lot)->incident_count(), 1u);
+  auto site = ledger_->GetMineSite("CD-1");
+  ASSERT_TRUE(site && site->has_value());
+  EXPECT_EQ((*site)->flag_count(), 0u);
+  EXPECT_EQ((*site)->incident_count(), 2u);
+  auto trader = ledger_->GetMember(KeyStr(trader_));
+  ASSERT_TRUE(trader && trader->has_value());
+  EXPECT_EQ((*trader)->incident_count(), 1u);
+  auto coop = ledger_->GetMember(KeyStr(coop_));
+  ASSERT_TRUE(coop && coop->has_value());
+  EXPECT_EQ((*coop)->incident_count(), 0u);
+
+  auto p = ledger_->GetProvenance("T0000001", "");
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->flags_size(), 1);
+  EXPECT_EQ(p->flags(0).kind(), "receipt_weight_mismatch");
+  std::vector<std::string> incidents;
+  for (const auto& i : p->incidents()) incidents.push_back(i.incident_id());
+  EXPECT_EQ(incidents, (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003",
+                                                 "INC-0000004", "INC-0000005"}));
+}
+
 TEST_F(QueryTest, ProvenanceRefusesBothOrNeitherIdAndUnknownIds) {
   SetUpFlow();
   auto neither = ledger_->GetProvenance("", "");

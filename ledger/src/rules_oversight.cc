@@ -211,7 +211,7 @@ Result<void> Execution::ReportIncident(const v1::ReportIncident& a) {
                  "flag '" + f.flag_id() + "' already opened incident '" + f.incident_id() + "'"));
     }
     f.set_incident_id(id);
-    view_.PutFlag(f);
+    MT_TRY(view_.PutFlag(**flag, f));
   }
   v1::Incident i;
   i.set_incident_id(id);

@@ -270,7 +270,7 @@ TEST_F(IncidentRules, IncidentFromFlagNeedsAnExistingFlagOnce) {
   flag.set_kind("tag_off_site");
   flag.set_site_id("CD-1");
   auto view = State();
-  view->PutFlag(flag);
+  ASSERT_TRUE(view->PutFlag(std::nullopt, flag));
   BlockContext ctx{"test-chain", ledger_->head().height() + 1, now_ms_};
   a->set_source(v1::INCIDENT_SOURCE_HOTLINE);
   {

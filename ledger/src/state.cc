@@ -3,6 +3,7 @@
 #include <set>
 
 #include "minetrace/base/assert.h"
+#include "minetrace/base/bytes.h"
 
 namespace minetrace::ledger {
 namespace keys {
@@ -137,6 +138,16 @@ Result<std::optional<Msg>> StateView::GetRecord(const std::string& key) const {
   auto msg = ParseStateRecord<Msg>(**raw);
   if (!msg) return tl::unexpected(msg.error());
   return std::optional<Msg>(std::move(*msg));
+}
+
+template <class Msg, class Change>
+Result<void> StateView::ChangeRecord(const std::string& key, Change change) {
+  auto record = GetRecord<Msg>(key);
+  if (!record) return tl::unexpected(record.error());
+  if (!record->has_value()) return {};
+  change(**record);
+  Put(Column::kState, key, (*record)->SerializeAsString());
+  return {};
 }
 
 Result<std::optional<v1::Member>> StateView::GetMember(std::string_view key) const {
@@ -280,23 +291,47 @@ Result<void> StateView::PutIncident(const std::optional<v1::Incident>& previous,
     }
   }
   Put(Column::kState, keys::Incident(id), i.SerializeAsString());
-  return {};
+  if (previous) return {};
+  auto count = [](auto& subject) { subject.set_incident_count(subject.incident_count() + 1); };
+  switch (i.subject_kind()) {
+    case v1::INCIDENT_SUBJECT_SITE:
+      return ChangeRecord<v1::MineSite>(keys::Site(i.subject_id()), count);
+    case v1::INCIDENT_SUBJECT_LOT:
+      return ChangeRecord<v1::Lot>(keys::Lot(i.subject_id()), count);
+    case v1::INCIDENT_SUBJECT_MEMBER: {
+      auto key = FromHex(i.subject_id());
+      MT_ASSERT(key.has_value());  // execution checked the subject
+      return ChangeRecord<v1::Member>(keys::Member(std::string(key->begin(), key->end())), count);
+    }
+    default:
+      return {};
+  }
 }
 
 Result<std::optional<v1::Flag>> StateView::GetFlag(std::string_view id) const {
   return GetRecord<v1::Flag>(keys::Flag(id));
 }
 
-void StateView::PutFlag(const v1::Flag& f) {
+Result<void> StateView::PutFlag(const std::optional<v1::Flag>& previous, const v1::Flag& f) {
   MT_ASSERT(!f.flag_id().empty() && !f.kind().empty());
   const std::string& id = f.flag_id();
+  Put(Column::kState, keys::Flag(id), f.SerializeAsString());
+  if (previous) {
+    MT_ASSERT(previous->flag_id() == id && previous->kind() == f.kind() &&
+              previous->lot_id() == f.lot_id() && previous->site_id() == f.site_id() &&
+              previous->member_key() == f.member_key());
+    return {};
+  }
   Put(Column::kIndex, keys::FlagsByKindPrefix(f.kind()) + id, "");
   if (!f.lot_id().empty()) Put(Column::kIndex, keys::FlagsByLotPrefix(f.lot_id()) + id, "");
   if (!f.site_id().empty()) Put(Column::kIndex, keys::FlagsBySitePrefix(f.site_id()) + id, "");
   if (!f.member_key().empty()) {
     Put(Column::kIndex, keys::FlagsByMemberPrefix(f.member_key()) + id, "");
   }
-  Put(Column::kState, keys::Flag(id), f.SerializeAsString());
+  auto count = [](auto& subject) { subject.set_flag_count(subject.flag_count() + 1); };
+  if (!f.lot_id().empty()) MT_TRY(ChangeRecord<v1::Lot>(keys::Lot(f.lot_id()), count));
+  if (!f.site_id().empty()) MT_TRY(ChangeRecord<v1::MineSite>(keys::Site(f.site_id()), count));
+  return {};
 }
 
 Result<std::optional<v1::Inspection>> StateView::GetInspection(std::string_view site,

@@ -138,15 +138,18 @@ class StateView {
   Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
   void PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& shipment);
   Result<std::optional<v1::Incident>> GetIncident(std::string_view incident_id) const;
-  // Also keeps OpenLevelOneIncidentIds of the subject right, which needs a read.
+  // Also keeps OpenLevelOneIncidentIds of the subject right and, for a new incident, counts it
+  // on the subject's record (a site, lot or member; a tag's incidents are found by the index
+  // only): each needs a read.
   Result<void> PutIncident(const std::optional<v1::Incident>& previous,
                            const v1::Incident& incident);
   // The open (or under mitigation) level-1 incidents of a subject, in id order.
   Result<std::vector<std::string>> GetOpenLevelOneIncidents(v1::IncidentSubjectKind kind,
                                                             std::string_view subject_id) const;
   Result<std::optional<v1::Flag>> GetFlag(std::string_view flag_id) const;
-  // Flags are written once (and again only to set incident_id; indexes do not change).
-  void PutFlag(const v1::Flag& flag);
+  // Flags are written once (and again only to set incident_id; indexes do not change). A new
+  // flag is counted on the records of the lot and the site it names, which needs a read each.
+  Result<void> PutFlag(const std::optional<v1::Flag>& previous, const v1::Flag& flag);
   Result<std::optional<v1::Inspection>> GetInspection(std::string_view site_id,
                                                       uint32_t sequence) const;
   void PutInspection(const v1::Inspection& inspection);
@@ -177,6 +180,9 @@ class StateView {
 
   template <class Msg>
   Result<std::optional<Msg>> GetRecord(const std::string& key) const;
+  // Changes the record at `key` by `change` if there is one (no index names what it changes).
+  template <class Msg, class Change>
+  Result<void> ChangeRecord(const std::string& key, Change change);
   // Below the bottom layer: the cache of committed state, then the store.
   Result<std::optional<std::string>> ReadCommitted(Column column, const std::string& key) const;
 

@@ -72,8 +72,9 @@ class Store {
   // format (kFormat: which columns there are and what they hold) is refused with
   // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
-  // 2: receipts beside their txs, a lot's history leaves in its record (1: columns of their own)
-  static constexpr std::string_view kFormat = "2";
+  // 3: lot, site and member records count the flags and incidents naming them (2: they did
+  // not; 1: receipts and lot history entries in columns of their own)
+  static constexpr std::string_view kFormat = "3";
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
