@@ -5,6 +5,7 @@
 #include <set>
 
 #include "minetrace/base/assert.h"
+#include "minetrace/ledger/proof/custody_event.h"
 #include "minetrace/ledger/proof/genesis.h"
 #include "minetrace/ledger/proof/merkle.h"
 #include "minetrace/ledger/proof/tx.h"
@@ -277,7 +278,8 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
     std::string receipt_bytes = receipt.SerializeAsString();
     Hash32 receipt_hash = proof::ReceiptHash(AsBytes(receipt_bytes));
     if (effects) {
-      // Each touched lot now points at this receipt: the backward hash chain of its history.
+      // Each touched lot now points at this receipt: the backward hash chain of its history;
+      // and its first events are kept as a provenance lists them.
       for (const auto& link : effects->lot_links) {
         auto lot = tx_state.GetLot(link.lot_id());
         if (!lot) return tl::unexpected(lot.error());
@@ -286,6 +288,20 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
         updated.set_last_receipt_hash(HashStr(receipt_hash));
         updated.add_history_leaves(leaf);
         tx_state.PutLot(**lot, updated);
+        const size_t event_count = static_cast<size_t>(updated.history_leaves_size());
+        if (event_count > kMaxStoredEventsPerLot) continue;
+        v1::LotEvents events;
+        if (event_count > 1) {  // a lot's first event has no record to extend
+          auto stored = tx_state.GetLotEvents(link.lot_id());
+          if (!stored) return tl::unexpected(stored.error());
+          if (stored->has_value()) events = std::move(**stored);
+          // Only a record of the whole history so far is extended (it always is, unless the
+          // record was lost): a reader takes the events it lacks from their txs.
+          if (static_cast<size_t>(events.events_size()) + 1 != event_count) continue;
+        }
+        *events.add_events() =
+            proof::CustodyEventOf(bodies[i], tx.signer(), receipt, receipt_hash, link.lot_id());
+        tx_state.PutLotEvents(link.lot_id(), events);
       }
       tx_state.MergeIntoParent();
     }

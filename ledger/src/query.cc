@@ -203,16 +203,20 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
   // The short scans of flags and incidents (a tag's, and those of a lot, site or member that
   // counts some) share one iterator per column and kind of prefix.
   Store::Iterators scans;
-  // First the graph: each lot and the leaves of its history (in its record). The lots are
-  // read a generation at a time (all lots queued so far, in queue order) in one batch: a
-  // merge's inputs are read together.
-  std::vector<std::vector<uint64_t>> lot_leaves;
+  // First the graph: each lot with its stored events (v1::LotEvents, its whole history but
+  // for lots of more than kMaxStoredEventsPerLot events). The lots are read a generation at a
+  // time (all lots queued so far, in queue order) in one batch: a merge's inputs are read
+  // together. lot_tx_leaves[n]: the leaves of lot n's events that are not stored (mostly
+  // none), read from their txs below.
+  std::vector<std::vector<uint64_t>> lot_tx_leaves;
   while (!queue.empty()) {
     std::vector<std::string> generation(std::make_move_iterator(queue.begin()),
                                         std::make_move_iterator(queue.end()));
     queue.clear();
     auto lots = ReadRecords<v1::Lot>(*store_, generation, keys::Lot);
     if (!lots) return tl::unexpected(lots.error());
+    auto stored = ReadRecords<v1::LotEvents>(*store_, generation, keys::LotEvents);
+    if (!stored) return tl::unexpected(stored.error());
     for (size_t g = 0; g < generation.size(); ++g) {
       const std::string& id = generation[g];
       auto& lot = (*lots)[g];
@@ -227,15 +231,25 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
       if (static_cast<size_t>(lot->history_leaves_size()) > allowed) out.set_truncated(true);
       std::vector<uint64_t> leaves = FirstHistoryLeaves(*lot, allowed);
       events_listed += leaves.size();
-      lot_leaves.push_back(std::move(leaves));
-      *out.add_lots()->mutable_lot() = std::move(*lot);
+      v1::ProvenanceLot* entry = out.add_lots();
+      if ((*stored)[g].has_value()) {
+        auto* events = entry->mutable_events();
+        events->Swap((*stored)[g]->mutable_events());
+        const int listed = static_cast<int>(leaves.size());
+        if (events->size() > listed) events->DeleteSubrange(listed, events->size() - listed);
+        leaves.erase(leaves.begin(), leaves.begin() + events->size());
+      }
+      lot_tx_leaves.push_back(std::move(leaves));
+      *entry->mutable_lot() = std::move(*lot);
     }
   }
-  // Then every tx of the graph, each once (a merge is the last event of each of its inputs and
-  // the first of its output; a dispatch or receipt of several lots is in each of their
-  // histories), in leaf order and in one batch: the txs of one block share data blocks.
+  // Then every tx of an event not stored, each once (a merge is the last event of each of its
+  // inputs and the first of its output; a dispatch or receipt of several lots is in each of
+  // their histories), in leaf order and in one batch: the txs of one block share data blocks.
   std::vector<uint64_t> all_leaves;
-  for (const auto& leaves : lot_leaves) all_leaves.insert(all_leaves.end(), leaves.begin(), leaves.end());
+  for (const auto& leaves : lot_tx_leaves) {
+    all_leaves.insert(all_leaves.end(), leaves.begin(), leaves.end());
+  }
   std::sort(all_leaves.begin(), all_leaves.end());
   all_leaves.erase(std::unique(all_leaves.begin(), all_leaves.end()), all_leaves.end());
   auto records = GetTxsAtLeaves(all_leaves);
@@ -248,7 +262,7 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     }
   }
   // The events, and the members and sites in the order the lots and their events name them.
-  for (size_t n = 0; n < lot_leaves.size(); ++n) {
+  for (size_t n = 0; n < lot_tx_leaves.size(); ++n) {
     v1::ProvenanceLot* entry = out.mutable_lots(static_cast<int>(n));
     const v1::Lot& l = entry->lot();
     members.Add(l.recorded_by());
@@ -259,7 +273,11 @@ Result<v1::Provenance> Ledger::GetProvenance(std::string_view lot_id, std::strin
     members.Add(l.dispatched_to());
     sites.Add(l.site_id());
     for (const auto& s : l.mine_site_ids()) sites.Add(s);
-    for (uint64_t leaf : lot_leaves[n]) {
+    for (const v1::CustodyEvent& e : entry->events()) {  // the stored ones
+      members.Add(e.actor());
+      members.Add(e.counterparty());
+    }
+    for (uint64_t leaf : lot_tx_leaves[n]) {
       const size_t i = static_cast<size_t>(
           std::lower_bound(all_leaves.begin(), all_leaves.end(), leaf) - all_leaves.begin());
       const TxRecord& rec = (*records)[i];

@@ -2,6 +2,7 @@
 // flagged refusals, provenance, incidents, flags, shipments, inspections, site production and
 // holdings, with their filters, pages and refusals.
 #include "minetrace/ledger/ledger.h"
+#include "minetrace/ledger/proof/custody_event.h"
 #include "minetrace/ledger/rules.h"
 #include "test_fixture.h"
 
@@ -224,6 +225,47 @@ TEST_F(QueryTest, SubjectRecordsCountTheFlagsAndIncidentsNamingThem) {
   for (const auto& i : p->incidents()) incidents.push_back(i.incident_id());
   EXPECT_EQ(incidents, (std::vector<std::string>{"INC-0000001", "INC-0000002", "INC-0000003",
                                                  "INC-0000004", "INC-0000005"}));
+}
+
+// A lot keeps its first kMaxStoredEventsPerLot events with it (v1::LotEvents); a provenance
+// lists those and takes the later ones from their txs, the same events either way.
+TEST_F(QueryTest, ProvenanceTakesTheEventsBeyondTheStoredOnesFromTheirTxs) {
+  SetUpChain();
+  LotToTrader("T0000001", 50000, 50000);
+  const crypto::PrivateKey* holder = &trader_;
+  const crypto::PrivateKey* other = &processor_;
+  size_t events = 3;
+  while (events <= kMaxStoredEventsPerLot + 1) {
+    ExpectOk(Dispatch(*holder, {"T0000001"}, *other));
+    ExpectOk(Receive(*other, "T0000001", 50000));
+    std::swap(holder, other);
+    events += 2;
+  }
+  auto lot = ledger_->GetLot("T0000001");
+  ASSERT_TRUE(lot && lot->has_value());
+  ASSERT_EQ(static_cast<size_t>((*lot)->history_leaves_size()), events);
+  auto stored = State()->GetLotEvents("T0000001");
+  ASSERT_TRUE(stored && stored->has_value());
+  EXPECT_EQ(static_cast<size_t>((*stored)->events_size()), kMaxStoredEventsPerLot);
+
+  auto p = ledger_->GetProvenance("T0000001", "");
+  ASSERT_TRUE(p) << p.error().ToString();
+  ASSERT_EQ(p->lots_size(), 1);
+  const auto& entry = p->lots(0);
+  auto history = ledger_->GetLotHistory(**lot, events);
+  ASSERT_TRUE(history) << history.error().ToString();
+  ASSERT_EQ(static_cast<size_t>(entry.events_size()), events);
+  for (size_t i = 0; i < events; ++i) {
+    const TxRecord& rec = (*history)[i];
+    v1::TxBody body;
+    ASSERT_TRUE(body.ParseFromString(rec.tx.body()));
+    EXPECT_EQ(entry.events(static_cast<int>(i)).SerializeAsString(),
+              proof::CustodyEventOf(body, rec.tx.signer(), rec.receipt, rec.receipt_hash,
+                                    "T0000001")
+                  .SerializeAsString())
+        << "event " << i;
+  }
+  EXPECT_EQ(entry.events(static_cast<int>(events) - 1).action(), "receive_lots");
 }
 
 TEST_F(QueryTest, ProvenanceRefusesBothOrNeitherIdAndUnknownIds) {

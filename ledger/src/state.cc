@@ -18,6 +18,7 @@ std::string Member(std::string_view k) { return "m/" + std::string(k); }
 std::string Site(std::string_view id) { return "s/" + std::string(id); }
 std::string Tag(std::string_view id) { return "t/" + std::string(id); }
 std::string Lot(std::string_view id) { return "l/" + std::string(id); }
+std::string LotEvents(std::string_view id) { return "le/" + std::string(id); }
 std::string SiteMonthVolume(std::string_view site_id, int64_t block_time_ms) {
   // Months are counted as 30-day periods from the epoch: deterministic and calendar-free.
   constexpr int64_t kMonthMs = 30LL * 24 * 3600 * 1000;
@@ -206,6 +207,15 @@ void StateView::PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lo
     Put(Column::kIndex, keys::LotsBySitePrefix(site) + lot.lot_id(), "");
   }
   Put(Column::kState, keys::Lot(lot.lot_id()), lot.SerializeAsString());
+}
+
+Result<std::optional<v1::LotEvents>> StateView::GetLotEvents(std::string_view lot_id) const {
+  return GetRecord<v1::LotEvents>(keys::LotEvents(lot_id));
+}
+
+void StateView::PutLotEvents(std::string_view lot_id, const v1::LotEvents& events) {
+  MT_ASSERT(!lot_id.empty() && events.events_size() > 0);
+  Put(Column::kState, keys::LotEvents(lot_id), events.SerializeAsString());
 }
 
 Result<std::optional<v1::Shipment>> StateView::GetShipment(std::string_view id) const {

@@ -109,6 +109,10 @@ struct Page {
 // Bounds of the queries (they keep a request's work and answer bounded).
 inline constexpr size_t kMaxExaminedPerPage = 20'000;  // index entries per filtered page
 inline constexpr size_t kMaxProvenanceLots = 10'000;
+// A lot's custody events kept with it for provenance (v1::LotEvents); a longer history's later
+// events are read from their txs. Real lots have a few dozen; the bound keeps the record,
+// rewritten at each event, under ~50 KB.
+inline constexpr size_t kMaxStoredEventsPerLot = 256;
 inline constexpr size_t kMaxHoldingsLots = 100'000;
 inline constexpr int64_t kMaxProductionMonths = 120;
 inline constexpr int64_t kProductionMonthMs = 30LL * 24 * 3600 * 1000;  // as keys::SiteMonthVolume

@@ -26,6 +26,7 @@ std::string Member(std::string_view member_key);
 std::string Site(std::string_view site_id);
 std::string Tag(std::string_view tag_id);
 std::string Lot(std::string_view lot_id);
+std::string LotEvents(std::string_view lot_id);  // the lot's first custody events
 std::string SiteMonthVolume(std::string_view site_id, int64_t block_time_ms);
 // Index keys. The lot id comes last so a prefix scan lists lots in id order.
 std::string LotsByHolderPrefix(std::string_view holder_key);
@@ -134,6 +135,8 @@ class StateView {
   // `previous` is the record as it was before (nullopt for a new lot): its index entries are
   // replaced by the new record's.
   void PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lot);
+  Result<std::optional<v1::LotEvents>> GetLotEvents(std::string_view lot_id) const;
+  void PutLotEvents(std::string_view lot_id, const v1::LotEvents& events);
 
   Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
   void PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& shipment);
