@@ -77,7 +77,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
-  options.max_open_files = 512;
+  // Every table file stays open, its index and filters in memory (~16 MB per 10^6 txs): with
+  // a bound (512 before) a ledger of 10^7 txs (~1,000 tables) opened tables again on reads,
+  // reading their index and filter each time, and a lot's history cost 30 times its 10^4
+  // cost in process (docs/PERFORMANCE.md, "Eighth session"). The node raises its open-file
+  // limit to match (node/src/main.cc).
+  options.max_open_files = -1;
   options.keep_log_file_num = 4;
   // A write-ahead log file stays until every column with data in it has flushed, and the
   // columns written little per block (blocks, ledger infos, certificates, ...) fill their

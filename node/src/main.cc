@@ -1,4 +1,6 @@
 // minetrace-node: the daemon. Parses flags, sets up logging, runs the Node until a signal.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <exception>
 
@@ -12,6 +14,17 @@
 #include "minetrace/node/node.h"
 
 namespace {
+
+// The store keeps every table file open (docs/DECISIONS.md, "Store options"): at 10^7 txs
+// about a thousand, beyond a login shell's soft limit of 1,024 open files. Raise the soft
+// limit to the hard one, as the service unit does (deploy/systemd, LimitNOFILE).
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);  // best effort: the store's open says if files run out
+  }
+}
 
 int RunNode(const std::string& config_path) {
   using namespace minetrace;
@@ -29,6 +42,7 @@ int RunNode(const std::string& config_path) {
   log->set_level(spdlog::level::from_str(config->log_level));
   log->flush_on(spdlog::level::info);
 
+  RaiseOpenFileLimit();
   SystemClock clock;
   auto n = node::Node::Create(*config, clock, log);
   if (!n) {
