@@ -15,9 +15,9 @@
 
 namespace {
 
-// The store keeps every table file open (docs/DECISIONS.md, "Store options"): at 10^7 txs
-// about a thousand, beyond a login shell's soft limit of 1,024 open files. Raise the soft
-// limit to the hard one, as the service unit does (deploy/systemd, LimitNOFILE).
+// The store keeps every table file open (docs/DECISIONS.md, "every table file stays open"):
+// at 10^7 txs about a thousand, beyond a login shell's soft limit of 1,024 open files. Raise
+// the soft limit to the hard one, as the service unit does (deploy/systemd, LimitNOFILE).
 void RaiseOpenFileLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {

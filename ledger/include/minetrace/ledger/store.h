@@ -72,8 +72,9 @@ class Store {
   // format (kFormat: which columns there are and what they hold) is refused with
   // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
-  // 3: lot, site and member records count the flags and incidents naming them (2: they did
-  // not; 1: receipts and lot history entries in columns of their own)
+  // 3: a lot's first custody events stored beside it (le/), and lot, site and member records
+  // counting the flags and incidents naming them (2: neither; 1: receipts and lot history
+  // entries in columns of their own)
   static constexpr std::string_view kFormat = "3";
   ~Store();
   Store(const Store&) = delete;
