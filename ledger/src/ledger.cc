@@ -290,18 +290,10 @@ Result<CommittedBlock> Ledger::ExecuteAndCommit(
         tx_state.PutLot(**lot, updated);
         const size_t event_count = static_cast<size_t>(updated.history_leaves_size());
         if (event_count > kMaxStoredEventsPerLot) continue;
-        v1::LotEvents events;
-        if (event_count > 1) {  // a lot's first event has no record to extend
-          auto stored = tx_state.GetLotEvents(link.lot_id());
-          if (!stored) return tl::unexpected(stored.error());
-          if (stored->has_value()) events = std::move(**stored);
-          // Only a record of the whole history so far is extended (it always is, unless the
-          // record was lost): a reader takes the events it lacks from their txs.
-          if (static_cast<size_t>(events.events_size()) + 1 != event_count) continue;
-        }
-        *events.add_events() =
-            proof::CustodyEventOf(bodies[i], tx.signer(), receipt, receipt_hash, link.lot_id());
-        tx_state.PutLotEvents(link.lot_id(), events);
+        auto appended = tx_state.AppendLotEvent(
+            link.lot_id(), event_count == 1,
+            proof::CustodyEventOf(bodies[i], tx.signer(), receipt, receipt_hash, link.lot_id()));
+        if (!appended) return tl::unexpected(appended.error());
       }
       tx_state.MergeIntoParent();
     }

@@ -213,9 +213,22 @@ Result<std::optional<v1::LotEvents>> StateView::GetLotEvents(std::string_view lo
   return GetRecord<v1::LotEvents>(keys::LotEvents(lot_id));
 }
 
-void StateView::PutLotEvents(std::string_view lot_id, const v1::LotEvents& events) {
-  MT_ASSERT(!lot_id.empty() && events.events_size() > 0);
-  Put(Column::kState, keys::LotEvents(lot_id), events.SerializeAsString());
+Result<bool> StateView::AppendLotEvent(std::string_view lot_id, bool first,
+                                       const v1::CustodyEvent& event) {
+  MT_ASSERT(!lot_id.empty());
+  std::string key = keys::LotEvents(lot_id);
+  std::string bytes;
+  if (!first) {
+    auto stored = Get(Column::kState, key);
+    if (!stored) return tl::unexpected(stored.error());
+    if (!stored->has_value()) return false;
+    bytes = std::move(**stored);
+  }
+  v1::LotEvents one;
+  *one.add_events() = event;
+  one.AppendToString(&bytes);
+  Put(Column::kState, std::move(key), std::move(bytes));
+  return true;
 }
 
 Result<std::optional<v1::Shipment>> StateView::GetShipment(std::string_view id) const {

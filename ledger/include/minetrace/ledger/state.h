@@ -136,7 +136,11 @@ class StateView {
   // replaced by the new record's.
   void PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lot);
   Result<std::optional<v1::LotEvents>> GetLotEvents(std::string_view lot_id) const;
-  void PutLotEvents(std::string_view lot_id, const v1::LotEvents& events);
+  // Adds `event` at the end of the lot's stored events, which must hold its whole history so
+  // far: none for its first event (`first`). Appends the event's encoding to the stored bytes
+  // (a repeated field's encodings concatenate) rather than parsing them. False, and nothing
+  // written, when a later event finds no record (lost: a reader takes the rest from txs).
+  Result<bool> AppendLotEvent(std::string_view lot_id, bool first, const v1::CustodyEvent& event);
 
   Result<std::optional<v1::Shipment>> GetShipment(std::string_view shipment_id) const;
   void PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& shipment);
