@@ -192,6 +192,103 @@ TEST(CommittedStateCache, AppliesCommittedWritesToCachedKeysAndKeepsTwoGeneratio
   EXPECT_EQ(cache.size(), 4u);
 }
 
+// The index entries of a block reach the store only as what changed: each entry is put once
+// and removed at most once after, which the store's SingleDelete needs (a second put of a
+// key before its removal would leave the first one to come back).
+TEST(StateViewIndex, EntriesReachTheStoreOnlyAsTheirChangeOverTheBlock) {
+  const std::filesystem::path dir = FreshDir("state-index");
+  auto store = Store::Open(dir);
+  ASSERT_TRUE(store) << store.error().ToString();
+  const std::string a(32, 'a'), b(32, 'b');
+  v1::Lot held;
+  held.set_lot_id("L1");
+  held.set_site_id("S1");
+  held.set_holder_key(a);
+  held.set_status(v1::LOT_STATUS_HELD);
+  v1::Lot sent = held;  // dispatched to b: nobody holds it
+  sent.clear_holder_key();
+  sent.set_dispatched_to(b);
+  sent.set_status(v1::LOT_STATUS_IN_TRANSIT);
+  v1::Lot received = held;
+  received.set_holder_key(b);
+  using Step = std::pair<const v1::Lot*, const v1::Lot*>;  // a lot's record before, after
+  auto index_writes = [](std::vector<StoreWrite> writes) {
+    std::map<std::string, bool> entries;  // key -> put (true) or removed
+    for (auto& w : writes) {
+      if (w.column == Column::kIndex) entries[w.key] = w.value.has_value();
+    }
+    return entries;
+  };
+  const std::string by_a = keys::LotsByHolderPrefix(a) + "L1";
+  const std::string by_b = keys::LotsByHolderPrefix(b) + "L1";
+  const std::string to_b = keys::LotsInTransitToPrefix(b) + "L1";
+  const std::string is_held = keys::LotsByStatusPrefix(v1::LOT_STATUS_HELD) + "L1";
+  const std::string in_transit = keys::LotsByStatusPrefix(v1::LOT_STATUS_IN_TRANSIT) + "L1";
+  const std::string at_site = keys::LotsBySitePrefix("S1") + "L1";
+  {
+    // Made, dispatched and received within one block, over three txs: only the end state.
+    StateView block(**store);
+    const Step steps[] = {{nullptr, &held}, {&held, &sent}, {&sent, &received}};
+    for (auto [before, after] : steps) {
+      StateView tx(block);
+      tx.PutLot(before ? std::optional<v1::Lot>(*before) : std::nullopt, *after);
+      tx.MergeIntoParent();
+    }
+    auto writes = block.TakeWrites();
+    EXPECT_EQ(index_writes(writes), (std::map<std::string, bool>{
+                                        {by_b, true}, {is_held, true}, {at_site, true}}));
+    ASSERT_TRUE((*store)->Commit(writes));
+  }
+  {
+    // Sent back to a and received: in one tx, then over two; both end where they started.
+    v1::Lot back = sent;
+    back.set_dispatched_to(a);
+    StateView one_tx_block(**store);
+    StateView both(one_tx_block);
+    both.PutLot(received, back);
+    both.PutLot(back, received);
+    both.MergeIntoParent();
+    EXPECT_TRUE(index_writes(one_tx_block.TakeWrites()).empty());
+    StateView two_tx_block(**store);
+    const Step steps[] = {{&received, &back}, {&back, &received}};
+    for (auto [before, after] : steps) {
+      StateView tx(two_tx_block);
+      tx.PutLot(*before, *after);
+      tx.MergeIntoParent();
+    }
+    EXPECT_TRUE(index_writes(two_tx_block.TakeWrites()).empty());
+  }
+  {
+    // Dispatched in one block, received in the next: each block writes its change.
+    StateView dispatch(**store);
+    dispatch.PutLot(received, sent);
+    auto writes = dispatch.TakeWrites();
+    EXPECT_EQ(index_writes(writes), (std::map<std::string, bool>{{by_b, false},
+                                                                 {is_held, false},
+                                                                 {to_b, true},
+                                                                 {in_transit, true}}));
+    ASSERT_TRUE((*store)->Commit(writes));
+    StateView receipt(**store);
+    receipt.PutLot(sent, received);
+    writes = receipt.TakeWrites();
+    EXPECT_EQ(index_writes(writes), (std::map<std::string, bool>{{by_b, true},
+                                                                 {is_held, true},
+                                                                 {to_b, false},
+                                                                 {in_transit, false}}));
+    ASSERT_TRUE((*store)->Commit(writes));
+  }
+  // The store lists what the last block left.
+  for (const auto& [entry, present] : std::map<std::string, bool>{
+           {by_a, false}, {by_b, true}, {to_b, false}, {is_held, true}, {in_transit, false},
+           {at_site, true}}) {
+    auto got = (*store)->Get(Column::kIndex, entry);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->has_value(), present) << entry;
+  }
+  store->reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(LedgerTest, ListsLotsByHolderSiteStatusInPages) {
   SetUpFlow();
   for (int i = 1; i <= 5; ++i) {

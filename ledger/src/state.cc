@@ -131,6 +131,32 @@ void StateView::Delete(Column column, std::string key) {
   writes_[{column, std::move(key)}] = std::nullopt;
 }
 
+void StateView::PlaceIndexWrite(Writes& writes, Key key, std::optional<std::string> entry) {
+  MT_ASSERT(key.first == Column::kIndex);
+  auto it = writes.find(key);
+  if (it == writes.end()) {
+    writes.emplace(std::move(key), std::move(entry));
+  } else if (it->second.has_value() != entry.has_value()) {
+    writes.erase(it);  // added then removed, or removed then added: the layer below stands
+  } else {
+    it->second = std::move(entry);
+  }
+}
+
+void StateView::AddIndexEntry(std::string key) {
+  PlaceIndexWrite(writes_, {Column::kIndex, std::move(key)}, std::string());
+}
+
+void StateView::RemoveIndexEntry(std::string key) {
+  PlaceIndexWrite(writes_, {Column::kIndex, std::move(key)}, std::nullopt);
+}
+
+void StateView::ReplaceIndexEntry(const std::string& before, const std::string& after) {
+  if (before == after) return;
+  if (!before.empty()) RemoveIndexEntry(before);
+  if (!after.empty()) AddIndexEntry(after);
+}
+
 template <class Msg>
 Result<std::optional<Msg>> StateView::GetRecord(const std::string& key) const {
   auto raw = Get(Column::kState, key);
@@ -172,6 +198,7 @@ void StateView::PutMember(const v1::Member& m) {
 void StateView::PutSite(const v1::MineSite& s) {
   MT_ASSERT(!s.site_id().empty());
   Put(Column::kState, keys::Site(s.site_id()), s.SerializeAsString());
+  // Never removed (a site keeps its country), so writing it again at each update is harmless.
   Put(Column::kIndex, keys::SitesByCountryPrefix(s.country()) + s.site_id(), "");
 }
 
@@ -182,31 +209,29 @@ void StateView::PutTag(const v1::Tag& t) {
 
 void StateView::PutLot(const std::optional<v1::Lot>& previous, const v1::Lot& lot) {
   MT_ASSERT(!lot.lot_id().empty());
+  const std::string& id = lot.lot_id();
+  auto holder_entry = [&](const v1::Lot& l) {
+    return l.holder_key().empty() ? std::string() : keys::LotsByHolderPrefix(l.holder_key()) + id;
+  };
+  auto transit_entry = [&](const v1::Lot& l) {
+    return l.dispatched_to().empty() ? std::string()
+                                     : keys::LotsInTransitToPrefix(l.dispatched_to()) + id;
+  };
+  auto status_entry = [&](const v1::Lot& l) { return keys::LotsByStatusPrefix(l.status()) + id; };
   if (previous) {
-    MT_ASSERT(previous->lot_id() == lot.lot_id());
-    if (!previous->holder_key().empty()) {
-      Delete(Column::kIndex, keys::LotsByHolderPrefix(previous->holder_key()) + lot.lot_id());
-    }
-    if (!previous->dispatched_to().empty()) {
-      Delete(Column::kIndex, keys::LotsInTransitToPrefix(previous->dispatched_to()) + lot.lot_id());
-    }
-    Delete(Column::kIndex, keys::LotsByStatusPrefix(previous->status()) + lot.lot_id());
+    MT_ASSERT(previous->lot_id() == id);
+    // A lot's sites are set when it is made.
+    MT_ASSERT(previous->site_id() == lot.site_id() &&
+              previous->mine_site_ids_size() == lot.mine_site_ids_size());
+  } else {
+    // A processed lot has no site of its own; it is listed under each of its mine sites.
+    if (!lot.site_id().empty()) AddIndexEntry(keys::LotsBySitePrefix(lot.site_id()) + id);
+    for (const auto& site : lot.mine_site_ids()) AddIndexEntry(keys::LotsBySitePrefix(site) + id);
   }
-  if (!lot.holder_key().empty()) {
-    Put(Column::kIndex, keys::LotsByHolderPrefix(lot.holder_key()) + lot.lot_id(), "");
-  }
-  if (!lot.dispatched_to().empty()) {
-    Put(Column::kIndex, keys::LotsInTransitToPrefix(lot.dispatched_to()) + lot.lot_id(), "");
-  }
-  Put(Column::kIndex, keys::LotsByStatusPrefix(lot.status()) + lot.lot_id(), "");
-  // A processed lot has no site of its own; it is listed under each of its mine sites.
-  if (!lot.site_id().empty()) {
-    Put(Column::kIndex, keys::LotsBySitePrefix(lot.site_id()) + lot.lot_id(), "");
-  }
-  for (const auto& site : lot.mine_site_ids()) {
-    Put(Column::kIndex, keys::LotsBySitePrefix(site) + lot.lot_id(), "");
-  }
-  Put(Column::kState, keys::Lot(lot.lot_id()), lot.SerializeAsString());
+  ReplaceIndexEntry(previous ? holder_entry(*previous) : std::string(), holder_entry(lot));
+  ReplaceIndexEntry(previous ? transit_entry(*previous) : std::string(), transit_entry(lot));
+  ReplaceIndexEntry(previous ? status_entry(*previous) : std::string(), status_entry(lot));
+  Put(Column::kState, keys::Lot(id), lot.SerializeAsString());
 }
 
 Result<std::optional<v1::LotEvents>> StateView::GetLotEvents(std::string_view lot_id) const {
@@ -237,13 +262,16 @@ Result<std::optional<v1::Shipment>> StateView::GetShipment(std::string_view id) 
 
 void StateView::PutShipment(const std::optional<v1::Shipment>& previous, const v1::Shipment& s) {
   MT_ASSERT(!s.shipment_id().empty() && s.exporter_key().size() == 32);
+  const std::string& id = s.shipment_id();
   if (previous) {
-    MT_ASSERT(previous->shipment_id() == s.shipment_id());
-    Delete(Column::kIndex, keys::ShipmentsByStatusPrefix(previous->status()) + s.shipment_id());
+    MT_ASSERT(previous->shipment_id() == id && previous->exporter_key() == s.exporter_key());
+  } else {
+    AddIndexEntry(keys::ShipmentsByExporterPrefix(s.exporter_key()) + id);
   }
-  Put(Column::kIndex, keys::ShipmentsByStatusPrefix(s.status()) + s.shipment_id(), "");
-  Put(Column::kIndex, keys::ShipmentsByExporterPrefix(s.exporter_key()) + s.shipment_id(), "");
-  Put(Column::kState, keys::Shipment(s.shipment_id()), s.SerializeAsString());
+  ReplaceIndexEntry(
+      previous ? keys::ShipmentsByStatusPrefix(previous->status()) + id : std::string(),
+      keys::ShipmentsByStatusPrefix(s.status()) + id);
+  Put(Column::kState, keys::Shipment(id), s.SerializeAsString());
 }
 
 Result<std::optional<v1::Incident>> StateView::GetIncident(std::string_view id) const {
@@ -283,18 +311,16 @@ Result<void> StateView::PutIncident(const std::optional<v1::Incident>& previous,
   if (previous) {
     MT_ASSERT(previous->incident_id() == id && previous->subject_kind() == i.subject_kind() &&
               previous->subject_id() == i.subject_id());
-    Delete(Column::kIndex, keys::IncidentsByStatusPrefix(previous->status()) + id);
-    if (blocked_before) {
-      Delete(Column::kIndex,
-             keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id);
-    }
+  } else {
+    AddIndexEntry(keys::IncidentsBySubjectPrefix(i.subject_kind(), i.subject_id()) + id);
   }
-  Put(Column::kIndex, keys::IncidentsBySubjectPrefix(i.subject_kind(), i.subject_id()) + id, "");
-  Put(Column::kIndex, keys::IncidentsByStatusPrefix(i.status()) + id, "");
-  if (BlocksExports(i)) {
-    Put(Column::kIndex, keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id,
-        "");
-  }
+  ReplaceIndexEntry(
+      previous ? keys::IncidentsByStatusPrefix(previous->status()) + id : std::string(),
+      keys::IncidentsByStatusPrefix(i.status()) + id);
+  const std::string blocking =
+      keys::OpenLevelOneIncidentsPrefix(i.subject_kind(), i.subject_id()) + id;
+  ReplaceIndexEntry(blocked_before ? blocking : std::string(),
+                    BlocksExports(i) ? blocking : std::string());
   if (blocked_before != BlocksExports(i)) {
     auto open = GetOpenLevelOneIncidents(i.subject_kind(), i.subject_id());
     if (!open) return tl::unexpected(open.error());
@@ -345,12 +371,10 @@ Result<void> StateView::PutFlag(const std::optional<v1::Flag>& previous, const v
               previous->member_key() == f.member_key());
     return {};
   }
-  Put(Column::kIndex, keys::FlagsByKindPrefix(f.kind()) + id, "");
-  if (!f.lot_id().empty()) Put(Column::kIndex, keys::FlagsByLotPrefix(f.lot_id()) + id, "");
-  if (!f.site_id().empty()) Put(Column::kIndex, keys::FlagsBySitePrefix(f.site_id()) + id, "");
-  if (!f.member_key().empty()) {
-    Put(Column::kIndex, keys::FlagsByMemberPrefix(f.member_key()) + id, "");
-  }
+  AddIndexEntry(keys::FlagsByKindPrefix(f.kind()) + id);
+  if (!f.lot_id().empty()) AddIndexEntry(keys::FlagsByLotPrefix(f.lot_id()) + id);
+  if (!f.site_id().empty()) AddIndexEntry(keys::FlagsBySitePrefix(f.site_id()) + id);
+  if (!f.member_key().empty()) AddIndexEntry(keys::FlagsByMemberPrefix(f.member_key()) + id);
   auto count = [](auto& subject) { subject.set_flag_count(subject.flag_count() + 1); };
   if (!f.lot_id().empty()) MT_TRY(ChangeRecord<v1::Lot>(keys::Lot(f.lot_id()), count));
   if (!f.site_id().empty()) MT_TRY(ChangeRecord<v1::MineSite>(keys::Site(f.site_id()), count));
@@ -395,6 +419,10 @@ void StateView::MergeIntoParent() {
   // Nodes move over whole: no key or value is copied.
   while (!writes_.empty()) {
     auto node = writes_.extract(writes_.begin());
+    if (node.key().first == Column::kIndex) {
+      PlaceIndexWrite(parent_->writes_, std::move(node.key()), std::move(node.mapped()));
+      continue;
+    }
     auto placed = parent_->writes_.insert(std::move(node));
     if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
   }

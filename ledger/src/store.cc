@@ -253,8 +253,19 @@ Result<void> Store::Scan(
 Result<void> Store::Commit(const std::vector<StoreWrite>& writes) {
   rocksdb::WriteBatch batch;
   for (const auto& w : writes) {
-    rocksdb::Status s = w.value ? batch.Put(Handle(w.column), w.key, *w.value)
-                                : batch.Delete(Handle(w.column), w.key);
+    // An index entry is put once and removed at most once after (StateView writes only
+    // changes): a SingleDelete, which drops out together with its put wherever a flush or
+    // compaction finds both. A Delete stays until compaction reaches the last level, and the
+    // lists over entries that come and go (lots in transit, by holder, by status) stepped over
+    // every one waiting (docs/PERFORMANCE.md, "Ninth session").
+    rocksdb::Status s;
+    if (w.value) {
+      s = batch.Put(Handle(w.column), w.key, *w.value);
+    } else if (w.column == Column::kIndex) {
+      s = batch.SingleDelete(Handle(w.column), w.key);
+    } else {
+      s = batch.Delete(Handle(w.column), w.key);
+    }
     if (!s.ok()) return tl::unexpected(FromRocks(s, "cannot build write batch"));
   }
   rocksdb::WriteOptions options;

@@ -145,9 +145,9 @@ TEST_F(StoreTest, ADirectoryKeepsItsFormatAcrossReopens) {
 }
 
 TEST_F(StoreTest, ADirectoryOfAnotherFormatIsRefusedWithWhatToDo) {
-  Put(Column::kMeta, "store_format", "2");  // the format before flag and incident counts
+  Put(Column::kMeta, "store_format", "3");  // index entries removed by Delete, not SingleDelete
   store_.reset();
-  ExpectRefused(dir_, "store format 2");
+  ExpectRefused(dir_, "store format 3");
 }
 
 TEST_F(StoreTest, ADirectoryWithDataButNoFormatPredatesFormat2) {

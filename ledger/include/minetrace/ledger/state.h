@@ -190,6 +190,15 @@ class StateView {
   // Changes the record at `key` by `change` if there is one (no index names what it changes).
   template <class Msg, class Change>
   Result<void> ChangeRecord(const std::string& key, Change change);
+  // Index entries are written only when they change: added when absent, removed when
+  // present, and an addition and a removal of one entry cancel out within a layer and when
+  // a layer merges into its parent. So an entry reaches the store as one put and, if it goes,
+  // one removal after it, which the store writes as a SingleDelete (Store::Commit).
+  static void PlaceIndexWrite(Writes& writes, Key key, std::optional<std::string> entry);
+  void AddIndexEntry(std::string key);
+  void RemoveIndexEntry(std::string key);
+  // Moves an entry from `before` to `after` ("": none), writing nothing when they are equal.
+  void ReplaceIndexEntry(const std::string& before, const std::string& after);
   // Below the bottom layer: the cache of committed state, then the store.
   Result<std::optional<std::string>> ReadCommitted(Column column, const std::string& key) const;
 

@@ -72,10 +72,11 @@ class Store {
   // format (kFormat: which columns there are and what they hold) is refused with
   // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
+  // 4: index entries removed by SingleDelete (3: by Delete; the two must not mix on a key).
   // 3: a lot's first custody events stored beside it (le/), and lot, site and member records
   // counting the flags and incidents naming them (2: neither; 1: receipts and lot history
   // entries in columns of their own)
-  static constexpr std::string_view kFormat = "3";
+  static constexpr std::string_view kFormat = "4";
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
