@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "minetrace/base/assert.h"
@@ -468,10 +469,14 @@ Result<Page<std::string>> Ledger::ScanIdPage(Column column, const std::string& p
     start_after = prefix + ToString(*last);
   }
   Page<std::string> page;
-  MT_TRY(store_->Scan(column, prefix, start_after, page_size + 1,
+  MT_TRY(store_->Scan(column, prefix, start_after, std::numeric_limits<size_t>::max(),
                       [&](std::string_view k, std::string_view) {
-                        page.items.emplace_back(k.substr(prefix.size()));
-                        return true;
+                        std::string_view id = k.substr(prefix.size());
+                        // A key with '\0' after the id holds a record kept beside the one the
+                        // id names (a lot's events, keys::LotEvents): not an id of its own.
+                        if (id.find('\0') != std::string_view::npos) return true;
+                        page.items.emplace_back(id);
+                        return page.items.size() <= page_size;
                       }));
   if (page.items.size() > page_size) {
     page.items.pop_back();

@@ -18,7 +18,9 @@ std::string Member(std::string_view k) { return "m/" + std::string(k); }
 std::string Site(std::string_view id) { return "s/" + std::string(id); }
 std::string Tag(std::string_view id) { return "t/" + std::string(id); }
 std::string Lot(std::string_view id) { return "l/" + std::string(id); }
-std::string LotEvents(std::string_view id) { return "le/" + std::string(id); }
+// Right after the lot's own key ("l/<lot>"), so that the two usually share a table block: a
+// provenance reads both for every lot in it.
+std::string LotEvents(std::string_view id) { return "l/" + std::string(id) + '\0'; }
 std::string SiteMonthVolume(std::string_view site_id, int64_t block_time_ms) {
   // Months are counted as 30-day periods from the epoch: deterministic and calendar-free.
   constexpr int64_t kMonthMs = 30LL * 24 * 3600 * 1000;

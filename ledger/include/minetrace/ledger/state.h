@@ -26,7 +26,8 @@ std::string Member(std::string_view member_key);
 std::string Site(std::string_view site_id);
 std::string Tag(std::string_view tag_id);
 std::string Lot(std::string_view lot_id);
-std::string LotEvents(std::string_view lot_id);  // the lot's first custody events
+// The lot's first custody events: "l/<lot>\0", next to the lot, so scans of "l/" skip it.
+std::string LotEvents(std::string_view lot_id);
 std::string SiteMonthVolume(std::string_view site_id, int64_t block_time_ms);
 // Index keys. The lot id comes last so a prefix scan lists lots in id order.
 std::string LotsByHolderPrefix(std::string_view holder_key);

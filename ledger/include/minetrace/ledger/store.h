@@ -72,7 +72,8 @@ class Store {
   // format (kFormat: which columns there are and what they hold) is refused with
   // kFailedPrecondition; there is no conversion in place.
   static Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir);
-  // 4: index entries removed by SingleDelete (3: by Delete; the two must not mix on a key).
+  // 4: index entries removed by SingleDelete (3: by Delete; the two must not mix on a key),
+  // a lot's events keyed next to it (l/<lot>\0; 3: le/<lot>).
   // 3: a lot's first custody events stored beside it (le/), and lot, site and member records
   // counting the flags and incidents naming them (2: neither; 1: receipts and lot history
   // entries in columns of their own)
