@@ -99,6 +99,19 @@ running_pid() {
   esac
 }
 
+# True while NODE's recorded process is alive but still the shell forked to start it, before
+# it runs minetrace-node (so running_pid does not know it yet): a start must wait for it.
+exec_pending() {
+  local pid state
+  pid="$(tr -dc '0-9' <"$LOCALNET_DIR/$1/node.pid" 2>/dev/null)"
+  [ -n "$pid" ] && [ -r "/proc/$pid/stat" ] || return 1
+  state="$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [ "$state" != "Z" ] || return 1
+  case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+    *minetrace-node*) return 1 ;;
+  esac
+}
+
 require_network() {
   [ -f "$LOCALNET_DIR/genesis.toml" ] ||
     die "no network in $LOCALNET_DIR (run 'deploy/localnet.sh up', or set LOCALNET_DIR)"
@@ -193,6 +206,10 @@ cmd_up() {
     local still=()
     for node in "${waiting[@]}"; do
       if [ -z "$(running_pid "$node")" ]; then
+        if exec_pending "$node"; then
+          still+=("$node")
+          continue
+        fi
         echo "localnet: $node exited during start; the end of $LOCALNET_DIR/$node/node.log:" >&2
         tail -n 15 "$LOCALNET_DIR/$node/node.log" >&2 || true
         stop_nodes || true
