@@ -112,6 +112,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
     if (std::string_view(name) == "index" || std::string_view(name) == "state") {
       o.prefix_extractor = std::make_shared<UpToFirstZero>();
     }
+    if (std::string_view(name) == "state") {
+      // A provenance reads some 20 records at scattered places (lots, their events, members,
+      // sites): at 10^7 txs most are first read from a table file, and a 2 KB block is half
+      // the bytes of the default 4 KB to read, check and decompress per record. Its median
+      // cost about 8 % less in process and over gRPC (docs/PERFORMANCE.md, "Tenth session"),
+      // for 4 % more disk.
+      rocksdb::BlockBasedTableOptions state_table = table;
+      state_table.block_size = 2048;
+      o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(state_table));
+    }
     if (std::string_view(name) == "txs") {
       // Committed txs are read one by one at random leaves (a history, a provenance, a
       // proof): a smaller block than the default 4 KB is less to read, check and decompress
