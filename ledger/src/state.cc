@@ -133,24 +133,29 @@ void StateView::Delete(Column column, std::string key) {
   writes_[{column, std::move(key)}] = std::nullopt;
 }
 
-void StateView::PlaceIndexWrite(Writes& writes, Key key, std::optional<std::string> entry) {
-  MT_ASSERT(key.first == Column::kIndex);
-  auto it = writes.find(key);
-  if (it == writes.end()) {
-    writes.emplace(std::move(key), std::move(entry));
-  } else if (it->second.has_value() != entry.has_value()) {
-    writes.erase(it);  // added then removed, or removed then added: the layer below stands
+void StateView::OverlayIndexWrite(Writes& writes, Writes::iterator held,
+                                  std::optional<std::string>&& entry) {
+  MT_ASSERT(held->first.first == Column::kIndex);
+  if (held->second.has_value() != entry.has_value()) {
+    writes.erase(held);  // added then removed, or removed then added: the layer below stands
   } else {
-    it->second = std::move(entry);
+    held->second = std::move(entry);
   }
 }
 
+void StateView::PlaceIndexWrite(Key key, std::optional<std::string> entry) {
+  MT_ASSERT(key.first == Column::kIndex);
+  // One hash lookup; an index entry's value is empty, so the copy costs nothing.
+  auto [it, inserted] = writes_.try_emplace(std::move(key), entry);
+  if (!inserted) OverlayIndexWrite(writes_, it, std::move(entry));
+}
+
 void StateView::AddIndexEntry(std::string key) {
-  PlaceIndexWrite(writes_, {Column::kIndex, std::move(key)}, std::string());
+  PlaceIndexWrite({Column::kIndex, std::move(key)}, std::string());
 }
 
 void StateView::RemoveIndexEntry(std::string key) {
-  PlaceIndexWrite(writes_, {Column::kIndex, std::move(key)}, std::nullopt);
+  PlaceIndexWrite({Column::kIndex, std::move(key)}, std::nullopt);
 }
 
 void StateView::ReplaceIndexEntry(const std::string& before, const std::string& after) {
@@ -421,12 +426,13 @@ void StateView::MergeIntoParent() {
   // Nodes move over whole: no key or value is copied.
   while (!writes_.empty()) {
     auto node = writes_.extract(writes_.begin());
-    if (node.key().first == Column::kIndex) {
-      PlaceIndexWrite(parent_->writes_, std::move(node.key()), std::move(node.mapped()));
-      continue;
-    }
     auto placed = parent_->writes_.insert(std::move(node));
-    if (!placed.inserted) placed.position->second = std::move(placed.node.mapped());
+    if (placed.inserted) continue;
+    if (placed.position->first.first == Column::kIndex) {
+      OverlayIndexWrite(parent_->writes_, placed.position, std::move(placed.node.mapped()));
+    } else {
+      placed.position->second = std::move(placed.node.mapped());
+    }
   }
 }
 

@@ -195,7 +195,10 @@ class StateView {
   // present, and an addition and a removal of one entry cancel out within a layer and when
   // a layer merges into its parent. So an entry reaches the store as one put and, if it goes,
   // one removal after it, which the store writes as a SingleDelete (Store::Commit).
-  static void PlaceIndexWrite(Writes& writes, Key key, std::optional<std::string> entry);
+  // `entry` (an index write) over `held`, the write a layer holds for the same key.
+  static void OverlayIndexWrite(Writes& writes, Writes::iterator held,
+                                std::optional<std::string>&& entry);
+  void PlaceIndexWrite(Key key, std::optional<std::string> entry);
   void AddIndexEntry(std::string key);
   void RemoveIndexEntry(std::string key);
   // Moves an entry from `before` to `after` ("": none), writing nothing when they are equal.
