@@ -471,6 +471,19 @@ std::pair<uint64_t, uint64_t> RssKb() {
   return {rss, peak};
 }
 
+// read_bytes of /proc/self/io: what this process read from the storage device, not from the
+// page cache (0 when absent). Reported beside the queries because this machine kind's kernel
+// pages cold file pages out on its own (docs/PERFORMANCE.md, "Tenth session"): a run that had
+// to read tables from disk is not comparable with one that did not.
+uint64_t StorageReadBytes() {
+  std::ifstream in("/proc/self/io");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("read_bytes:", 0) == 0) return std::stoull(line.substr(11));
+  }
+  return 0;
+}
+
 uint64_t DirBytes(const std::filesystem::path& dir) {
   uint64_t total = 0;
   std::error_code ec;
@@ -992,8 +1005,11 @@ void Measure(const Options& opt, bench::BenchLedger& bench, const Workload& work
   for (int pass = 1; pass <= opt.passes; ++pass) {
     if (opt.passes > 1) std::printf("pass %d of %d\n", pass, opt.passes);
     LedgerTarget target(bench.ledger());
+    const uint64_t read_before = StorageReadBytes();
     Checkpoint(target, work, opt.samples, opt.seed, bench.leaves(), false, opt.sample, opt.only)
         .Run();
+    std::printf("read from the storage device during the queries: %.1f MB\n",
+                static_cast<double>(StorageReadBytes() - read_before) / 1e6);
   }
   if (!opt.only.empty()) return;  // the chosen queries only: no bundles
 

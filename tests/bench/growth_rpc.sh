@@ -21,7 +21,8 @@
 #      --max-txs=MAX_TXS` (nice -n 10), which waits until the node serves, replays the workload
 #      to the node's head, times the queries in-process growth_bench times (same seed, same
 #      head: the same lots, filters and cursors) one at a time, and checks that the head did
-#      not move;
+#      not move; then prints how much the node read from the storage device (not the page
+#      cache) meanwhile;
 #   5. with IN_PROCESS=1, after stopping the node, also runs `growth_bench --reopen` on the
 #      copy (the in-process figures of the same directory, same sample; --write-sample is
 #      left to the gRPC run);
@@ -172,12 +173,19 @@ while [ "$idle" -lt 2 ]; do
   [ $(($(date +%s) - start)) -lt 1800 ] || { echo "growth_rpc: the node was not idle within 30 min" >&2; exit 1; }
 done
 echo "node idle after $(($(date +%s) - start)) s more (its CPU time so far: $((now / hz)) s)"
+# What the node reads from the storage device rather than the page cache while the queries
+# run (growth_bench prints the same for its in-process run): this machine kind's kernel pages
+# cold file pages out on its own, and a run that read tables from disk is not comparable.
+node_read_bytes() { awk '/^read_bytes:/ {print $2}' "/proc/$NODE_PID/io"; }
+read_before=$(node_read_bytes)
 if ! nice -n 10 "$GB" --rpc="127.0.0.1:$GRPC_PORT" --max-txs="$MAX_TXS" "$@"; then
   echo "growth_rpc: growth_bench --rpc failed; the node's log:" >&2
   tail -n 20 "$WORK/node.log" "$WORK/node.stderr" >&2 2>/dev/null || true
   exit 1
 fi
 kill -0 "$NODE_PID" 2>/dev/null || { echo "growth_rpc: the node exited during the run" >&2; exit 1; }
+awk -v b="$read_before" -v a="$(node_read_bytes)" \
+  'BEGIN { printf "node read from the storage device during the queries: %.1f MB\n", (a - b) / 1e6 }'
 echo "load after: $(uptime)"
 kill "$NODE_PID"
 wait "$NODE_PID" 2>/dev/null || true
