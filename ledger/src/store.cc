@@ -106,6 +106,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir) {
   column_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   column_options.memtable_whole_key_filtering = true;
   column_options.memtable_prefix_bloom_size_ratio = 0.05;
+  // A block's writes reach Commit sorted by column and key (Ledger::ExecuteAndCommit), so each
+  // memtable insert lands after the one before it. With one insert hint per memtable (an
+  // empty prefix for every key) the skiplist search starts from the last insert's position
+  // instead of the top: keys in commit order (txs, accumulator) cost almost no search, keys
+  // at random places (lots, index entries, tx ids) a shorter one (docs/PERFORMANCE.md,
+  // "Eleventh session").
+  column_options.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(0));
   std::vector<rocksdb::ColumnFamilyDescriptor> columns;
   for (const char* name : kColumnNames) {
     rocksdb::ColumnFamilyOptions o = column_options;
