@@ -473,8 +473,8 @@ std::pair<uint64_t, uint64_t> RssKb() {
 
 // read_bytes of /proc/self/io: what this process read from the storage device, not from the
 // page cache (0 when absent). Reported beside the queries because this machine kind's kernel
-// pages cold file pages out on its own (docs/PERFORMANCE.md, "Tenth session"): a run that had
-// to read tables from disk is not comparable with one that did not.
+// pages cold file pages out on its own (docs/PERFORMANCE.md, "Eleventh session"): a run that
+// had to read tables from disk is not comparable with one that did not.
 uint64_t StorageReadBytes() {
   std::ifstream in("/proc/self/io");
   std::string line;

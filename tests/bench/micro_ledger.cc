@@ -676,7 +676,7 @@ void BM_StoreCommit1000(benchmark::State& state) {
                         "entry/" + ledger::keys::Be64(random ? rng() : next), EntryValue(next)});
     }
     std::sort(writes.begin(), writes.end(),
-              [](const ledger::StoreWrite& a, const ledger::StoreWrite& b) { return a.key < b.key; });
+              [](const auto& a, const auto& b) { return a.key < b.key; });
     auto done = (*store)->Commit(writes);
     if (!done) {
       state.SkipWithError(done.error().ToString().c_str());
