@@ -1,5 +1,9 @@
 #include "minetrace/node/mempool.h"
 
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace minetrace::node {
@@ -18,7 +22,7 @@ Hash32 Id(uint8_t n) {
 }
 
 TEST(Mempool, DedupesByTxIdUntilRemoved) {
-  Mempool pool(10, 1 << 20);
+  Mempool pool(10, 1 << 20, TxIdHash(Hash32{}));
   ASSERT_TRUE(pool.Add(Id(1), Tx(10)));
   auto again = pool.Add(Id(1), Tx(10));
   ASSERT_FALSE(again);
@@ -32,7 +36,7 @@ TEST(Mempool, DedupesByTxIdUntilRemoved) {
 }
 
 TEST(Mempool, SignatureCheckedOnlyForTheSameBytes) {
-  Mempool pool(10, 1 << 20);
+  Mempool pool(10, 1 << 20, TxIdHash(Hash32{}));
   v1::SignedTx tx = Tx(10);
   tx.set_signature(std::string(64, 'a'));
   ASSERT_TRUE(pool.Add(Id(1), tx));
@@ -44,7 +48,7 @@ TEST(Mempool, SignatureCheckedOnlyForTheSameBytes) {
 }
 
 TEST(Mempool, OldestAdmittedBeforeAMarkAreThoseStillPendingFromBeforeIt) {
-  Mempool pool(10, 1 << 20);
+  Mempool pool(10, 1 << 20, TxIdHash(Hash32{}));
   ASSERT_TRUE(pool.Add(Id(1), Tx(1)));
   ASSERT_TRUE(pool.Add(Id(2), Tx(2)));
   const uint64_t mark = pool.admissions();
@@ -58,20 +62,20 @@ TEST(Mempool, OldestAdmittedBeforeAMarkAreThoseStillPendingFromBeforeIt) {
 }
 
 TEST(Mempool, RefusesWhenFullByCountOrBytes) {
-  Mempool by_count(2, 1 << 20);
+  Mempool by_count(2, 1 << 20, TxIdHash(Hash32{}));
   ASSERT_TRUE(by_count.Add(Id(1), Tx(1)));
   ASSERT_TRUE(by_count.Add(Id(2), Tx(1)));
   auto full = by_count.Add(Id(3), Tx(1));
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted);
 
-  Mempool by_bytes(100, 150);
+  Mempool by_bytes(100, 150, TxIdHash(Hash32{}));
   ASSERT_TRUE(by_bytes.Add(Id(1), Tx(100)));
   EXPECT_EQ(by_bytes.Add(Id(2), Tx(100)).error().code, ErrorCode::kResourceExhausted);
 }
 
 TEST(Mempool, SelectsOldestFirstWithinBoundsSkippingExcluded) {
-  Mempool pool(10, 1 << 20);
+  Mempool pool(10, 1 << 20, TxIdHash(Hash32{}));
   for (uint8_t i = 1; i <= 5; ++i) ASSERT_TRUE(pool.Add(Id(i), Tx(i)));
   auto first = pool.Select(2, 1 << 20, [](const Hash32& id) { return id == Id(1); });
   ASSERT_EQ(first.size(), 2u);
@@ -83,6 +87,31 @@ TEST(Mempool, SelectsOldestFirstWithinBoundsSkippingExcluded) {
   for (uint8_t i = 1; i <= 5; ++i) pool.Remove(Id(i));
   EXPECT_EQ(pool.bytes(), 0u);
   EXPECT_EQ(pool.size(), 0u);
+}
+
+// Goal: the hash of a tx id depends on the node's key (so buckets cannot be aimed at from
+// outside) and spreads ids that differ in few bits. Method: one id under two keys; 10,000
+// ids that differ only in their first four bytes over 1,021 buckets.
+TEST(TxIdHash, DependsOnTheKeyAndSpreadsCloseIds) {
+  Hash32 key_a{};
+  Hash32 key_b{};
+  key_b[5] = 1;
+  Hash32 id{};
+  id.fill(0x5a);
+  EXPECT_EQ(TxIdHash(key_a)(id), TxIdHash(key_a)(id));
+  EXPECT_NE(TxIdHash(key_a)(id), TxIdHash(key_b)(id));
+
+  Hash32 key{};
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(17 * i + 3);
+  const TxIdHash hash(key);
+  std::vector<int> buckets(1021, 0);
+  for (uint32_t n = 0; n < 10'000; ++n) {
+    Hash32 close = id;
+    std::memcpy(close.data(), &n, sizeof n);
+    ++buckets[hash(close) % buckets.size()];
+  }
+  // About 10 per bucket on average; a poor spread would pile them into a few.
+  EXPECT_LT(*std::max_element(buckets.begin(), buckets.end()), 40);
 }
 
 }  // namespace

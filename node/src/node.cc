@@ -89,7 +89,10 @@ Node::Node(NodeConfig config, const Clock& clock, std::shared_ptr<spdlog::logger
                                                : std::max(1u, std::thread::hardware_concurrency())),
       validators_(std::move(validators)),
       self_(self),
-      mempool_(config_.mempool_max_txs, config_.mempool_max_bytes) {
+      // A hash of the private key under a tag of its own: secret like the key, and the key
+      // cannot be learnt from it.
+      tx_id_hash_(crypto::DomainHash("minetrace/node/tx-id-table/v1", key_.secret())),
+      mempool_(config_.mempool_max_txs, config_.mempool_max_bytes, tx_id_hash_) {
   pending_state_ = ledger_->NewPendingState();
   announced_height_ = ledger_->head().height();
 }

@@ -3,25 +3,27 @@
 // lose its round); they leave on commit. It is bounded by count and bytes (a full pool
 // refuses, it does not evict) and deduplicates by tx id. Every tx in it had its signature
 // checked on admission, so execution need not check the same bytes again.
+// Tx ids are looked up in a hash table keyed against grinding (TxIdHash).
 // Thread-safety: none; the node's io thread owns it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
-
-#include <cstdint>
-#include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "minetrace/base/bytes.h"
 #include "minetrace/base/result.h"
+#include "minetrace/node/tx_id_hash.h"
 #include "minetrace/v1/ledger.pb.h"
 
 namespace minetrace::node {
 
 class Mempool {
  public:
-  Mempool(uint32_t max_txs, uint64_t max_bytes) : max_txs_(max_txs), max_bytes_(max_bytes) {}
+  Mempool(uint32_t max_txs, uint64_t max_bytes, const TxIdHash& id_hash)
+      : max_txs_(max_txs), max_bytes_(max_bytes), by_id_(0, id_hash) {}
 
   bool Contains(const Hash32& tx_id) const { return by_id_.contains(tx_id); }
   // Whether this exact tx (same id, signer and signature) is pending: its signature was
@@ -54,7 +56,7 @@ class Mempool {
   uint64_t max_bytes_;
   uint64_t next_seq_ = 0;
   std::map<uint64_t, std::pair<Hash32, v1::SignedTx>> queue_;  // by arrival
-  std::map<Hash32, uint64_t> by_id_;                            // same entries as queue_
+  std::unordered_map<Hash32, uint64_t, TxIdHash> by_id_;       // same entries as queue_
   uint64_t bytes_ = 0;  // of queue_; never more than max_bytes_
 };
 

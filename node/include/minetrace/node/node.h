@@ -15,7 +15,6 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <span>
 #include <thread>
 #include <vector>
@@ -190,20 +189,22 @@ class Node {
   std::atomic<bool> stopping_{false};
   bool fatal_ = false;  // io thread only: a commit failed, the node must not go on
 
+  // Keys the hash tables of pending tx ids (TxIdHash): derived from key_, so it is secret.
+  TxIdHash tx_id_hash_;
   // io thread only.
   Mempool mempool_;
   std::unique_ptr<ledger::StateView> pending_state_;
   // Txs whose effects pending_state_ holds: pending ones and committed ones not yet dropped.
   size_t pending_state_txs_ = 0;
   // Pending txs that failed their replay at the last rebuild: their effects are not in it.
-  std::set<Hash32> pending_unapplied_;
+  TxIdSet pending_unapplied_{0, tx_id_hash_};
 
   // Commit notification for WaitTx and WatchCommits; pending_ids_ mirrors the mempool's ids
   // for other threads.
   mutable std::mutex commit_mu_;
   std::condition_variable commit_cv_;
-  std::set<Hash32> pending_ids_;  // guarded by commit_mu_
-  uint64_t commits_ = 0;          // guarded by commit_mu_; blocks committed since start
+  TxIdSet pending_ids_{0, tx_id_hash_};  // guarded by commit_mu_
+  uint64_t commits_ = 0;                 // guarded by commit_mu_; blocks committed since start
   // Guarded by commit_mu_; the ledger head at start, then the height of the last block
   // whose summary is in recent_summaries_ (never decreases).
   uint64_t announced_height_ = 0;
